@@ -1,0 +1,1 @@
+"""Data: sources, the raw contract, cleaning and splitting (pure functions on frames)."""

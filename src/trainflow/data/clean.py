@@ -1,0 +1,151 @@
+"""Cleaning: the one implementation used by prepare (training data) and by the served model.
+
+Each step is a pure function that returns the new frame and a count of what it changed, so the
+prepare stage can report exactly what cleaning did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from trainflow.errors import StageError
+from trainflow.params import DataParams
+
+
+@dataclass
+class CleaningReport:
+    """What cleaning changed, for metrics/prepare.json."""
+
+    rows_in: int = 0
+    rows_out: int = 0
+    cells_whitespace_stripped: int = 0
+    missing_markers_replaced: dict[str, int] = field(default_factory=dict)
+    labels_normalised: int = 0
+    rows_missing_target: int = 0
+    numeric_values_unparseable: dict[str, int] = field(default_factory=dict)
+    duplicate_rows_removed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _text_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise StageError(f"{where}: missing column(s) {missing}")
+
+
+def strip_whitespace(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Strip leading/trailing spaces from every text cell; return the count of changed cells."""
+    out = frame.copy()
+    changed = 0
+    for col in _text_columns(out):
+        values = out[col]
+        is_str = values.map(lambda v: isinstance(v, str)).astype(bool)
+        if not is_str.any():
+            continue
+        stripped = values.where(~is_str, values[is_str].str.strip())
+        changed += int((stripped[is_str] != values[is_str]).sum())
+        out[col] = stripped
+    return out, changed
+
+
+def replace_missing_markers(
+    frame: pd.DataFrame, markers: list[str]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Turn missing markers such as '?' (after stripping) into real missing values."""
+    out = frame.copy()
+    counts: dict[str, int] = {}
+    if not markers:
+        return out, counts
+    for col in _text_columns(out):
+        hit = out[col].isin(markers)
+        if hit.any():
+            counts[col] = int(hit.sum())
+            out[col] = out[col].mask(hit, np.nan)
+    return out, counts
+
+
+def normalise_labels(
+    target: pd.Series, label_map: dict[str, str], labels: list[str], where: str
+) -> tuple[pd.Series, int]:
+    """Map raw label spellings (e.g. '>50K.') to canonical labels; unknown labels are an error."""
+    mapped = target.map(lambda v: label_map.get(v, v) if isinstance(v, str) else v)
+    changed = int((mapped != target).fillna(False).sum())
+    present = mapped.dropna()
+    unknown = sorted(set(present.astype(str)) - set(labels))
+    if unknown:
+        raise StageError(
+            f"{where}: target {target.name!r} has label(s) {unknown[:5]} not in data.labels "
+            f"{labels} (add them to data.labels or data.label_map)"
+        )
+    return mapped, changed
+
+
+def coerce_types(
+    frame: pd.DataFrame, numeric: list[str], categorical: list[str]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Numerics to float64 (unparseable -> missing, counted), categoricals to strings."""
+    out = frame.copy()
+    bad: dict[str, int] = {}
+    for col in numeric:
+        values = pd.to_numeric(out[col], errors="coerce").astype("float64")
+        values = values.mask(~np.isfinite(values.to_numpy()), np.nan)
+        newly_missing = int((values.isna() & out[col].notna()).sum())
+        if newly_missing:
+            bad[col] = newly_missing
+        out[col] = values
+    for col in categorical:
+        out[col] = out[col].map(lambda v: v if pd.isna(v) else str(v)).astype("str")
+    return out, bad
+
+
+def clean_features(frame: pd.DataFrame, data: DataParams, where: str) -> pd.DataFrame:
+    """Clean feature columns only: what serving applies to incoming raw records."""
+    require_columns(frame, data.features, where)
+    out = frame[data.features]
+    out, _ = strip_whitespace(out)
+    out, _ = replace_missing_markers(out, data.missing_markers)
+    out, _ = coerce_types(out, data.numeric_features, data.categorical_features)
+    return out
+
+
+def clean_table(
+    raw: pd.DataFrame, data: DataParams, keep: list[str], where: str
+) -> tuple[pd.DataFrame, CleaningReport]:
+    """Clean the raw table for training: schema columns + target + `keep` columns.
+
+    Columns in data.drop stay (they are part of the record, just not model features). Exact
+    duplicate records (all schema columns and the target) are removed, keeping the last copy, so
+    a record in both the training file and a later fixed test file stays in the test file.
+    """
+    report = CleaningReport(rows_in=len(raw))
+    schema = [*data.numeric, *data.categorical]
+    require_columns(raw, [*schema, data.target], where)
+    out = raw[[*schema, data.target, *[k for k in keep if k in raw.columns]]]
+    out, report.cells_whitespace_stripped = strip_whitespace(out)
+    out, report.missing_markers_replaced = replace_missing_markers(out, data.missing_markers)
+    target, report.labels_normalised = normalise_labels(
+        out[data.target], data.label_map, data.labels, where
+    )
+    out = out.assign(**{data.target: target})
+    missing_target = out[data.target].isna()
+    report.rows_missing_target = int(missing_target.sum())
+    out = out[~missing_target]
+    out, report.numeric_values_unparseable = coerce_types(out, data.numeric, data.categorical)
+    out[data.target] = out[data.target].astype("str")
+    before = len(out)
+    out = out.drop_duplicates(subset=[*schema, data.target], keep="last")
+    report.duplicate_rows_removed = before - len(out)
+    out = out.reset_index(drop=True)
+    report.rows_out = len(out)
+    if out.empty:
+        raise StageError(f"{where}: no rows left after cleaning")
+    return out, report

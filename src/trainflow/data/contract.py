@@ -1,0 +1,245 @@
+"""The raw data contract: a Great Expectations suite (JSON in the repo) run on the raw table.
+
+GX is imported lazily (≈3 s), only by the stage that validates.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from trainflow.data.clean import strip_whitespace
+from trainflow.data.sources import SOURCE_FILE_COLUMN
+from trainflow.errors import StageError
+from trainflow.params import DataParams
+
+NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "float32", "float64", "Int64", "Float64"]
+
+
+@dataclass
+class ExpectationOutcome:
+    expectation: str
+    column: str | None
+    success: bool
+    severity: str
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    examples: list[Any] = field(default_factory=list)
+    observed: Any = None
+
+    def describe(self) -> str:
+        where = f"column {self.column!r}" if self.column else "table"
+        bits = [f"{self.expectation} on {where}"]
+        if self.unexpected_count:
+            bits.append(f"{self.unexpected_count} unexpected ({self.unexpected_percent:.2f}%)")
+        if self.examples:
+            bits.append(f"e.g. {self.examples[:5]}")
+        if self.observed is not None and not self.unexpected_count:
+            bits.append(f"observed {self.observed!r}")
+        return ", ".join(bits)
+
+
+@dataclass
+class ValidationReport:
+    suite: str
+    rows: int
+    evaluated: int
+    failed: int
+    outcomes: list[ExpectationOutcome]
+
+    @property
+    def success(self) -> bool:
+        """Zero expectations evaluated is a failure (GX reports it as success, issue #3494)."""
+        return self.evaluated > 0 and self.failed == 0
+
+    def summary(self) -> dict:
+        return {
+            "success": self.success,
+            "suite": self.suite,
+            "rows": self.rows,
+            "expectations_evaluated": self.evaluated,
+            "expectations_failed": self.failed,
+            "results": [asdict(o) for o in self.outcomes],
+        }
+
+    def failure_lines(self) -> list[str]:
+        if self.evaluated == 0:
+            return [f"suite {self.suite!r} evaluated zero expectations"]
+        return [o.describe() for o in self.outcomes if not o.success]
+
+
+def load_suite(path: Path) -> dict:
+    try:
+        suite = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StageError(f"{path}: expectation suite not found") from None
+    except json.JSONDecodeError as err:
+        raise StageError(f"{path}: expectation suite is not valid JSON (line {err.lineno})") from None
+    if not isinstance(suite, dict) or "expectations" not in suite:
+        raise StageError(f"{path}: not an expectation suite (no 'expectations' key)")
+    return suite
+
+
+def contract_view(raw: pd.DataFrame) -> pd.DataFrame:
+    """What the contract checks: raw values with surrounding whitespace ignored."""
+    view, _ = strip_whitespace(raw)
+    return view
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+
+
+def run_suite(frame: pd.DataFrame, suite: dict, docs_dir: Path | None = None) -> ValidationReport:
+    """Validate `frame` against `suite`; build Data Docs into `docs_dir` when given."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    try:
+        gx_suite = ctx.suites.add(ExpectationSuite(**suite))
+    except Exception as err:  # GX raises many types for a malformed suite
+        raise StageError(f"expectation suite {suite.get('name')!r} is invalid: {err}") from None
+    batch = (
+        ctx.data_sources.add_pandas("trainflow")
+        .add_dataframe_asset("table")
+        .add_batch_definition_whole_dataframe("whole")
+    )
+    definition = ctx.validation_definitions.add(
+        gx.ValidationDefinition(name="contract", data=batch, suite=gx_suite)
+    )
+    actions = []
+    if docs_dir is not None:
+        ctx.add_data_docs_site(
+            site_name="local",
+            site_config={
+                "class_name": "SiteBuilder",
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir.resolve()),
+                },
+            },
+        )
+        actions.append(UpdateDataDocsAction(name="docs"))
+    checkpoint = ctx.checkpoints.add(
+        gx.Checkpoint(
+            name="contract",
+            validation_definitions=[definition],
+            actions=actions,
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
+        )
+    )
+    result = checkpoint.run(batch_parameters={"dataframe": frame})
+    outcomes: list[ExpectationOutcome] = []
+    stats = {"evaluated_expectations": 0, "unsuccessful_expectations": 0}
+    for run in result.run_results.values():
+        stats = run.statistics
+        for res in run.results:
+            cfg = res.expectation_config
+            info = res.result or {}
+            if res.exception_info and res.exception_info.get("raised_exception"):
+                info = {"observed_value": res.exception_info.get("exception_message")}
+            outcomes.append(
+                ExpectationOutcome(
+                    expectation=cfg.type,
+                    column=cfg.kwargs.get("column"),
+                    success=bool(res.success),
+                    severity=str(getattr(cfg, "severity", "critical")).split(".")[-1].lower(),
+                    unexpected_count=info.get("unexpected_count"),
+                    unexpected_percent=info.get("unexpected_percent"),
+                    examples=[_jsonable(v) for v in info.get("partial_unexpected_list") or []],
+                    observed=_jsonable(info.get("observed_value")),
+                )
+            )
+    outcomes.sort(key=lambda o: (o.success, o.column or "", o.expectation))
+    return ValidationReport(
+        suite=str(suite.get("name")),
+        rows=len(frame),
+        evaluated=int(stats["evaluated_expectations"]),
+        failed=int(stats["unsuccessful_expectations"]),
+        outcomes=outcomes,
+    )
+
+
+def validate_with_docs(frame: pd.DataFrame, suite: dict) -> tuple[ValidationReport, Path]:
+    """Run the suite with Data Docs built in a fresh temporary folder (caller moves it)."""
+    docs = Path(tempfile.mkdtemp(prefix="trainflow-docs-"))
+    try:
+        return run_suite(frame, suite, docs), docs
+    except BaseException:
+        shutil.rmtree(docs, ignore_errors=True)
+        raise
+
+
+def starter_suite(raw: pd.DataFrame, data: DataParams, name: str) -> dict:
+    """Draft a contract from a raw table: columns, types, ranges, value sets, missing rates.
+
+    A starting point for a human to review and commit, not a contract by itself.
+    """
+    view = contract_view(raw)
+    markers = list(data.missing_markers)
+    exp: list[dict] = [
+        {"type": "expect_table_columns_to_match_set",
+         "kwargs": {"column_set": list(view.columns), "exact_match": True}},
+        {"type": "expect_table_row_count_to_be_between",
+         "kwargs": {"min_value": 1000, "max_value": None}},
+    ]  # fmt: skip
+    for col in data.numeric:
+        values = view[col]
+        lo, hi = float(values.min()), float(values.max())
+        span = max(hi - lo, 1.0)
+        exp += [
+            {"type": "expect_column_values_to_be_in_type_list",
+             "kwargs": {"column": col, "type_list": NUMERIC_TYPES}},
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col}},
+            {"type": "expect_column_values_to_be_between",
+             "kwargs": {"column": col, "min_value": 0.0 if lo >= 0 else lo - span,
+                        "max_value": hi + span * 0.5}},
+        ]  # fmt: skip
+    for col in data.categorical:
+        values = view[col]
+        missing_rate = float(values.isin(markers).mean())
+        allowed = sorted(set(values.dropna().astype(str)) | set(markers))
+        exp += [
+            # type_list cannot match pandas 3's default `str` dtype in GX 1.24; of_type can
+            {"type": "expect_column_values_to_be_of_type",
+             "kwargs": {"column": col, "type_": "str"}},
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col}},
+            {"type": "expect_column_values_to_be_in_set",
+             "kwargs": {"column": col, "value_set": allowed}},
+        ]  # fmt: skip
+        if markers:
+            exp.append(
+                {"type": "expect_column_values_to_not_be_in_set",
+                 "kwargs": {"column": col, "value_set": markers,
+                            "mostly": round(max(0.0, 1 - min(1.0, 2 * missing_rate + 0.01)), 3)}}
+            )  # fmt: skip
+    target_values = sorted(set(data.labels) | set(data.label_map))
+    exp += [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": data.target}},
+        {"type": "expect_column_values_to_be_in_set",
+         "kwargs": {"column": data.target, "value_set": target_values}},
+        {"type": "expect_column_distinct_values_to_contain_set",
+         "kwargs": {"column": data.target, "value_set": list(data.labels)}},
+    ]  # fmt: skip
+    if SOURCE_FILE_COLUMN in view.columns:
+        exp.append({"type": "expect_column_values_to_not_be_null",
+                    "kwargs": {"column": SOURCE_FILE_COLUMN}})  # fmt: skip
+    for e in exp:
+        e["severity"] = "critical"
+    return {"name": name, "expectations": exp, "meta": {"generated_by": "trainflow"}}

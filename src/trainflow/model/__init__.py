@@ -1,0 +1,1 @@
+"""Model: preprocessor (JSON), plain-torch networks, Lightning wrappers and training."""

@@ -1,0 +1,71 @@
+"""Plain-torch networks (no Lightning), so the served bundle needs only torch to run them."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def embedding_dim(cardinality: int, max_dim: int) -> int:
+    """fastai's rule of thumb: grows sub-linearly with the number of categories."""
+    return max(1, min(max_dim, round(1.6 * cardinality**0.56)))
+
+
+class TabularMLP(nn.Module):
+    """Normalised numerics + one learned embedding per categorical -> MLP -> one logit."""
+
+    def __init__(
+        self,
+        n_numeric: int,
+        cardinalities: list[int],
+        embedding_dims: list[int],
+        hidden: list[int],
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(card, dim) for card, dim in zip(cardinalities, embedding_dims, strict=True)
+        )
+        layers: list[nn.Module] = []
+        width = n_numeric + sum(embedding_dims)
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.BatchNorm1d(size), nn.ReLU(), nn.Dropout(dropout)]
+            width = size
+        layers.append(nn.Linear(width, 1))
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
+        parts = [x_num, *(emb(x_cat[:, j]) for j, emb in enumerate(self.embeddings))]
+        return self.mlp(torch.cat(parts, dim=1)).squeeze(1)
+
+
+class LogisticBaseline(nn.Module):
+    """Logistic regression on the same features: a weight per numeric, a weight per category
+    (one-hot, written as a 1-dim embedding), one bias."""
+
+    def __init__(self, n_numeric: int, cardinalities: list[int]) -> None:
+        super().__init__()
+        self.numeric = nn.Linear(n_numeric, 1)
+        self.categories = nn.ModuleList(nn.Embedding(card, 1) for card in cardinalities)
+        for emb in self.categories:
+            nn.init.zeros_(emb.weight)
+
+    def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
+        logit = self.numeric(x_num).squeeze(1)
+        for j, emb in enumerate(self.categories):
+            logit = logit + emb(x_cat[:, j]).squeeze(1)
+        return logit
+
+    def l2_penalty(self) -> torch.Tensor:
+        total = self.numeric.weight.pow(2).sum()
+        for emb in self.categories:
+            total = total + emb.weight.pow(2).sum()
+        return total
+
+
+def build_network(config: dict) -> nn.Module:
+    """Rebuild a network from its JSON config (kind + constructor arguments)."""
+    kinds = {"mlp": TabularMLP, "logistic": LogisticBaseline}
+    args = dict(config)
+    kind = args.pop("kind")
+    return kinds[kind](**args)

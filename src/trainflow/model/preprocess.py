@@ -1,0 +1,121 @@
+"""The preprocessor: fitted on the train split only, saved as JSON (no pickle), used by training,
+evaluation and serving alike.
+
+Numerics: optional log1p, then standardised with train mean/std; missing -> train mean (0).
+Categoricals: index 0 = unknown or rare category, 1 = missing, 2.. = train vocabulary.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trainflow.errors import StageError
+from trainflow.params import DataParams, PreprocessParams
+
+UNKNOWN_INDEX = 0
+MISSING_INDEX = 1
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Preprocessor:
+    numeric: list[str]
+    categorical: list[str]
+    log1p: list[str]
+    mean: dict[str, float]
+    std: dict[str, float]
+    vocab: dict[str, list[str]]
+    target: str
+    labels: list[str]
+
+    @property
+    def cardinalities(self) -> list[int]:
+        return [len(self.vocab[c]) + 2 for c in self.categorical]
+
+    def transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Cleaned feature frame -> (float32 numerics [n, n_num], int64 category ids [n, n_cat])."""
+        missing = [c for c in [*self.numeric, *self.categorical] if c not in frame.columns]
+        if missing:
+            raise StageError(f"preprocessor: missing feature column(s) {missing}")
+        n = len(frame)
+        x_num = np.zeros((n, len(self.numeric)), dtype=np.float32)
+        for j, col in enumerate(self.numeric):
+            values = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
+            if col in self.log1p:
+                values = np.log1p(np.clip(values, 0, None))
+            values = (values - self.mean[col]) / self.std[col]
+            x_num[:, j] = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+        x_cat = np.zeros((n, len(self.categorical)), dtype=np.int64)
+        for j, col in enumerate(self.categorical):
+            lookup = {v: i + 2 for i, v in enumerate(self.vocab[col])}
+            values = frame[col]
+            codes = values.map(lookup).fillna(UNKNOWN_INDEX).to_numpy(dtype=np.int64, copy=True)
+            codes[values.isna().to_numpy()] = MISSING_INDEX
+            x_cat[:, j] = codes
+        return x_num, x_cat
+
+    def encode_target(self, target: pd.Series) -> np.ndarray:
+        """Labels -> class indices in `labels` order (binary: 1.0 is the positive class)."""
+        lookup = {label: i for i, label in enumerate(self.labels)}
+        codes = target.map(lookup)
+        if codes.isna().any():
+            bad = sorted(set(target[codes.isna()].astype(str)))[:5]
+            raise StageError(f"target {self.target!r}: unknown label(s) {bad}")
+        return codes.to_numpy(dtype=np.float32)
+
+    def to_dict(self) -> dict:
+        return {"format_version": FORMAT_VERSION, **asdict(self)}
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> Preprocessor:
+        raw = dict(raw)
+        version = raw.pop("format_version", None)
+        if version != FORMAT_VERSION:
+            raise StageError(f"preprocessor format {version!r} unsupported (want {FORMAT_VERSION})")
+        return cls(**raw)
+
+    @classmethod
+    def load(cls, path: Path) -> Preprocessor:
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise StageError(f"{path}: preprocessor not found") from None
+
+
+def fit_preprocessor(train: pd.DataFrame, data: DataParams, params: PreprocessParams) -> Preprocessor:
+    """Fit normalisation statistics and vocabularies on the training split only."""
+    if train.empty:
+        raise StageError("preprocessor: training split is empty")
+    mean: dict[str, float] = {}
+    std: dict[str, float] = {}
+    for col in data.numeric_features:
+        values = train[col].to_numpy(dtype=np.float64, na_value=np.nan)
+        if col in params.log1p:
+            values = np.log1p(np.clip(values, 0, None))
+        finite = values[np.isfinite(values)]
+        mean[col] = float(finite.mean()) if finite.size else 0.0
+        sd = float(finite.std()) if finite.size else 0.0
+        std[col] = sd if sd > 1e-12 else 1.0
+    vocab: dict[str, list[str]] = {}
+    for col in data.categorical_features:
+        counts = train[col].dropna().astype(str).value_counts()
+        kept = counts[counts >= params.min_category_count]
+        vocab[col] = sorted(kept.index.tolist())
+    return Preprocessor(
+        numeric=data.numeric_features,
+        categorical=data.categorical_features,
+        log1p=[c for c in params.log1p if c in data.numeric_features],
+        mean=mean,
+        std=std,
+        vocab=vocab,
+        target=data.target,
+        labels=list(data.labels),
+    )

@@ -1,0 +1,117 @@
+"""Fit the MLP with Lightning (early stopping, checkpoints, dvclive) and the logistic baseline."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from trainflow.errors import StageError
+from trainflow.model.baseline import fit_logistic
+from trainflow.model.datamodule import TabularDataModule, to_tensors
+from trainflow.model.network import embedding_dim
+from trainflow.model.preprocess import Preprocessor
+from trainflow.params import TrainParams
+
+log = logging.getLogger(__name__)
+
+
+def quiet_lightning() -> None:
+    """Silence the tips and deprecation chatter every run would otherwise print."""
+    for pattern in (".*litlogger.*", ".*LeafSpec.*", ".*does not have many workers.*",
+                    ".*is smaller than the logging interval.*", ".*Trainer.fit` stopped.*"):
+        warnings.filterwarnings("ignore", message=pattern)
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
+
+
+def mlp_config(pre: Preprocessor, params: TrainParams) -> dict:
+    cards = pre.cardinalities
+    return {
+        "kind": "mlp",
+        "n_numeric": len(pre.numeric),
+        "cardinalities": cards,
+        "embedding_dims": [embedding_dim(c, params.max_embedding_dim) for c in cards],
+        "hidden": list(params.hidden),
+        "dropout": params.dropout,
+    }
+
+
+@dataclass
+class FitResult:
+    net: torch.nn.Module
+    config: dict
+    summary: dict
+
+
+def train_mlp(
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    pre: Preprocessor,
+    params: TrainParams,
+    seed: int,
+    checkpoint_dir: Path,
+    live_dir: Path,
+) -> FitResult:
+    """Train with early stopping on val/loss; return the best epoch's network (on CPU)."""
+    import lightning as L
+    from dvclive.lightning import DVCLiveLogger
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from trainflow.model.module import TabularClassifier
+
+    quiet_lightning()
+    L.seed_everything(seed, workers=True, verbose=False)
+    config = mlp_config(pre, params)
+    module = TabularClassifier(config, lr=params.lr, weight_decay=params.weight_decay)
+    data = TabularDataModule(train, val, pre, params.batch_size, seed)
+    checkpoint = ModelCheckpoint(
+        dirpath=checkpoint_dir, filename="best", monitor="val/loss", mode="min", save_last=True
+    )
+    stopping = EarlyStopping(monitor="val/loss", mode="min", patience=params.patience)
+    logger = DVCLiveLogger(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False)
+    trainer = L.Trainer(
+        accelerator=params.accelerator,
+        devices=params.devices,
+        precision=params.precision,
+        max_epochs=params.max_epochs,
+        deterministic=True,
+        callbacks=[checkpoint, stopping],
+        logger=logger,
+        enable_progress_bar=os.environ.get("CI", "").lower() not in ("1", "true"),
+        enable_model_summary=False,
+        log_every_n_steps=10,
+    )
+    trainer.fit(module, datamodule=data)
+    best = checkpoint.best_model_path
+    if not best:
+        raise StageError("train: no checkpoint was written (did validation run?)")
+    state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+    net_state = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
+    module.net.load_state_dict(net_state)
+    net = module.net.cpu().eval()
+    summary = {
+        "best_val_loss": float(checkpoint.best_model_score),
+        "epochs_run": int(trainer.current_epoch),
+        "stopped_early": bool(stopping.stopped_epoch > 0),
+        "accelerator": type(trainer.accelerator).__name__.removesuffix("Accelerator").lower(),
+        "precision": str(trainer.precision),
+        "train_rows": len(train),
+        "val_rows": len(val),
+    }
+    return FitResult(net=net, config=config, summary=summary)
+
+
+def train_baseline(train: pd.DataFrame, pre: Preprocessor, params: TrainParams, seed: int) -> FitResult:
+    data = to_tensors(train, pre)
+    model, info = fit_logistic(
+        data.x_num, data.x_cat, data.y, pre.cardinalities,
+        l2=params.baseline.l2, max_iter=params.baseline.max_iter, seed=seed,
+    )  # fmt: skip
+    config = {"kind": "logistic", "n_numeric": len(pre.numeric), "cardinalities": pre.cardinalities}
+    return FitResult(net=model, config=config, summary=info)

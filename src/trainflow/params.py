@@ -1,0 +1,184 @@
+"""The typed params model: the only place params.yaml is parsed.
+
+A wrong type, an unknown key or a missing key fails at start with the dotted key's name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from trainflow import paths
+from trainflow.errors import StageError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(Strict):
+    """What the table means: target, label order, feature types, missing markers."""
+
+    target: str
+    labels: list[str] = Field(min_length=2)
+    label_map: dict[str, str] = {}
+    missing_markers: list[str] = []
+    numeric: list[str]
+    categorical: list[str]
+    drop: list[str] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DataParams:
+        columns = [*self.numeric, *self.categorical]
+        if len(set(columns)) != len(columns):
+            raise ValueError("a column is listed twice in data.numeric / data.categorical")
+        if self.target in columns:
+            raise ValueError(f"target {self.target!r} is also listed as a feature")
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError("data.labels has a duplicate label")
+        unknown = sorted(set(self.label_map.values()) - set(self.labels))
+        if unknown:
+            raise ValueError(f"data.label_map maps to labels not in data.labels: {unknown}")
+        stray = sorted(set(self.drop) - set(columns))
+        if stray:
+            raise ValueError(f"data.drop names columns that are not features: {stray}")
+        if not self.features:
+            raise ValueError("no feature columns left after data.drop")
+        return self
+
+    @property
+    def numeric_features(self) -> list[str]:
+        return [c for c in self.numeric if c not in self.drop]
+
+    @property
+    def categorical_features(self) -> list[str]:
+        return [c for c in self.categorical if c not in self.drop]
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numeric_features, *self.categorical_features]
+
+    @property
+    def positive_label(self) -> str:
+        return self.labels[-1]
+
+
+class SourceParams(Strict):
+    """Where raw data comes from: the Adult wheel from PyPI, or a local CSV / Parquet file."""
+
+    kind: Literal["adult_wheel", "file"]
+    path: Path
+    sha256: str | None = None
+    delimiter: str = ","
+    skipinitialspace: bool = False
+
+
+class IngestParams(Strict):
+    source: SourceParams
+    sample_rows: int | None = Field(default=None, gt=0)
+
+
+class ValidateParams(Strict):
+    suite: Path
+
+
+class SplitParams(Strict):
+    test_source_file: str | None = None
+    test_size: float = Field(default=0.2, gt=0, lt=1)
+    val_size: float = Field(default=0.15, gt=0, lt=1)
+
+
+class PreprocessParams(Strict):
+    min_category_count: int = Field(default=1, ge=1)
+    log1p: list[str] = []
+
+
+class BaselineParams(Strict):
+    l2: float = Field(default=1e-4, ge=0)
+    max_iter: int = Field(default=200, gt=0)
+
+
+class TrainParams(Strict):
+    preprocess: PreprocessParams = PreprocessParams()
+    hidden: list[int] = Field(min_length=1)
+    max_embedding_dim: int = Field(default=16, gt=0)
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    lr: float = Field(gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    batch_size: int = Field(gt=0)
+    max_epochs: int = Field(gt=0)
+    patience: int = Field(default=4, gt=0)
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
+    devices: int | Literal["auto"] = 1
+    precision: Literal["32-true", "32", "bf16-mixed", "16-mixed"] = "32-true"
+    baseline: BaselineParams = BaselineParams()
+
+
+class EvaluateParams(Strict):
+    batch_size: int = Field(default=4096, gt=0)
+    latency_rows: int = Field(default=200, gt=0)
+    curve_points: int = Field(default=200, ge=10)
+
+
+class PackageParams(Strict):
+    model_name: str = Field(pattern=r"^[a-z0-9_][a-z0-9_.-]*$")
+    max_batch_records: int = Field(default=10000, gt=0)
+
+
+class Params(Strict):
+    seed: int
+    data: DataParams
+    ingest: IngestParams
+    validate_: ValidateParams = Field(alias="validate")
+    split: SplitParams
+    train: TrainParams
+    evaluate: EvaluateParams
+    package: PackageParams
+
+    @model_validator(mode="after")
+    def _log1p_are_numeric(self) -> Params:
+        stray = sorted(set(self.train.preprocess.log1p) - set(self.data.numeric_features))
+        if stray:
+            raise ValueError(f"train.preprocess.log1p names non-numeric features: {stray}")
+        return self
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    return ".".join(str(part) for part in loc if part not in ("function-after",)) or "<root>"
+
+
+def _one_line(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = _dotted(first["loc"])
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key {loc}"
+    if kind == "missing":
+        return f"missing key {loc}"
+    msg = first["msg"].removeprefix("Value error, ")
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{loc}: {msg}{more}"
+
+
+def parse_params(raw: object, source: str = str(paths.PARAMS)) -> Params:
+    """Validate an already-loaded params mapping; raise StageError naming the bad key."""
+    if not isinstance(raw, dict):
+        raise StageError(f"{source}: expected a mapping at the top level")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise StageError(f"{source}: {_one_line(err)}") from None
+
+
+def load_params(path: Path = paths.PARAMS) -> Params:
+    """Read and validate params.yaml."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise StageError(f"{path}: params file not found") from None
+    except yaml.YAMLError as err:
+        raise StageError(f"{path}: not valid YAML ({err.__class__.__name__})") from None
+    return parse_params(raw, str(path))

@@ -1,0 +1,47 @@
+"""Every path the pipeline reads or writes, relative to the project root (dvc.yaml mirrors these)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+
+RAW_DIR = Path("data/raw")
+RAW_TABLE = RAW_DIR / "raw.parquet"
+PREPARED_DIR = Path("data/prepared")
+PREPARED_TABLE = PREPARED_DIR / "clean.parquet"
+SPLIT_DIR = Path("data/split")
+SPLITS = ("train", "val", "test")
+
+TRAIN_DIR = Path("models/train")
+MODEL_WEIGHTS = TRAIN_DIR / "model.pt"
+MODEL_CONFIG = TRAIN_DIR / "model_config.json"
+PREPROCESSOR = TRAIN_DIR / "preprocessor.json"
+BASELINE_WEIGHTS = TRAIN_DIR / "baseline.pt"
+BASELINE_CONFIG = TRAIN_DIR / "baseline_config.json"
+CHECKPOINT_DIR = TRAIN_DIR / "checkpoints"
+
+BUNDLE_DIR = Path("models/bundle")
+BUNDLE_ARCHIVE_NAME = "bundle.bento"
+MODEL_CARD_NAME = "model_card.md"
+
+METRICS_DIR = Path("metrics")
+INGEST_METRICS = METRICS_DIR / "ingest.json"
+DATA_QUALITY = METRICS_DIR / "data_quality.json"
+PREPARE_METRICS = METRICS_DIR / "prepare.json"
+SPLIT_METRICS = METRICS_DIR / "split.json"
+TRAIN_LIVE_DIR = METRICS_DIR / "train"
+EVAL_METRICS = METRICS_DIR / "eval.json"
+
+REPORTS_DIR = Path("reports")
+VALIDATION_REPORT_DIR = REPORTS_DIR / "validation"
+EVAL_PLOTS_DIR = REPORTS_DIR / "eval"
+
+
+def split_table(name: str) -> Path:
+    """Path of one split's table (train / val / test)."""
+    return SPLIT_DIR / f"{name}.parquet"
+
+
+def bundle_archive() -> Path:
+    return BUNDLE_DIR / BUNDLE_ARCHIVE_NAME
