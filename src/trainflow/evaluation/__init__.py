@@ -1,0 +1,1 @@
+"""Evaluation: test-split metrics, plot data and inference speed."""

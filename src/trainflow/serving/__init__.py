@@ -1,0 +1,1 @@
+"""Serving: the predictor shared by evaluation and the BentoML service, and bundle building."""

@@ -1,0 +1,139 @@
+"""Build the inference bundle: a BentoML model (weights, preprocessor JSON, schema, card), a bento
+around the service, exported as one archive. Versions are content hashes, so rebuilding the same
+model gives the same tags."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import trainflow
+from trainflow.errors import StageError
+
+SERVICE = "trainflow.serving.service:TabularClassifier"
+SERVING_PACKAGES = ("bentoml", "numpy", "pandas", "pydantic", "pyyaml", "torch")
+BUNDLE_FILES = ("model.pt", "model_config.json", "preprocessor.json", "data_schema.json")
+SERVING_MODULES = (  # what the service imports; package's deps in dvc.yaml list the same files
+    "__init__.py", "params.py", "paths.py", "errors.py",
+    "data/__init__.py", "data/clean.py",
+    "model/__init__.py", "model/network.py", "model/preprocess.py",
+    "serving/__init__.py", "serving/predictor.py", "serving/schema.py", "serving/service.py",
+)  # fmt: skip
+
+
+def configure_bentoml_env(home: Path) -> None:
+    """Project-local model/bento store and no tracking; call before importing bentoml."""
+    os.environ.setdefault("BENTOML_HOME", str(home.resolve()))
+    os.environ["BENTOML_DO_NOT_TRACK"] = "True"
+
+
+def content_version(folder: Path, names: tuple[str, ...]) -> str:
+    """A short hash over the named files' bytes: same model, same version tag."""
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update(name.encode())
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def serving_requirements(lock_text: str, packages: tuple[str, ...] = SERVING_PACKAGES) -> list[str]:
+    """The pinned lines of `packages` from our lock file (the bento must not resolve online)."""
+    wanted = {p.lower().replace("_", "-") for p in packages}
+    pins = {}
+    for line in lock_text.splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name = line.split("==")[0].strip().lower().replace("_", "-")
+            if name in wanted:
+                pins[name] = line
+    missing = sorted(wanted - set(pins))
+    if missing:
+        raise StageError(f"requirements.lock: no pinned version for {missing}")
+    return [pins[name] for name in sorted(pins)]
+
+
+def _fresh_tag(kind: str, tag: str) -> None:
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    store = bentoml.models if kind == "model" else bentoml.bentos
+    try:
+        store.delete(tag)
+    except NotFound:
+        pass
+
+
+_BUILD_SCRIPT = """
+import json, sys
+import bentoml
+args = json.loads(sys.argv[1])
+bento = bentoml.bentos.build(**args)
+bentoml.bentos.export_bento(bento.tag, sys.argv[2])
+print(bento.tag)
+"""
+
+
+def _build_in_subprocess(ctx: Path, build_args: dict, archive: Path) -> str:
+    """Build and export from a fresh interpreter whose first import path is the build context,
+    so the bento is built (and proven importable) from its own copy of the code."""
+    done = subprocess.run(
+        [sys.executable, "-c", _BUILD_SCRIPT, json.dumps(build_args), str(archive)],
+        cwd=ctx, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise StageError(f"bentoml build failed:\n{tail}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+def build_bundle(
+    model_dir: Path,
+    card: str,
+    model_name: str,
+    bundle_config: dict,
+    requirements: list[str],
+    out_archive: Path,
+) -> dict:
+    """Save the model to the BentoML store, build the bento offline, export it to `out_archive`."""
+    import bentoml
+
+    version = content_version(model_dir, BUNDLE_FILES)
+    model_tag = f"{model_name}:{version}"
+    _fresh_tag("bento", f"{model_name}_service:{version}")
+    _fresh_tag("model", model_tag)
+    labels = {"project": "trainflow", "framework": "pytorch", "task": "binary-classification"}
+    with bentoml.models.create(
+        model_tag, labels=labels, metadata=bundle_config.get("metrics", {})
+    ) as model:
+        for name in BUNDLE_FILES:
+            shutil.copy2(model_dir / name, model.path_of(name))
+        Path(model.path_of("model_card.md")).write_text(card)
+    with tempfile.TemporaryDirectory(prefix="trainflow-build-") as tmp:
+        ctx = Path(tmp)
+        source = Path(trainflow.__file__).parent
+        for module in SERVING_MODULES:
+            (ctx / "trainflow" / module).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / module, ctx / "trainflow" / module)
+        config = {**bundle_config, "model_tag": model_tag, "service_name": f"{model_name}_service"}
+        (ctx / "trainflow/serving/bundle.json").write_text(json.dumps(config, indent=2))
+        (ctx / "requirements.txt").write_text("\n".join(requirements) + "\n")
+        (ctx / "README.md").write_text(card)
+        build_args = {
+            "service": SERVICE,
+            "name": f"{model_name}_service",
+            "version": version,
+            "labels": labels,
+            "description": card,
+            "include": ["/trainflow/**/*.py", "/trainflow/serving/bundle.json"],
+            "python": {"requirements_txt": "requirements.txt", "lock_packages": False},
+            "build_ctx": str(ctx),
+        }
+        out_archive.parent.mkdir(parents=True, exist_ok=True)
+        bento_tag = _build_in_subprocess(ctx, build_args, out_archive.resolve())
+    return {"bento_tag": bento_tag, "model_tag": model_tag}

@@ -1,0 +1,41 @@
+"""Request and response models built from the data schema, so a bad record is a 400 naming the
+field. Imported by the service; kept apart so tests can exercise it without a server."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+
+from trainflow.params import DataParams
+
+
+class Prediction(BaseModel):
+    label: str
+    probability: float = Field(description="probability of the predicted label")
+    probabilities: dict[str, float]
+
+
+def record_model(data: DataParams) -> type[BaseModel]:
+    """One raw record: every feature required (null = missing), the source's other columns
+    (dropped features, the target) optional and ignored, anything else rejected."""
+    markers = {m.strip() for m in data.missing_markers}
+
+    def marker_to_none(value: Any) -> Any:
+        if isinstance(value, str) and value.strip() in markers:
+            return None
+        return value
+
+    number = Annotated[float | None, BeforeValidator(marker_to_none)]
+    fields: dict[str, Any] = {}
+    for col in data.numeric_features:
+        fields[col] = (number, Field(description="numeric; null or a missing marker = missing"))
+    for col in data.categorical_features:
+        fields[col] = (str | None, Field(max_length=200, description="category; raw spelling ok"))
+    for col in data.drop:
+        kind = number if col in data.numeric else str | None
+        fields[col] = (kind, Field(default=None, description="not used by the model"))
+    fields[data.target] = (str | None, Field(default=None, description="ignored if present"))
+    return create_model(
+        "Record", __config__=ConfigDict(extra="forbid", str_max_length=200), **fields
+    )

@@ -1,0 +1,53 @@
+"""The BentoML service: raw records in, label + probabilities out.
+
+The package stage writes bundle.json beside this file in the bento's build context (model tag,
+data schema, batch limit); for local development TRAINFLOW_BUNDLE_CONFIG can point at one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import bentoml
+from pydantic import Field
+
+from trainflow.params import DataParams
+from trainflow.serving.predictor import Predictor
+from trainflow.serving.schema import Prediction, record_model
+
+
+def _bundle_config() -> dict:
+    path = Path(os.environ.get("TRAINFLOW_BUNDLE_CONFIG", Path(__file__).with_name("bundle.json")))
+    return json.loads(path.read_text())
+
+
+CONFIG = _bundle_config()
+DATA = DataParams.model_validate(CONFIG["data"])
+Record = record_model(DATA)
+MAX_RECORDS = int(CONFIG["max_batch_records"])
+
+
+@bentoml.service(name=CONFIG["service_name"], traffic={"timeout": 30})
+class TabularClassifier:
+    """Serves the packaged model; cleaning and preprocessing are the training code's own."""
+
+    model = bentoml.models.BentoModel(CONFIG["model_tag"])
+
+    def __init__(self) -> None:
+        self.predictor = Predictor.load(Path(self.model.path))
+
+    @bentoml.api
+    def predict(
+        self, records: Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)]  # type: ignore[valid-type]
+    ) -> list[Prediction]:
+        rows = [r.model_dump(include=set(DATA.features)) for r in records]
+        return [Prediction(**p) for p in self.predictor.predict_records(rows)]
+
+    @bentoml.api(route="/metadata")
+    def metadata(self) -> dict:
+        """Model tag, labels, features and the metrics recorded at packaging time."""
+        return {"model_tag": CONFIG["model_tag"], "labels": DATA.labels,
+                "features": DATA.features, "metrics": CONFIG.get("metrics", {})}  # fmt: skip

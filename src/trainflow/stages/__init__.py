@@ -1,0 +1,23 @@
+"""Pipeline stages, one module each, run by dvc.yaml as `python -m trainflow.stages.<name>`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from trainflow.errors import StageError
+from trainflow.io import setup_logging
+
+STAGES = ("ingest", "validate", "prepare", "split", "train", "evaluate", "package")
+
+
+def run_stage(name: str, main: Callable[[], None]) -> None:
+    """Run a stage's main; an expected failure prints one line and exits 1."""
+    setup_logging()
+    try:
+        main()
+    except StageError as err:
+        logging.getLogger(f"trainflow.{name}").debug("stage failed", exc_info=True)
+        print(f"trainflow {name}: error: {err}", file=sys.stderr)
+        sys.exit(1)

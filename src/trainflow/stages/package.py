@@ -1,0 +1,51 @@
+"""package: model card + BentoML model + bento built offline, exported to models/bundle/."""
+
+from __future__ import annotations
+
+import logging
+
+from trainflow import paths
+from trainflow.io import atomic_dir, read_json, write_json
+from trainflow.params import load_params
+from trainflow.serving.bundle import build_bundle, configure_bentoml_env, serving_requirements
+from trainflow.serving.card import model_card
+from trainflow.stages import run_stage
+
+log = logging.getLogger("trainflow.package")
+LOCK_FILE = "requirements.lock"
+BENTOML_HOME = ".bentoml"
+
+
+def main() -> None:
+    from pathlib import Path
+
+    params = load_params()
+    configure_bentoml_env(Path(BENTOML_HOME))
+    metrics = {
+        "ingest": read_json(paths.INGEST_METRICS),
+        "data_quality": read_json(paths.DATA_QUALITY),
+        "prepare": read_json(paths.PREPARE_METRICS),
+        "split": read_json(paths.SPLIT_METRICS),
+        "eval": read_json(paths.EVAL_METRICS),
+    }
+    card = model_card(params, metrics)
+    requirements = serving_requirements(Path(LOCK_FILE).read_text())
+    ev = metrics["eval"]
+    summary = {
+        k: ev["model"][k] for k in ("accuracy", "f1", "auroc", "average_precision")
+    } | {"baseline_accuracy": ev["baseline"]["accuracy"], "test_rows": ev["test_rows"]}
+    config = {
+        "data": params.data.model_dump(),
+        "max_batch_records": params.package.max_batch_records,
+        "metrics": summary,
+    }
+    with atomic_dir(paths.BUNDLE_DIR) as out:
+        tags = build_bundle(paths.TRAIN_DIR, card, params.package.model_name, config,
+                            requirements, out / paths.BUNDLE_ARCHIVE_NAME)  # fmt: skip
+        (out / paths.MODEL_CARD_NAME).write_text(card)
+        write_json(out / "bundle.json", tags | {"requirements": requirements})
+    log.info("bundle %s -> %s", tags["bento_tag"], paths.bundle_archive())
+
+
+if __name__ == "__main__":
+    run_stage("package", main)

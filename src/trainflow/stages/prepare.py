@@ -1,0 +1,29 @@
+"""prepare: clean the validated raw table (whitespace, missing markers, labels, types,
+duplicates) and report what changed."""
+
+from __future__ import annotations
+
+import logging
+
+from trainflow import paths
+from trainflow.data.clean import clean_table
+from trainflow.data.sources import SOURCE_FILE_COLUMN
+from trainflow.io import atomic_dir, read_parquet, write_json
+from trainflow.params import load_params
+from trainflow.stages import run_stage
+
+log = logging.getLogger("trainflow.prepare")
+
+
+def main() -> None:
+    params = load_params()
+    raw = read_parquet(paths.RAW_TABLE)
+    clean, report = clean_table(raw, params.data, [SOURCE_FILE_COLUMN], str(paths.RAW_TABLE))
+    with atomic_dir(paths.PREPARED_DIR) as out:
+        clean.to_parquet(out / paths.PREPARED_TABLE.name, index=False)
+    write_json(paths.PREPARE_METRICS, report.to_dict())
+    log.info("cleaned %d -> %d rows", report.rows_in, report.rows_out)
+
+
+if __name__ == "__main__":
+    run_stage("prepare", main)
