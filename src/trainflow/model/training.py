@@ -23,8 +23,13 @@ log = logging.getLogger(__name__)
 
 def quiet_lightning() -> None:
     """Silence the tips and deprecation chatter every run would otherwise print."""
-    for pattern in (".*litlogger.*", ".*LeafSpec.*", ".*does not have many workers.*",
-                    ".*is smaller than the logging interval.*", ".*Trainer.fit` stopped.*"):
+    for pattern in (
+        ".*litlogger.*",
+        ".*LeafSpec.*",
+        ".*does not have many workers.*",
+        ".*is smaller than the logging interval.*",
+        ".*Trainer.fit` stopped.*",
+    ):
         warnings.filterwarnings("ignore", message=pattern)
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
@@ -107,11 +112,17 @@ def train_mlp(
     return FitResult(net=net, config=config, summary=summary)
 
 
-def train_baseline(train: pd.DataFrame, pre: Preprocessor, params: TrainParams, seed: int) -> FitResult:
+def train_baseline(
+    train: pd.DataFrame, pre: Preprocessor, params: TrainParams, seed: int
+) -> FitResult:
     data = to_tensors(train, pre)
     model, info = fit_logistic(
         data.x_num, data.x_cat, data.y, pre.cardinalities,
         l2=params.baseline.l2, max_iter=params.baseline.max_iter, seed=seed,
     )  # fmt: skip
-    config = {"kind": "logistic", "n_numeric": len(pre.numeric), "cardinalities": pre.cardinalities}
+    config = {
+        "kind": "logistic",
+        "n_numeric": len(pre.numeric),
+        "cardinalities": pre.cardinalities,
+    }
     return FitResult(net=model, config=config, summary=info)

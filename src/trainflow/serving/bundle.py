@@ -4,6 +4,7 @@ model gives the same tags."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -42,7 +43,9 @@ def content_version(folder: Path, names: tuple[str, ...]) -> str:
     return digest.hexdigest()[:16]
 
 
-def serving_requirements(lock_text: str, packages: tuple[str, ...] = SERVING_PACKAGES) -> list[str]:
+def serving_requirements(
+    lock_text: str, packages: tuple[str, ...] = SERVING_PACKAGES
+) -> list[str]:
     """The pinned lines of `packages` from our lock file (the bento must not resolve online)."""
     wanted = {p.lower().replace("_", "-") for p in packages}
     pins = {}
@@ -63,10 +66,8 @@ def _fresh_tag(kind: str, tag: str) -> None:
     from bentoml.exceptions import NotFound
 
     store = bentoml.models if kind == "model" else bentoml.bentos
-    try:
+    with contextlib.suppress(NotFound):
         store.delete(tag)
-    except NotFound:
-        pass
 
 
 _BUILD_SCRIPT = """

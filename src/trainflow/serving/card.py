@@ -1,4 +1,5 @@
-"""The model card: what the model is, what it was trained on, how well it does, where not to use it."""
+"""The model card: what the model is, what it was trained on, how well it does, and where
+not to use it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ def _row(name: str, model: float, baseline: float) -> str:
 
 def model_card(params: Params, metrics: dict) -> str:
     """Markdown from params and the pipeline's metrics files (ingest, quality, split, eval)."""
-    ev, split, dq, prep = metrics["eval"], metrics["split"], metrics["data_quality"], metrics["prepare"]
+    ev, split, dq, prep = (
+        metrics["eval"],
+        metrics["split"],
+        metrics["data_quality"],
+        metrics["prepare"],
+    )
     model, base = ev["model"], ev["baseline"]
     d, t = params.data, params.train
     rows = "\n".join(

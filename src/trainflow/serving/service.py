@@ -41,7 +41,8 @@ class TabularClassifier:
 
     @bentoml.api
     def predict(
-        self, records: Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)]  # type: ignore[valid-type]
+        self,
+        records: Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)],  # type: ignore[valid-type]
     ) -> list[Prediction]:
         rows = [r.model_dump(include=set(DATA.features)) for r in records]
         return [Prediction(**p) for p in self.predictor.predict_records(rows)]

@@ -21,7 +21,9 @@ MODELS = {"model": ("model.pt", "model_config.json"),
           "baseline": ("baseline.pt", "baseline_config.json")}  # fmt: skip
 
 
-def measure_speed(predictor: Predictor, test: pd.DataFrame, params: EvaluateParams, seed: int) -> dict:
+def measure_speed(
+    predictor: Predictor, test: pd.DataFrame, params: EvaluateParams, seed: int
+) -> dict:
     """Batch rows/s over the whole test split; single raw-record latency as serving sees it."""
     features = test[predictor.data.features]
 

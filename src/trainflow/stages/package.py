@@ -31,9 +31,10 @@ def main() -> None:
     card = model_card(params, metrics)
     requirements = serving_requirements(Path(LOCK_FILE).read_text())
     ev = metrics["eval"]
-    summary = {
-        k: ev["model"][k] for k in ("accuracy", "f1", "auroc", "average_precision")
-    } | {"baseline_accuracy": ev["baseline"]["accuracy"], "test_rows": ev["test_rows"]}
+    summary = {k: ev["model"][k] for k in ("accuracy", "f1", "auroc", "average_precision")} | {
+        "baseline_accuracy": ev["baseline"]["accuracy"],
+        "test_rows": ev["test_rows"],
+    }
     config = {
         "data": params.data.model_dump(),
         "max_batch_records": params.package.max_batch_records,

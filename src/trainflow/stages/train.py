@@ -33,7 +33,9 @@ def main() -> None:
         (out / paths.BASELINE_CONFIG.name).write_text(json.dumps(baseline.config, indent=2))
         pre.save(out / paths.PREPROCESSOR.name)
         (out / "data_schema.json").write_text(params.data.model_dump_json(indent=2))
-        write_json(out / "train_summary.json", {"model": mlp.summary, "baseline": baseline.summary})
+        write_json(
+            out / "train_summary.json", {"model": mlp.summary, "baseline": baseline.summary}
+        )
     log.info("trained: %s", mlp.summary)
 
 

@@ -1,0 +1,131 @@
+"""Shared fixtures: the repo's own params, the real Adult wheel, tiny messy frames."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trainflow.params import DataParams, Params, load_params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def params() -> Params:
+    return load_params(ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def data_params(params: Params) -> DataParams:
+    return params.data
+
+
+@pytest.fixture(scope="session")
+def adult_wheel(params: Params) -> Path:
+    path = ROOT / params.ingest.source.path
+    if not path.exists():
+        pytest.fail(f"{path} missing: run `make data` (make test does it) before the tests")
+    return path
+
+
+def messy_frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
+    """Adult-shaped raw rows with every kind of mess: leading spaces, '?', dotted labels."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        positive = i % 3 == 0
+        rows.append({
+            "age": int(rng.integers(18, 80)),
+            "workclass": " ?" if i % 7 == 0 else rng.choice([" Private", " State-gov"]),
+            "fnlwgt": int(rng.integers(20_000, 300_000)),
+            "education": rng.choice([" Bachelors", " HS-grad", " Masters"]),
+            "education_num": int(rng.integers(8, 15)),
+            "marital_status": rng.choice([" Never-married", " Married-civ-spouse"]),
+            "occupation": " ?" if i % 5 == 0 else rng.choice([" Sales", " Tech-support"]),
+            "relationship": rng.choice([" Husband", " Not-in-family"]),
+            "race": rng.choice([" White", " Black"]),
+            "sex": " Male" if positive else rng.choice([" Male", " Female"]),
+            "capital_gain": int(rng.choice([0, 0, 0, 5000])),
+            "capital_loss": 0,
+            "hours_per_week": int(rng.integers(20, 60)),
+            "native_country": rng.choice([" United-States", " ?", " Mexico"]),
+            "income": (" >50K" if positive else " <=50K") + ("." if i % 2 else ""),
+            "_source_file": "adult.test" if i >= n * 3 // 4 else "adult.data",
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def messy() -> pd.DataFrame:
+    return messy_frame()
+
+
+def copy_project(dest: Path, wheel: Path) -> Path:
+    """A fresh git repo holding the project's tracked files + the fetched wheel (no outputs)."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, text=True
+    ).stdout.split("\0")
+    for rel in filter(None, files):
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+    target = dest / "data/external" / wheel.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(wheel, target)
+    return dest
+
+
+def project_env(tmp: Path) -> dict[str, str]:
+    """Environment for subprocesses: this venv first on PATH, no telemetry, private stores."""
+    env = dict(os.environ)
+    venv_bin = Path(os.sys.executable).parent
+    env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
+    env.update(
+        DVC_NO_ANALYTICS="1",
+        BENTOML_DO_NOT_TRACK="True",
+        BENTOML_HOME=str(tmp / "bentoml_home"),
+        CI="true",
+        GIT_AUTHOR_NAME="trainflow-tests",
+        GIT_AUTHOR_EMAIL="tests@trainflow.invalid",
+        GIT_COMMITTER_NAME="trainflow-tests",
+        GIT_COMMITTER_EMAIL="tests@trainflow.invalid",
+    )
+    return env
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str], check: bool = True, timeout: int = 900):
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def sample_params(text: str, rows: int = 4000, epochs: int = 4) -> str:
+    """The small-sample override the pipeline tests run with."""
+    text = text.replace("sample_rows: null", f"sample_rows: {rows}")
+    return text.replace("max_epochs: 30", f"max_epochs: {epochs}")
+
+
+def make_project(dest: Path, wheel: Path, env: dict[str, str]) -> Path:
+    copy_project(dest, wheel)
+    (dest / "params.yaml").write_text(sample_params((dest / "params.yaml").read_text()))
+    run(["git", "init", "-q", "-b", "main"], dest, env)
+    run(["git", "add", "-A"], dest, env)
+    run(["git", "commit", "-qm", "test project"], dest, env)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def pipeline_repo(tmp_path_factory, adult_wheel):
+    """A fresh clone-like repo on a 4,000-row sample after one real `dvc repro`."""
+    base = tmp_path_factory.mktemp("pipeline")
+    env = project_env(base)
+    repo = make_project(base / "repo", adult_wheel, env)
+    first = run(["dvc", "repro"], repo, env)
+    return repo, env, first.stdout + first.stderr

@@ -1,0 +1,43 @@
+import time
+
+import pytest
+import torch
+
+from trainflow.evaluation.metrics import binary_metrics, confusion_rows, curve_tables
+from trainflow.evaluation.speed import batch_throughput, latency_percentiles
+
+
+def test_metrics_on_known_predictions():
+    probs = torch.tensor([0.9, 0.8, 0.3, 0.2, 0.6, 0.1])
+    target = torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    m = binary_metrics(probs, target)
+    assert m["confusion"] == {"tn": 2, "fp": 1, "fn": 1, "tp": 2}
+    assert m["accuracy"] == pytest.approx(4 / 6, abs=1e-6)
+    assert m["error_rate"] == pytest.approx(2 / 6, abs=1e-6)
+    assert m["precision"] == pytest.approx(2 / 3, abs=1e-6)
+    assert m["recall"] == pytest.approx(2 / 3, abs=1e-6)
+    assert m["auroc"] == pytest.approx(8 / 9, abs=1e-6)
+    assert 0 <= m["calibration_error"] <= 1
+
+
+def test_perfect_classifier():
+    m = binary_metrics(torch.tensor([0.99, 0.01]), torch.tensor([1.0, 0.0]))
+    assert m["accuracy"] == 1.0 and m["auroc"] == 1.0 and m["f1"] == 1.0
+
+
+def test_curves_and_confusion_rows():
+    probs = torch.linspace(0, 1, 50)
+    target = (probs > 0.5).float()
+    tables = curve_tables(probs, target, points=20)
+    roc = tables["roc"]
+    assert roc[0] == {"fpr": 0.0, "tpr": 0.0} or roc[0]["fpr"] == 0.0
+    assert roc[-1]["fpr"] == 1.0 and roc[-1]["tpr"] == 1.0
+    assert all(r["tpr"] >= 0 for r in roc)
+    rows = confusion_rows(torch.tensor([0.7, 0.2]), torch.tensor([0.0, 0.0]), ["no", "yes"])
+    assert rows == [{"actual": "no", "predicted": "yes"}, {"actual": "no", "predicted": "no"}]
+
+
+def test_speed_helpers():
+    assert batch_throughput(lambda: time.sleep(0.01), rows=100) == pytest.approx(10_000, rel=0.5)
+    lat = latency_percentiles(lambda i: time.sleep(0.002), 10)
+    assert 1.5 < lat["p50_ms"] < 20 and lat["p95_ms"] >= lat["p50_ms"]

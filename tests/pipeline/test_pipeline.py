@@ -1,0 +1,114 @@
+"""The real `dvc repro` in a fresh git repo on a small sample of the real Adult data."""
+
+import json
+import re
+
+import pytest
+import yaml
+
+from tests.conftest import make_project, project_env, run
+
+pytestmark = pytest.mark.slow
+STAGES = ["ingest", "validate", "prepare", "split", "train", "evaluate", "package"]
+
+
+def stages_run(output: str) -> list[str]:
+    return re.findall(r"Running stage '(\w+)'", output)
+
+
+def test_first_repro_runs_every_stage_and_writes_outputs(pipeline_repo):
+    repo, _, output = pipeline_repo
+    assert stages_run(output) == STAGES
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    assert sorted(lock["stages"]) == sorted(STAGES)
+    ingest = json.loads((repo / "metrics/ingest.json").read_text())
+    assert ingest["rows"] == 4000 and ingest["sampled"] is True
+    quality = json.loads((repo / "metrics/data_quality.json").read_text())
+    assert quality["success"] and quality["expectations_evaluated"] >= 50
+    assert quality["expectations_failed"] == 0
+    assert (repo / "reports/validation/data_docs/index.html").exists()
+    prepare = json.loads((repo / "metrics/prepare.json").read_text())
+    assert prepare["cells_whitespace_stripped"] > 4000 and prepare["labels_normalised"] > 0
+    split = json.loads((repo / "metrics/split.json").read_text())
+    assert (
+        split["train"]["rows"] + split["val"]["rows"] + split["test"]["rows"]
+        == prepare["rows_out"]
+    )
+    ev = json.loads((repo / "metrics/eval.json").read_text())
+    assert ev["test_rows"] == split["test"]["rows"]
+    for name in ("model", "baseline"):
+        assert 0.75 < ev[name]["accuracy"] <= 1 and 0.8 < ev[name]["auroc"] <= 1
+        assert ev[name]["speed"]["batch_rows_per_s"] > 0
+    assert sum(ev["model"]["confusion"].values()) == ev["test_rows"]
+    for plot in ("roc_model", "roc_baseline", "precision_recall_model", "confusion"):
+        assert json.loads((repo / f"reports/eval/{plot}.json").read_text())
+    assert (repo / "metrics/train/plots/metrics/val/loss.tsv").exists()
+    for f in ("model.pt", "preprocessor.json", "model_config.json", "baseline.pt"):
+        assert (repo / "models/train" / f).exists()
+    assert (repo / "models/bundle/bundle.bento").stat().st_size > 10_000
+    assert "Model card" in (repo / "models/bundle/model_card.md").read_text()
+
+
+def test_second_repro_is_a_no_op(pipeline_repo):
+    repo, env, _ = pipeline_repo
+    out = run(["dvc", "repro"], repo, env)
+    assert stages_run(out.stdout) == []
+    assert "Data and pipelines are up to date" in out.stdout
+
+
+def test_metrics_show_lists_every_metrics_file(pipeline_repo):
+    repo, env, _ = pipeline_repo
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], repo, env).stdout)
+    files = set(next(iter(shown.values()))["data"])
+    assert {"metrics/eval.json", "metrics/data_quality.json", "metrics/split.json"} <= files
+
+
+def test_dvc_get_fetches_the_bundle(pipeline_repo, tmp_path):
+    repo, env, _ = pipeline_repo
+    run(
+        ["dvc", "get", str(repo), "models/bundle/bundle.bento", "-o", "fetched.bento"],
+        tmp_path,
+        env,
+    )
+    assert (tmp_path / "fetched.bento").read_bytes() == (
+        repo / "models/bundle/bundle.bento"
+    ).read_bytes()
+
+
+def test_train_param_change_reruns_only_downstream(pipeline_repo):
+    repo, env, _ = pipeline_repo
+    params = repo / "params.yaml"
+    original = params.read_text()
+    params.write_text(original.replace("lr: 0.003", "lr: 0.01"))
+    try:
+        out = run(["dvc", "repro"], repo, env)
+        assert stages_run(out.stdout) == ["train", "evaluate", "package"]
+        for stage in ("ingest", "validate", "prepare", "split"):
+            assert f"Stage '{stage}' didn't change, skipping" in out.stdout
+    finally:
+        params.write_text(original)
+        run(["dvc", "repro"], repo, env)
+
+
+def test_broken_contract_stops_the_pipeline(tmp_path, adult_wheel):
+    env = project_env(tmp_path)
+    repo = make_project(tmp_path / "repo", adult_wheel, env)
+    suite_path = repo / "contracts/adult_raw.json"
+    suite = json.loads(suite_path.read_text())
+    for exp in suite["expectations"]:
+        if (
+            exp["type"] == "expect_column_values_to_be_between"
+            and exp["kwargs"]["column"] == "age"
+        ):
+            exp["kwargs"]["max_value"] = 30
+    suite_path.write_text(json.dumps(suite))
+    out = run(["dvc", "repro"], repo, env, check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert stages_run(out.stdout) == ["ingest", "validate"]
+    assert "FAILED expect_column_values_to_be_between on column 'age'" in text
+    assert re.search(r"trainflow validate: error: .*1 of \d+ expectations failed", text)
+    assert (
+        not (repo / "data/prepared").exists() and not (repo / "metrics/data_quality.json").exists()
+    )
+    assert (repo / "reports/failed/validation/data_docs/index.html").exists()

@@ -1,0 +1,89 @@
+import json
+
+import pytest
+import torch
+from pydantic import ValidationError
+
+from tests.conftest import messy_frame
+from trainflow.data.clean import clean_table
+from trainflow.data.sources import SOURCE_FILE_COLUMN
+from trainflow.model.network import build_network
+from trainflow.model.preprocess import fit_preprocessor
+from trainflow.params import PreprocessParams
+from trainflow.serving.predictor import Predictor
+from trainflow.serving.schema import record_model
+
+RECORD = {
+    "age": 39, "workclass": " State-gov", "fnlwgt": 77516, "education": " Bachelors",
+    "education_num": 13, "marital_status": " Never-married", "occupation": " ?",
+    "relationship": " Not-in-family", "race": " White", "sex": " Male", "capital_gain": "2174",
+    "capital_loss": 0, "hours_per_week": 40, "native_country": " Atlantis", "income": " <=50K.",
+}  # fmt: skip
+
+
+def test_record_model_accepts_messy_source_rows(data_params):
+    Record = record_model(data_params)
+    r = Record(**RECORD)
+    assert r.capital_gain == 2174.0 and r.occupation == " ?"
+    assert Record(**{**RECORD, "age": " ? "}).age is None  # missing marker in a numeric field
+    assert Record(**{k: v for k, v in RECORD.items() if k not in ("fnlwgt", "income")})
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "kind"),
+    [
+        ({"agee": 3}, "agee", "extra_forbidden"),
+        ({"age": "old"}, "age", "float_parsing"),
+        ({"sex": "x" * 500}, "sex", "string_too_long"),
+    ],
+)
+def test_record_model_names_the_bad_field(data_params, change, field, kind):
+    with pytest.raises(ValidationError) as err:
+        record_model(data_params)(**{**RECORD, **change})
+    first = err.value.errors()[0]
+    assert first["loc"] == (field,) and first["type"] == kind
+
+
+def test_missing_required_field(data_params):
+    with pytest.raises(ValidationError) as err:
+        record_model(data_params)(**{k: v for k, v in RECORD.items() if k != "race"})
+    assert err.value.errors()[0]["loc"] == ("race",)
+
+
+@pytest.fixture
+def model_folder(tmp_path, data_params):
+    clean, _ = clean_table(messy_frame(200), data_params, [SOURCE_FILE_COLUMN], "t")
+    pre = fit_preprocessor(clean, data_params, PreprocessParams())
+    config = {
+        "kind": "logistic",
+        "n_numeric": len(pre.numeric),
+        "cardinalities": pre.cardinalities,
+    }
+    torch.manual_seed(0)
+    net = build_network(config)
+    torch.save(net.state_dict(), tmp_path / "model.pt")
+    (tmp_path / "model_config.json").write_text(json.dumps(config))
+    pre.save(tmp_path / "preprocessor.json")
+    (tmp_path / "data_schema.json").write_text(data_params.model_dump_json())
+    return tmp_path, clean
+
+
+def test_predictor_raw_records_match_cleaned_frame(model_folder, data_params):
+    folder, _ = model_folder
+    predictor = Predictor.load(folder)
+    out = predictor.predict_records([RECORD, {**RECORD, "age": None, "sex": "Female"}])
+    assert len(out) == 2
+    for p in out:
+        assert p["label"] in data_params.labels
+        assert sum(p["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert p["probability"] == p["probabilities"][p["label"]] >= 0.5
+    cleaned = {**RECORD, "workclass": "State-gov", "occupation": None, "capital_gain": 2174.0}
+    same = predictor.predict_records([cleaned])[0]
+    assert same["probabilities"] == out[0]["probabilities"]  # one cleaning implementation
+
+
+def test_predictor_missing_files(tmp_path):
+    from trainflow.errors import StageError
+
+    with pytest.raises(StageError, match="missing from the model folder"):
+        Predictor.load(tmp_path)

@@ -1,0 +1,96 @@
+"""`bentoml serve` of the bundle the pipeline built, on a free loopback port."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import run
+from tests.serving.test_schema_and_predictor import RECORD
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(pipeline_repo, tmp_path_factory):
+    repo, env, _ = pipeline_repo
+    env = {**env, "BENTOML_HOME": str(tmp_path_factory.mktemp("serve_home"))}
+    run(["bentoml", "import", str(repo / "models/bundle/bundle.bento")], repo, env)
+    tag = json.loads((repo / "models/bundle/bundle.json").read_text())["bento_tag"]
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("serve_log") / "serve.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path_factory.mktemp("serve_cwd"), env=env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None:
+            pytest.fail(f"bentoml serve exited early: {Path(log.name).read_text()[-2000:]}")
+        time.sleep(0.5)
+    else:
+        pytest.fail("bentoml serve was not ready within 90 s")
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+    log.close()
+
+
+def predict(url: str, payload) -> requests.Response:
+    return requests.post(f"{url}/predict", json=payload, timeout=10)
+
+
+def test_valid_messy_records_get_predictions(server):
+    resp = predict(server, {"records": [RECORD, {**RECORD, "age": "?", "workclass": None}]})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert len(body) == 2
+    for p in body:
+        assert p["label"] in ("<=50K", ">50K") and 0.5 <= p["probability"] <= 1
+        assert sum(p["probabilities"].values()) == pytest.approx(1, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ({"records": [{**RECORD, "age": "old"}]}, "age"),
+        ({"records": [{**RECORD, "agee": 3}]}, "agee"),
+        ({"records": [{k: v for k, v in RECORD.items() if k != "sex"}]}, "sex"),
+        ({"records": []}, "records"),
+        ({"rows": [RECORD]}, "records"),
+    ],
+)
+def test_malformed_requests_get_4xx_naming_the_problem(server, payload, named):
+    resp = predict(server, payload)
+    assert 400 <= resp.status_code < 500, resp.text
+    assert named in resp.text
+
+
+def test_invalid_json_is_a_4xx(server):
+    resp = requests.post(f"{server}/predict", data="nope", timeout=10,
+                         headers={"content-type": "application/json"})  # fmt: skip
+    assert 400 <= resp.status_code < 500
+
+
+def test_metadata(server):
+    meta = requests.post(f"{server}/metadata", json={}, timeout=10).json()
+    assert meta["labels"] == ["<=50K", ">50K"] and meta["metrics"]["accuracy"] > 0.7

@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from trainflow.errors import StageError
+from trainflow.params import load_params, parse_params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def raw_params() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def test_repo_params_load(params):
+    assert params.data.positive_label == ">50K"
+    assert "fnlwgt" not in params.data.features
+    assert params.validate_.suite == Path("contracts/adult_raw.json")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda p: p["train"].update(lrr=0.1), "unknown key train.lrr"),
+        (lambda p: p["train"].pop("lr"), "missing key train.lr"),
+        (lambda p: p["train"].update(lr="fast"), "train.lr: Input should be a valid number"),
+        (lambda p: p["train"].update(batch_size=0), "train.batch_size"),
+        (lambda p: p["data"]["label_map"].update(x="nope"), "not in data.labels"),
+        (lambda p: p["train"]["preprocess"].update(log1p=["sex"]), "non-numeric features"),
+        (lambda p: p["data"].update(drop=["zzz"]), "not features"),
+        (lambda p: p["ingest"]["source"].update(kind="ftp"), "ingest.source.kind"),
+    ],
+)
+def test_bad_params_name_the_key(edit, message):
+    raw = raw_params()
+    edit(raw)
+    with pytest.raises(StageError, match=message) as err:
+        parse_params(raw, "params.yaml")
+    assert str(err.value).startswith("params.yaml: ")
+    assert "\n" not in str(err.value)
+
+
+def test_missing_or_broken_file(tmp_path):
+    with pytest.raises(StageError, match="not found"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "bad.yaml").write_text("seed: [1,\n")
+    with pytest.raises(StageError, match="not valid YAML"):
+        load_params(tmp_path / "bad.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    with pytest.raises(StageError, match="mapping"):
+        load_params(tmp_path / "list.yaml")
