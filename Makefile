@@ -14,7 +14,7 @@ export BENTOML_DO_NOT_TRACK := True
 export BENTOML_HOME := $(CURDIR)/.bentoml
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup data repro test test-fast lint format serve lock clean
+.PHONY: help setup data repro test test-fast lint format plots serve lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,11 @@ lint: setup ## ruff check + format check
 format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
+
+PLOTS_TEMPLATE := .dvc/tmp/plots_offline_template.html
+plots: setup ## Render `dvc plots show` to reports/plots/index.html (vega inlined: opens offline)
+	@test -f $(PLOTS_TEMPLATE) || $(BIN)/python -m trainflow.evaluation.offline_plots $(PLOTS_TEMPLATE)
+	$(BIN)/dvc plots show --html-template $(PLOTS_TEMPLATE) -o reports/plots
 
 serve: setup ## Import the packaged bundle and serve it on 127.0.0.1:$(PORT)
 	@test -f models/bundle/bundle.bento || { echo "no bundle: run 'make repro' first"; exit 1; }

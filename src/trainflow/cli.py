@@ -1,9 +1,11 @@
-"""`trainflow` command: fetch the default data, or run one stage by name."""
+"""`trainflow` command: fetch the default data, draft a data contract, or run one stage."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
+from pathlib import Path
 
 from trainflow.stages import STAGES, run_stage
 
@@ -22,12 +24,41 @@ def _fetch_data() -> None:
         raise StageError(f"{source.path}: ingest.source.path does not exist")
 
 
+def _suite_init(out: Path | None, force: bool) -> None:
+    """Profile the configured source and write a starter suite for a human to review."""
+    from trainflow.data.contract import starter_suite
+    from trainflow.data.sources import read_source
+    from trainflow.errors import StageError
+    from trainflow.io import atomic_path
+    from trainflow.params import load_params
+
+    params = load_params()
+    target = out or params.validate_.suite
+    if target.exists() and not force:
+        raise StageError(f"{target}: exists (pass --force to overwrite)")
+    suite = starter_suite(read_source(params.ingest), params.data, target.stem)
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(suite, indent=2) + "\n")
+    print(f"wrote {target}: {len(suite['expectations'])} expectations; review ranges, value sets")
+    print("and missing-rate bounds, then commit it and point validate.suite at it")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="trainflow", description=__doc__)
-    parser.add_argument("command", choices=["fetch-data", *STAGES])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("fetch-data", help="download the default dataset (sha256-checked)")
+    suite = sub.add_parser("suite", help="data contract helpers")
+    suite_sub = suite.add_subparsers(dest="action", required=True)
+    init = suite_sub.add_parser("init", help="draft a suite from the configured source")
+    init.add_argument("--out", type=Path, help="where to write it (default: validate.suite)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    for name in STAGES:
+        sub.add_parser(name, help=f"run the {name} stage (as dvc repro does)")
     args = parser.parse_args(argv)
     if args.command == "fetch-data":
         run_stage("fetch-data", _fetch_data)
+    elif args.command == "suite":
+        run_stage("suite", lambda: _suite_init(args.out, args.force))
     else:
         module = importlib.import_module(f"trainflow.stages.{args.command}")
         run_stage(args.command, module.main)

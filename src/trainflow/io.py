@@ -19,8 +19,14 @@ from trainflow.errors import StageError
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+QUIET_LOGGERS = ("great_expectations", "bentoml", "fsspec", "urllib3", "filelock")
+
+
 def setup_logging(level: int = logging.INFO) -> None:
+    """One format for every stage; libraries that log at INFO by default only warn."""
     logging.basicConfig(level=level, format=LOG_FORMAT, datefmt="%H:%M:%S")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @contextmanager

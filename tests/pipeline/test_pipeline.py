@@ -1,5 +1,7 @@
 """The real `dvc repro` in a fresh git repo on a small sample of the real Adult data."""
 
+import csv
+import io
 import json
 import re
 
@@ -21,15 +23,15 @@ def test_first_repro_runs_every_stage_and_writes_outputs(pipeline_repo):
     assert stages_run(output) == STAGES
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     assert sorted(lock["stages"]) == sorted(STAGES)
-    ingest = json.loads((repo / "metrics/ingest.json").read_text())
+    ingest = json.loads((repo / "metrics/ingest.json").read_text())["ingest"]
     assert ingest["rows"] == 4000 and ingest["sampled"] is True
-    quality = json.loads((repo / "metrics/data_quality.json").read_text())
+    quality = json.loads((repo / "metrics/data_quality.json").read_text())["raw_contract"]
     assert quality["success"] and quality["expectations_evaluated"] >= 50
     assert quality["expectations_failed"] == 0
     assert (repo / "reports/validation/data_docs/index.html").exists()
-    prepare = json.loads((repo / "metrics/prepare.json").read_text())
+    prepare = json.loads((repo / "metrics/prepare.json").read_text())["cleaning"]
     assert prepare["cells_whitespace_stripped"] > 4000 and prepare["labels_normalised"] > 0
-    split = json.loads((repo / "metrics/split.json").read_text())
+    split = json.loads((repo / "metrics/split.json").read_text())["split"]
     assert (
         split["train"]["rows"] + split["val"]["rows"] + split["test"]["rows"]
         == prepare["rows_out"]
@@ -112,3 +114,22 @@ def test_broken_contract_stops_the_pipeline(tmp_path, adult_wheel):
         not (repo / "data/prepared").exists() and not (repo / "metrics/data_quality.json").exists()
     )
     assert (repo / "reports/failed/validation/data_docs/index.html").exists()
+
+
+def test_experiment_shows_params_metrics_and_data_quality(pipeline_repo):
+    """`dvc exp run -S train.lr=...` then `dvc exp show`: both runs, with their columns."""
+    repo, env, _ = pipeline_repo
+    run(["git", "add", "-A"], repo, env)  # as a user would: commit the run, then experiment
+    run(["git", "commit", "-qm", "baseline run"], repo, env)
+    run(["dvc", "exp", "run", "-S", "train.lr=0.01"], repo, env)
+    shown = run(["dvc", "exp", "show", "--csv"], repo, env).stdout
+    rows = list(csv.DictReader(io.StringIO(shown)))
+    by_name = {r["Experiment"] or r["rev"]: r for r in rows}
+    baseline, experiment = by_name["main"], next(r for r in rows if r["Experiment"])
+    assert float(baseline["train.lr"]) == 0.003 and float(experiment["train.lr"]) == 0.01
+    for row in (baseline, experiment):
+        assert row["raw_contract.success"] == "True"
+        assert int(row["raw_contract.expectations_failed"]) == 0
+        assert 0.75 < float(row["model.accuracy"]) <= 1
+        assert 0.75 < float(row["baseline.accuracy"]) <= 1
+    assert baseline["model.accuracy"] != experiment["model.accuracy"]

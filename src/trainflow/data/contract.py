@@ -59,13 +59,16 @@ class ValidationReport:
         """Zero expectations evaluated is a failure (GX reports it as success, issue #3494)."""
         return self.evaluated > 0 and self.failed == 0
 
-    def summary(self) -> dict:
+    def summary(self, gate: str = "raw_contract") -> dict:
+        """Metrics under the gate's name (columns like raw_contract.success in dvc exp show)."""
         return {
-            "success": self.success,
+            gate: {
+                "success": self.success,
+                "rows": self.rows,
+                "expectations_evaluated": self.evaluated,
+                "expectations_failed": self.failed,
+            },
             "suite": self.suite,
-            "rows": self.rows,
-            "expectations_evaluated": self.evaluated,
-            "expectations_failed": self.failed,
             "results": [asdict(o) for o in self.outcomes],
         }
 

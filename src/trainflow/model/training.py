@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,11 @@ def quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=pattern)
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
+
+
+def show_progress() -> bool:
+    """Lightning's progress bar in a terminal; plain log lines under CI or in a pipe."""
+    return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true")
 
 
 def mlp_config(pre: Preprocessor, params: TrainParams) -> dict:
@@ -88,7 +94,7 @@ def train_mlp(
         deterministic=True,
         callbacks=[checkpoint, stopping],
         logger=logger,
-        enable_progress_bar=os.environ.get("CI", "").lower() not in ("1", "true"),
+        enable_progress_bar=show_progress(),
         enable_model_summary=False,
         log_every_n_steps=10,
     )

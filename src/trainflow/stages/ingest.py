@@ -25,16 +25,17 @@ def main() -> None:
     raw = sample_rows(read_source(params.ingest), params.ingest.sample_rows, params.seed)
     with atomic_dir(paths.RAW_DIR) as out:
         raw.to_parquet(out / paths.RAW_TABLE.name, index=False)
-    write_json(
-        paths.INGEST_METRICS,
-        {
-            "source": {"kind": source.kind, "path": str(source.path),
-                       "sha256": sha256_of(source.path)},
-            "rows": len(raw),
-            "columns": raw.shape[1],
-            "sampled": params.ingest.sample_rows is not None,
+    provenance = {
+        "source": {
+            "kind": source.kind,
+            "path": str(source.path),
+            "sha256": sha256_of(source.path),
         },
-    )  # fmt: skip
+        "rows": len(raw),
+        "columns": raw.shape[1],
+        "sampled": params.ingest.sample_rows is not None,
+    }
+    write_json(paths.INGEST_METRICS, {"ingest": provenance})
     log.info("raw table: %d rows x %d columns -> %s", len(raw), raw.shape[1], paths.RAW_TABLE)
 
 

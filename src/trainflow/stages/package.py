@@ -22,10 +22,10 @@ def main() -> None:
     params = load_params()
     configure_bentoml_env(Path(BENTOML_HOME))
     metrics = {
-        "ingest": read_json(paths.INGEST_METRICS),
-        "data_quality": read_json(paths.DATA_QUALITY),
-        "prepare": read_json(paths.PREPARE_METRICS),
-        "split": read_json(paths.SPLIT_METRICS),
+        "ingest": read_json(paths.INGEST_METRICS)["ingest"],
+        "data_quality": read_json(paths.DATA_QUALITY)["raw_contract"],
+        "prepare": read_json(paths.PREPARE_METRICS)["cleaning"],
+        "split": read_json(paths.SPLIT_METRICS)["split"],
         "eval": read_json(paths.EVAL_METRICS),
     }
     card = model_card(params, metrics)

@@ -21,7 +21,7 @@ def main() -> None:
     clean, report = clean_table(raw, params.data, [SOURCE_FILE_COLUMN], str(paths.RAW_TABLE))
     with atomic_dir(paths.PREPARED_DIR) as out:
         clean.to_parquet(out / paths.PREPARED_TABLE.name, index=False)
-    write_json(paths.PREPARE_METRICS, report.to_dict())
+    write_json(paths.PREPARE_METRICS, {"cleaning": report.to_dict()})
     log.info("cleaned %d -> %d rows", report.rows_in, report.rows_out)
 
 

@@ -22,7 +22,7 @@ def main() -> None:
         for name, frame in splits.items():
             frame.to_parquet(out / paths.split_table(name).name, index=False)
     summary = split_summary(splits, params.data)
-    write_json(paths.SPLIT_METRICS, summary)
+    write_json(paths.SPLIT_METRICS, {"split": summary})
     log.info("split sizes: %s", {n: len(f) for n, f in splits.items()})
 
 
