@@ -37,6 +37,15 @@ def test_curves_and_confusion_rows():
     assert rows == [{"actual": "no", "predicted": "yes"}, {"actual": "no", "predicted": "no"}]
 
 
+def test_curves_drop_undefined_precision_and_are_stable():
+    probs = torch.tensor([0.1, 0.2, 0.3, 0.4])  # no score reaches the top thresholds
+    target = torch.tensor([0.0, 1.0, 0.0, 1.0])
+    a = curve_tables(probs, target, points=20)
+    b = curve_tables(probs.flip(0), target.flip(0), points=20)
+    assert a == b
+    assert all(row["precision"] == row["precision"] for row in a["precision_recall"])  # no NaN
+
+
 def test_speed_helpers():
     assert batch_throughput(lambda: time.sleep(0.01), rows=100) == pytest.approx(10_000, rel=0.5)
     lat = latency_percentiles(lambda i: time.sleep(0.002), 10)

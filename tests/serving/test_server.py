@@ -37,22 +37,30 @@ def server(pipeline_repo, tmp_path_factory):
         start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    try:
+        wait_ready(url, proc, Path(log.name))
+        yield url
+    finally:  # also when readiness failed: never leave a server behind
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def wait_ready(url: str, proc: subprocess.Popen, log: Path, limit_s: float = 90) -> None:
+    deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         try:
             if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
+                return
         except requests.RequestException:
             pass
         if proc.poll() is not None:
-            pytest.fail(f"bentoml serve exited early: {Path(log.name).read_text()[-2000:]}")
+            pytest.fail(f"bentoml serve exited early: {log.read_text()[-2000:]}")
         time.sleep(0.5)
-    else:
-        pytest.fail("bentoml serve was not ready within 90 s")
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
-    log.close()
+    pytest.fail(f"bentoml serve was not ready within {limit_s:.0f} s")
 
 
 def predict(url: str, payload) -> requests.Response:

@@ -36,15 +36,20 @@ def binary_metrics(probs: torch.Tensor, target: torch.Tensor, threshold: float =
     }
 
 
+def _points(xs: torch.Tensor, ys: torch.Tensor) -> list[tuple[float, float]]:
+    """Distinct finite (x, y) points in a fixed order, so the plot file is deterministic."""
+    keep = torch.isfinite(xs) & torch.isfinite(ys)
+    pairs = zip(xs[keep].tolist(), ys[keep].tolist(), strict=True)
+    return sorted({(round(x, 6), round(y, 6)) for x, y in pairs})
+
+
 def curve_tables(probs: torch.Tensor, target: torch.Tensor, points: int) -> dict[str, list]:
     """ROC and precision-recall curves on `points` evenly spaced thresholds."""
     y = target.long()
     fpr, tpr, _ = binary_roc(probs, y, thresholds=points)
     precision, recall, _ = binary_precision_recall_curve(probs, y, thresholds=points)
-    roc = sorted({(round(float(f), 6), round(float(t), 6)) for f, t in zip(fpr, tpr, strict=True)})
-    pr = sorted(
-        {(round(float(r), 6), round(float(p), 6)) for r, p in zip(recall, precision, strict=True)}
-    )
+    roc = _points(fpr, tpr)
+    pr = _points(recall, precision)  # precision is 0/0 (NaN) where nothing is predicted positive
     return {
         "roc": [{"fpr": f, "tpr": t} for f, t in roc],
         "precision_recall": [{"recall": r, "precision": p} for r, p in pr],
