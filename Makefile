@@ -56,8 +56,9 @@ plots: setup ## Render `dvc plots show` to reports/plots/index.html (vega inline
 
 serve: setup ## Import the packaged bundle and serve it on 127.0.0.1:$(PORT)
 	@test -f models/bundle/bundle.bento || { echo "no bundle: run 'make repro' first"; exit 1; }
-	$(BIN)/bentoml import models/bundle/bundle.bento 2>/dev/null || true
-	$(BIN)/bentoml serve $$($(BIN)/python -c 'import json; print(json.load(open("models/bundle/bundle.json"))["bento_tag"])') --host 127.0.0.1 --port $(PORT)
+	@tag=$$($(BIN)/python -c 'import json; print(json.load(open("models/bundle/bundle.json"))["bento_tag"])'); \
+	$(BIN)/bentoml get $$tag >/dev/null 2>&1 || $(BIN)/bentoml import $(CURDIR)/models/bundle/bundle.bento; \
+	$(BIN)/bentoml serve $$tag --host 127.0.0.1 --port $(PORT)
 
 lock: ## Re-pin requirements.lock from the current .venv (after changing pyproject.toml)
 	@{ echo "# Exact versions of every package (Python 3.11), installed by \`make setup\` with pip."; \

@@ -44,7 +44,6 @@ def measure_speed(
 
 def main() -> None:
     params = load_params()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     test = read_parquet(paths.split_table("test"))
     results: dict = {"test_rows": len(test)}
     plots: dict[str, list] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from trainflow import paths
 from trainflow.io import atomic_dir, read_json, write_json
@@ -17,8 +18,6 @@ BENTOML_HOME = ".bentoml"
 
 
 def main() -> None:
-    from pathlib import Path
-
     params = load_params()
     configure_bentoml_env(Path(BENTOML_HOME))
     metrics = {
