@@ -48,11 +48,14 @@ def strip_whitespace(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     changed = 0
     for col in _text_columns(out):
         values = out[col]
-        is_str = values.map(lambda v: isinstance(v, str)).astype(bool)
-        if not is_str.any():
-            continue
-        stripped = values.where(~is_str, values[is_str].str.strip())
-        changed += int((stripped[is_str] != values[is_str]).sum())
+        if isinstance(values.dtype, pd.StringDtype):
+            stripped = values.str.strip()
+        else:  # an object column may mix strings with other values: strip only the strings
+            is_str = values.map(lambda v: isinstance(v, str)).astype(bool)
+            if not is_str.any():
+                continue
+            stripped = values.where(~is_str, values[is_str].str.strip())
+        changed += int((values.notna() & (stripped != values)).sum())
         out[col] = stripped
     return out, changed
 
@@ -103,7 +106,8 @@ def coerce_types(
             bad[col] = newly_missing
         out[col] = values
     for col in categorical:
-        out[col] = out[col].map(lambda v: v if pd.isna(v) else str(v)).astype("str")
+        if not isinstance(out[col].dtype, pd.StringDtype):
+            out[col] = out[col].astype("str")  # missing values stay missing
     return out, bad
 
 

@@ -49,7 +49,10 @@ class Predictor:
 
     def predict_records(self, records: list[dict]) -> list[dict]:
         """Raw records (source field names, messy values allowed) -> label + probability."""
-        frame = pd.DataFrame.from_records(records, columns=self.data.features)
+        # the request schema already typed each field: build the frame with those dtypes
+        dtypes = {c: "float64" for c in self.data.numeric_features}
+        dtypes |= {c: "str" for c in self.data.categorical_features}
+        frame = pd.DataFrame.from_records(records, columns=self.data.features).astype(dtypes)
         clean = clean_features(frame, self.data, "request")
         probs = self.predict_clean(clean)
         negative, positive = self.data.labels[0], self.data.positive_label
