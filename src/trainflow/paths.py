@@ -31,6 +31,7 @@ MODEL_CARD_NAME = "model_card.md"
 METRICS_DIR = Path("metrics")
 INGEST_METRICS = METRICS_DIR / "ingest.json"
 DATA_QUALITY = METRICS_DIR / "data_quality.json"
+PREPARED_QUALITY = METRICS_DIR / "prepared_quality.json"
 PREPARE_METRICS = METRICS_DIR / "prepare.json"
 SPLIT_METRICS = METRICS_DIR / "split.json"
 TRAIN_LIVE_DIR = METRICS_DIR / "train"
@@ -38,6 +39,7 @@ EVAL_METRICS = METRICS_DIR / "eval.json"
 
 REPORTS_DIR = Path("reports")
 VALIDATION_REPORT_DIR = REPORTS_DIR / "validation"
+PREPARED_VALIDATION_DIR = REPORTS_DIR / "validation_prepared"
 EVAL_PLOTS_DIR = REPORTS_DIR / "eval"
 
 

@@ -1,9 +1,18 @@
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.conftest import ROOT, messy_frame
-from trainflow.data.contract import contract_view, load_suite, run_suite, starter_suite
+from trainflow.data.contract import (
+    contract_view,
+    load_suite,
+    prepared_suite,
+    run_suite,
+    severity_of,
+    starter_suite,
+)
+from trainflow.data.profile import profile_markdown, profile_table
 from trainflow.data.sources import read_adult_wheel
 from trainflow.errors import StageError
 
@@ -58,3 +67,53 @@ def test_load_suite_errors(tmp_path):
     (tmp_path / "x.json").write_text("{}")
     with pytest.raises(StageError, match="not an expectation suite"):
         load_suite(Path(tmp_path / "x.json"))
+
+
+def test_warning_severity_is_counted_but_does_not_fail(data_params):
+    frame = messy_frame(1500)
+    suite = starter_suite(frame, data_params, "t")
+    suite["expectations"].append({
+        "type": "expect_column_max_to_be_between", "severity": "warning",
+        "kwargs": {"column": "age", "min_value": 0, "max_value": 30},
+    })  # fmt: skip
+    report = run_suite(contract_view(frame), suite)
+    assert report.success and len(report.warnings) == 1 and not report.errors
+    expected = {"warnings": 1, "errors": 0, "success": True}
+    assert expected.items() <= report.summary()["raw_contract"].items()
+    assert "expect_column_max_to_be_between on column 'age'" in report.warning_lines()[0]
+    suite["expectations"][-1]["severity"] = "critical"
+    assert not run_suite(contract_view(frame), suite).success
+
+
+def test_severity_mapping():
+    assert severity_of("critical") == "error" and severity_of(None) == "error"
+    assert severity_of("warning") == "warning" and severity_of("FailureSeverity.INFO") == "warning"
+
+
+def test_prepared_contract_catches_what_training_relies_on(data_params):
+    from trainflow.data.clean import clean_table
+
+    clean, _ = clean_table(messy_frame(300), data_params, [], "t")
+    suite = prepared_suite(data_params)
+    assert run_suite(clean, suite).success
+    broken = clean.copy()
+    broken.loc[0, "income"] = None
+    broken = pd.concat([broken, broken.iloc[[1]]], ignore_index=True)
+    broken["age"] = broken["age"].astype("int64", errors="ignore").fillna(0).astype("int64")
+    report = run_suite(broken, suite)
+    failed = {(o.expectation, o.column) for o in report.errors}
+    assert ("expect_column_values_to_not_be_null", "income") in failed
+    assert ("expect_column_values_to_be_of_type", "age") in failed
+    assert any(e == "expect_compound_columns_to_be_unique" for e, _ in failed)
+
+
+def test_profile(data_params):
+    frame = pd.DataFrame({"n": [1.0, 3.0, None], "c": ["a", "a", None]})
+    prof = profile_table(frame)
+    assert prof["rows"] == 3
+    expected = {"min": 1.0, "max": 3.0, "mean": 2.0, "distinct": 2}
+    assert expected.items() <= prof["columns"]["n"].items()
+    assert prof["columns"]["c"]["top"] == {"a": 2}
+    assert prof["columns"]["c"]["missing_pct"] == pytest.approx(33.333, abs=0.01)
+    md = profile_markdown(prof, "Profile of t")
+    assert "| n | float64 | 33.333 | 2 | 1 … 3 (mean 2) |" in md

@@ -11,7 +11,9 @@ import yaml
 from tests.conftest import make_project, project_env, run
 
 pytestmark = pytest.mark.slow
-STAGES = ["ingest", "validate", "prepare", "split", "train", "evaluate", "package"]
+STAGES = [
+    "ingest", "validate", "prepare", "validate_prepared", "split", "train", "evaluate", "package",
+]  # fmt: skip
 
 
 def stages_run(output: str) -> list[str]:
@@ -29,6 +31,10 @@ def test_first_repro_runs_every_stage_and_writes_outputs(pipeline_repo):
     assert quality["success"] and quality["expectations_evaluated"] >= 50
     assert quality["expectations_failed"] == 0
     assert (repo / "reports/validation/data_docs/index.html").exists()
+    assert "| age | int64 |" in (repo / "reports/validation/profile.md").read_text()
+    prepared = json.loads((repo / "metrics/prepared_quality.json").read_text())
+    assert prepared["prepared_contract"]["success"]
+    assert (repo / "reports/validation_prepared/data_docs/index.html").exists()
     prepare = json.loads((repo / "metrics/prepare.json").read_text())["cleaning"]
     assert prepare["cells_whitespace_stripped"] > 4000 and prepare["labels_normalised"] > 0
     split = json.loads((repo / "metrics/split.json").read_text())["split"]
@@ -85,7 +91,7 @@ def test_train_param_change_reruns_only_downstream(pipeline_repo):
     try:
         out = run(["dvc", "repro"], repo, env)
         assert stages_run(out.stdout) == ["train", "evaluate", "package"]
-        for stage in ("ingest", "validate", "prepare", "split"):
+        for stage in ("ingest", "validate", "prepare", "validate_prepared", "split"):
             assert f"Stage '{stage}' didn't change, skipping" in out.stdout
     finally:
         params.write_text(original)
@@ -113,7 +119,7 @@ def test_broken_contract_stops_the_pipeline(tmp_path, adult_wheel):
     assert (
         not (repo / "data/prepared").exists() and not (repo / "metrics/data_quality.json").exists()
     )
-    assert (repo / "reports/failed/validation/data_docs/index.html").exists()
+    assert (repo / "reports/failed/raw_contract/data_docs/index.html").exists()
 
 
 def test_experiment_shows_params_metrics_and_data_quality(pipeline_repo):
@@ -167,7 +173,13 @@ def test_sql_source_end_to_end(tmp_path, adult_wheel):
     fetched = run(["trainflow", "fetch-data"], repo, env)
     assert "snapshot data/external/census.parquet written" in fetched.stdout
     out = run(["dvc", "repro", "split"], repo, env)
-    assert stages_run(out.stdout) == ["ingest", "validate", "prepare", "split"]
+    assert stages_run(out.stdout) == [
+        "ingest",
+        "validate",
+        "prepare",
+        "validate_prepared",
+        "split",
+    ]
     ingest = json.loads((repo / "metrics/ingest.json").read_text())["ingest"]
     assert ingest["source"]["uri"] == "sqlite:///census.db (table census)"
     assert ingest["rows"] == 3000 and ingest["source"]["fetched_at"]

@@ -40,7 +40,8 @@ def test_model_card_reports_model_and_baseline(params):
         "eval": {"model": {**scores, "accuracy": 0.85, "speed": speed},
                  "baseline": {**scores, "accuracy": 0.84, "speed": speed}},
         "split": {s: {"rows": 10, "positive_rate": 0.25} for s in ("train", "val", "test")},
-        "data_quality": {"expectations_evaluated": 56, "expectations_failed": 0},
+        "data_quality": {"expectations_evaluated": 56, "errors": 0, "warnings": 1},
+        "prepared_quality": {"expectations_evaluated": 20, "errors": 0},
         "prepare": {"duplicate_rows_removed": 52, "missing_markers_replaced": {"a": 3},
                     "labels_normalised": 7, "rows_out": 100},
         "ingest": {"source": {"kind": "adult_wheel", "uri": "pypi:x", "sha256": "ab" * 32},
@@ -48,5 +49,6 @@ def test_model_card_reports_model_and_baseline(params):
     }  # fmt: skip
     card = model_card(params, metrics)
     assert "| accuracy | 0.8500 | 0.8400 | +0.0100 |" in card
-    assert "56 expectations, 0 failed" in card and "CC BY 4.0" in card
+    assert "56 expectations, 0 errors,\n  1 warnings" in card and "CC BY 4.0" in card
+    assert "20 expectations, 0 errors" in card
     assert "Not for decisions about individual people" in card

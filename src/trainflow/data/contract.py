@@ -6,6 +6,7 @@ GX is imported lazily (≈3 s), only by the stage that validates.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import tempfile
@@ -46,18 +47,37 @@ class ExpectationOutcome:
         return ", ".join(bits)
 
 
+def severity_of(raw: object) -> str:
+    """GX severity -> ours: `critical` (GX's default) is an error that stops the pipeline;
+    `warning` and `info` are warnings, reported and counted."""
+    name = str(raw or "critical").split(".")[-1].lower()
+    return "error" if name == "critical" else "warning"
+
+
 @dataclass
 class ValidationReport:
     suite: str
     rows: int
     evaluated: int
-    failed: int
     outcomes: list[ExpectationOutcome]
 
     @property
+    def errors(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success and o.severity == "error"]
+
+    @property
+    def warnings(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success and o.severity == "warning"]
+
+    @property
+    def failed(self) -> int:
+        return len(self.errors) + len(self.warnings)
+
+    @property
     def success(self) -> bool:
-        """Zero expectations evaluated is a failure (GX reports it as success, issue #3494)."""
-        return self.evaluated > 0 and self.failed == 0
+        """No failed error-severity expectation. Zero expectations evaluated is a failure too
+        (GX reports it as success, GX issue #3494)."""
+        return self.evaluated > 0 and not self.errors
 
     def summary(self, gate: str = "raw_contract") -> dict:
         """Metrics under the gate's name (columns like raw_contract.success in dvc exp show)."""
@@ -67,6 +87,8 @@ class ValidationReport:
                 "rows": self.rows,
                 "expectations_evaluated": self.evaluated,
                 "expectations_failed": self.failed,
+                "errors": len(self.errors),
+                "warnings": len(self.warnings),
             },
             "suite": self.suite,
             "results": [asdict(o) for o in self.outcomes],
@@ -75,7 +97,10 @@ class ValidationReport:
     def failure_lines(self) -> list[str]:
         if self.evaluated == 0:
             return [f"suite {self.suite!r} evaluated zero expectations"]
-        return [o.describe() for o in self.outcomes if not o.success]
+        return [o.describe() for o in self.errors]
+
+    def warning_lines(self) -> list[str]:
+        return [o.describe() for o in self.warnings]
 
 
 def load_suite(path: Path) -> dict:
@@ -113,6 +138,9 @@ def run_suite(frame: pd.DataFrame, suite: dict, docs_dir: Path | None = None) ->
     from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    for name in list(logging.root.manager.loggerDict):  # GX sets some child loggers to INFO
+        if name.startswith("great_expectations"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     try:
@@ -151,7 +179,7 @@ def run_suite(frame: pd.DataFrame, suite: dict, docs_dir: Path | None = None) ->
     )
     result = checkpoint.run(batch_parameters={"dataframe": frame})
     outcomes: list[ExpectationOutcome] = []
-    stats = {"evaluated_expectations": 0, "unsuccessful_expectations": 0}
+    stats = {"evaluated_expectations": 0}
     for run in result.run_results.values():
         stats = run.statistics
         for res in run.results:
@@ -164,7 +192,7 @@ def run_suite(frame: pd.DataFrame, suite: dict, docs_dir: Path | None = None) ->
                     expectation=cfg.type,
                     column=cfg.kwargs.get("column"),
                     success=bool(res.success),
-                    severity=str(getattr(cfg, "severity", "critical")).split(".")[-1].lower(),
+                    severity=severity_of(getattr(cfg, "severity", None)),
                     unexpected_count=info.get("unexpected_count"),
                     unexpected_percent=info.get("unexpected_percent"),
                     examples=[_jsonable(v) for v in info.get("partial_unexpected_list") or []],
@@ -176,7 +204,6 @@ def run_suite(frame: pd.DataFrame, suite: dict, docs_dir: Path | None = None) ->
         suite=str(suite.get("name")),
         rows=len(frame),
         evaluated=int(stats["evaluated_expectations"]),
-        failed=int(stats["unsuccessful_expectations"]),
         outcomes=outcomes,
     )
 
@@ -189,6 +216,37 @@ def validate_with_docs(frame: pd.DataFrame, suite: dict) -> tuple[ValidationRepo
     except BaseException:
         shutil.rmtree(docs, ignore_errors=True)
         raise
+
+
+def prepared_suite(data: DataParams) -> dict:
+    """The model-ready contract, derived from params: what training relies on after cleaning.
+
+    Every schema column present with its exact dtype, the target never missing and exactly
+    within data.labels, every label present, no duplicate records, at least one row.
+    """
+    schema = [*data.numeric, *data.categorical]
+    exp: list[dict] = [
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
+        {"type": "expect_compound_columns_to_be_unique",
+         "kwargs": {"column_list": [*schema, data.target]}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": data.target}},
+        {"type": "expect_column_values_to_be_in_set",
+         "kwargs": {"column": data.target, "value_set": list(data.labels)}},
+        {"type": "expect_column_distinct_values_to_contain_set",
+         "kwargs": {"column": data.target, "value_set": list(data.labels)}},
+        {"type": "expect_column_values_to_be_of_type",
+         "kwargs": {"column": data.target, "type_": "str"}},
+    ]  # fmt: skip
+    for col in data.numeric:
+        exp.append({"type": "expect_column_values_to_be_of_type",
+                    "kwargs": {"column": col, "type_": "float64"}})  # fmt: skip
+    for col in data.categorical:
+        exp.append({"type": "expect_column_values_to_be_of_type",
+                    "kwargs": {"column": col, "type_": "str"}})  # fmt: skip
+    for e in exp:
+        e["severity"] = "critical"
+    return {"name": "prepared_model_ready", "expectations": exp,
+            "meta": {"generated_by": "trainflow from params.yaml data.*"}}  # fmt: skip
 
 
 def starter_suite(raw: pd.DataFrame, data: DataParams, name: str) -> dict:

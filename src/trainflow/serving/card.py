@@ -12,12 +12,8 @@ def _row(name: str, model: float, baseline: float) -> str:
 
 def model_card(params: Params, metrics: dict) -> str:
     """Markdown from params and the pipeline's metrics files (ingest, quality, split, eval)."""
-    ev, split, dq, prep = (
-        metrics["eval"],
-        metrics["split"],
-        metrics["data_quality"],
-        metrics["prepare"],
-    )
+    ev, split, prep = metrics["eval"], metrics["split"], metrics["prepare"]
+    dq, pq = metrics["data_quality"], metrics["prepared_quality"]
     model, base = ev["model"], ev["baseline"]
     d, t = params.data, params.train
     rows = "\n".join(
@@ -46,7 +42,9 @@ every number below comes from that run's metrics files.
 - Source: `{source["source"]["kind"]}` {source["source"]["uri"]} (sha256
   `{source["source"]["sha256"][:16]}…`), {source["rows"]} raw rows; raw snapshot sha256
   `{source["snapshot_sha256"][:16]}…`.
-- Data contract: {dq["expectations_evaluated"]} expectations, {dq["expectations_failed"]} failed.
+- Raw data contract: {dq["expectations_evaluated"]} expectations, {dq["errors"]} errors,
+  {dq["warnings"]} warnings. Model-ready contract after cleaning:
+  {pq["expectations_evaluated"]} expectations, {pq["errors"]} errors.
 - Cleaning: {prep["duplicate_rows_removed"]} duplicate records removed,
   {sum(prep["missing_markers_replaced"].values())} missing markers, {prep["labels_normalised"]}
   labels normalised; {prep["rows_out"]} rows kept.

@@ -9,7 +9,9 @@ from collections.abc import Callable
 from trainflow.errors import StageError
 from trainflow.io import setup_logging
 
-STAGES = ("ingest", "validate", "prepare", "split", "train", "evaluate", "package")
+STAGES = (
+    "ingest", "validate", "prepare", "validate_prepared", "split", "train", "evaluate", "package",
+)  # fmt: skip
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:

@@ -23,6 +23,7 @@ def main() -> None:
     metrics = {
         "ingest": read_json(paths.INGEST_METRICS)["ingest"],
         "data_quality": read_json(paths.DATA_QUALITY)["raw_contract"],
+        "prepared_quality": read_json(paths.PREPARED_QUALITY)["prepared_contract"],
         "prepare": read_json(paths.PREPARE_METRICS)["cleaning"],
         "split": read_json(paths.SPLIT_METRICS)["split"],
         "eval": read_json(paths.EVAL_METRICS),

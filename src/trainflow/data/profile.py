@@ -1,0 +1,42 @@
+"""A short data profile per column (type, missing %, distinct, range or top values), as JSON
+for machines and Markdown for people, written beside each quality gate's report."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def profile_table(frame: pd.DataFrame, top: int = 5) -> dict:
+    columns = {}
+    for col in frame.columns:
+        values = frame[col]
+        entry = {
+            "dtype": str(values.dtype),
+            "missing_pct": round(float(values.isna().mean() * 100), 3) if len(values) else 0.0,
+            "distinct": int(values.nunique(dropna=True)),
+        }
+        present = values.dropna()
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            if len(present):
+                entry |= {"min": float(present.min()), "max": float(present.max()),
+                          "mean": round(float(present.mean()), 6)}  # fmt: skip
+        else:
+            counts = present.astype(str).value_counts().head(top)
+            entry["top"] = {str(k): int(v) for k, v in counts.items()}
+        columns[str(col)] = entry
+    return {"rows": len(frame), "columns": columns}
+
+
+def profile_markdown(profile: dict, title: str) -> str:
+    lines = [f"# {title}", "", f"{profile['rows']:,} rows, {len(profile['columns'])} columns.", "",
+             "| column | type | missing % | distinct | range / top values |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for name, c in profile["columns"].items():
+        if "min" in c:
+            detail = f"{c['min']:g} … {c['max']:g} (mean {c['mean']:g})"
+        else:
+            detail = ", ".join(f"`{k}` {v}" for k, v in c.get("top", {}).items())
+        lines.append(
+            f"| {name} | {c['dtype']} | {c['missing_pct']:g} | {c['distinct']} | {detail} |"
+        )
+    return "\n".join(lines) + "\n"
