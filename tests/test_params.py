@@ -30,6 +30,9 @@ def test_repo_params_load(params):
         (lambda p: p["train"]["preprocess"].update(log1p=["sex"]), "non-numeric features"),
         (lambda p: p["data"].update(drop=["zzz"]), "not features"),
         (lambda p: p["ingest"]["source"].update(kind="ftp"), "ingest.source: Input tag 'ftp'"),
+        (lambda p: p["split"].update(strategy="group"), "needs data.group_column"),
+        (lambda p: p["split"].update(strategy="time"), "needs data.time_column"),
+        (lambda p: p["split"].update(shared_feature_rows="maybe"), "split.shared_feature_rows"),
         (lambda p: p["ingest"]["source"].update(delim=";"), "unknown key ingest.source.delim"),
         (
             lambda p: p["ingest"].update(source={"kind": "sql", "url": "x", "path": "s"}),

@@ -30,6 +30,9 @@ class DataParams(Strict):
     numeric: list[str]
     categorical: list[str]
     drop: list[str] = []
+    id_columns: list[str] = []  # kept with the record, never features (e.g. customer_id)
+    group_column: str | None = None  # rows of one group never cross splits (split.strategy group)
+    time_column: str | None = None  # parsed as a timestamp (split.strategy time)
 
     @model_validator(mode="after")
     def _consistent(self) -> DataParams:
@@ -48,7 +51,17 @@ class DataParams(Strict):
             raise ValueError(f"data.drop names columns that are not features: {stray}")
         if not self.features:
             raise ValueError("no feature columns left after data.drop")
+        for name in (*self.id_columns, self.time_column):
+            if name is not None and name in columns:
+                raise ValueError(f"{name!r} is an id/time column and also listed as a feature")
         return self
+
+    @property
+    def record_keep(self) -> list[str]:
+        """Non-feature columns that travel with each record through cleaning and splitting."""
+        extra = [*self.id_columns, self.group_column, self.time_column]
+        seen = [*self.numeric, *self.categorical, self.target]
+        return list(dict.fromkeys(c for c in extra if c is not None and c not in seen))
 
     @property
     def numeric_features(self) -> list[str]:
@@ -157,9 +170,13 @@ class ValidateParams(Strict):
 
 
 class SplitParams(Strict):
+    """How rows are split, and what the leakage gate does about feature rows shared with test."""
+
+    strategy: Literal["stratified", "group", "time"] = "stratified"
     test_source_file: str | None = None
     test_size: float = Field(default=0.2, gt=0, lt=1)
     val_size: float = Field(default=0.15, gt=0, lt=1)
+    shared_feature_rows: Literal["drop_from_train", "fail", "allow"] = "drop_from_train"
 
 
 class PreprocessParams(Strict):
@@ -208,6 +225,16 @@ class Params(Strict):
     train: TrainParams
     evaluate: EvaluateParams
     package: PackageParams
+
+    @model_validator(mode="after")
+    def _split_columns_named(self) -> Params:
+        if self.split.strategy == "group" and not self.data.group_column:
+            raise ValueError("split.strategy group needs data.group_column")
+        if self.split.strategy == "time" and not self.data.time_column:
+            raise ValueError("split.strategy time needs data.time_column")
+        if self.split.strategy == "time" and self.split.test_source_file:
+            raise ValueError("split.strategy time orders rows itself: set test_source_file null")
+        return self
 
     @model_validator(mode="after")
     def _log1p_are_numeric(self) -> Params:

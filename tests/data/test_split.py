@@ -1,10 +1,12 @@
+import numpy as np
 import pandas as pd
 import pytest
 
 from tests.conftest import messy_frame
 from trainflow.data.clean import clean_table
+from trainflow.data.leakage import check_leakage, drop_shared_feature_rows, enforce, manifest
 from trainflow.data.sources import SOURCE_FILE_COLUMN
-from trainflow.data.split import check_disjoint, split_summary, split_table
+from trainflow.data.split import check_disjoint, record_columns, split_summary, split_table
 from trainflow.errors import StageError
 from trainflow.params import SplitParams
 
@@ -13,10 +15,6 @@ from trainflow.params import SplitParams
 def clean(data_params):
     frame, _ = clean_table(messy_frame(200), data_params, [SOURCE_FILE_COLUMN], "t")
     return frame
-
-
-def record_columns(data):
-    return [*data.numeric, *data.categorical, data.target]
 
 
 def test_fixed_test_file_and_stratified_val(clean, data_params):
@@ -57,3 +55,78 @@ def test_split_errors(clean, data_params):
     one_pos = pd.concat([clean[clean.income == "<=50K"], clean[clean.income == ">50K"].iloc[:1]])
     with pytest.raises(StageError, match="need at least 2 per class"):
         split_table(one_pos, data_params, SplitParams(), 0)
+
+
+def with_groups_and_time(clean):
+    n = len(clean)
+    return clean.assign(
+        household=[f"h{i // 3}" for i in range(n)],
+        ts=pd.to_datetime("2026-01-01", utc=True) + pd.to_timedelta(np.arange(n) // 2, unit="D"),
+    )
+
+
+def test_group_split_keeps_groups_together(clean, data_params):
+    data = data_params.model_copy(update={"group_column": "household"})
+    frame = with_groups_and_time(clean)
+    splits = split_table(frame, data, SplitParams(strategy="group", test_size=0.25), seed=0)
+    groups = {n: set(f["household"]) for n, f in splits.items()}
+    assert not (groups["train"] & groups["test"]) and not (groups["train"] & groups["val"])
+    assert sum(len(f) for f in splits.values()) == len(frame)
+    report = check_leakage(
+        splits, data, SplitParams(strategy="group", shared_feature_rows="allow")
+    )
+    assert report.groups_in_two_splits == 0
+
+
+def test_time_split_orders_train_val_test(clean, data_params):
+    data = data_params.model_copy(update={"time_column": "ts"})
+    frame = with_groups_and_time(clean).sample(frac=1, random_state=1)
+    params = SplitParams(strategy="time", test_size=0.2, val_size=0.2, shared_feature_rows="allow")
+    splits = split_table(frame, data, params, seed=0)
+    assert splits["train"]["ts"].max() < splits["val"]["ts"].min()
+    assert splits["val"]["ts"].max() < splits["test"]["ts"].min()  # one instant, one split
+    assert check_leakage(splits, data, params).passed
+    with pytest.raises(StageError, match="time column 'ts' has 1 missing"):
+        split_table(frame.assign(ts=frame["ts"].where(frame.index != 0)), data, params, 0)
+
+
+def test_leakage_gate_verdicts(clean, data_params):
+    splits = split_table(clean, data_params, SplitParams(test_source_file="adult.test"), 0)
+    copy = splits["test"].iloc[:2].assign(fnlwgt=1.0)  # same features, another record
+    splits["train"] = pd.concat([splits["train"], copy], ignore_index=True)
+    fail = check_leakage(splits, data_params, SplitParams(shared_feature_rows="fail"))
+    assert not fail.passed and fail.shared_feature_rows >= 2
+    with pytest.raises(StageError, match=r"leakage gate: \d+ train/val row\(s\) have the same"):
+        enforce(fail)
+    assert check_leakage(splits, data_params, SplitParams(shared_feature_rows="allow")).passed
+    dropped_splits, dropped = drop_shared_feature_rows(splits, data_params.features)
+    assert dropped >= 2
+    assert check_leakage(dropped_splits, data_params, SplitParams(), dropped).passed
+
+
+def test_group_in_two_splits_is_blocked(clean, data_params):
+    data = data_params.model_copy(update={"group_column": "household"})
+    frame = with_groups_and_time(clean)
+    params = SplitParams(test_source_file="adult.test", shared_feature_rows="allow")
+    splits = split_table(frame, data, params, 0)  # the fixed test file ignores households
+    report = check_leakage(splits, data, params)
+    assert not report.passed and report.groups_in_two_splits > 0
+    assert "group(s) of 'household' appear in two splits" in report.problems[0]
+
+
+def test_time_overlap_is_blocked(clean, data_params):
+    data = data_params.model_copy(update={"time_column": "ts"})
+    params = SplitParams(strategy="time", shared_feature_rows="allow")
+    splits = split_table(with_groups_and_time(clean), data, params, 0)
+    splits["train"] = pd.concat([splits["train"], splits["test"].iloc[:1]], ignore_index=True)
+    report = check_leakage(splits, data, params)
+    assert report.time_overlap and "time overlap on 'ts'" in report.problems[0]
+
+
+def test_manifest_hashes_every_record(clean, data_params):
+    splits = split_table(clean, data_params, SplitParams(test_source_file="adult.test"), 0)
+    rows, summary = manifest(splits, record_columns(data_params))
+    assert len(rows) == len(clean) and set(rows["split"]) == {"train", "val", "test"}
+    fixed = SplitParams(test_source_file="adult.test")
+    again = manifest(split_table(clean, data_params, fixed, 0), record_columns(data_params))[1]
+    assert again == summary and summary["test"]["rows"] == len(splits["test"])

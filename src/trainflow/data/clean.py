@@ -27,6 +27,7 @@ class CleaningReport:
     rows_missing_target: int = 0
     numeric_values_unparseable: dict[str, int] = field(default_factory=dict)
     duplicate_rows_removed: int = 0
+    times_unparseable: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -146,7 +147,12 @@ def clean_table(
     out, report.numeric_values_unparseable = coerce_types(out, data.numeric, data.categorical)
     out[data.target] = out[data.target].astype("str")
     before = len(out)
-    out = out.drop_duplicates(subset=[*schema, data.target], keep="last")
+    if data.time_column and data.time_column in out.columns:
+        parsed = pd.to_datetime(out[data.time_column], errors="coerce", utc=True)
+        report.times_unparseable = int((parsed.isna() & out[data.time_column].notna()).sum())
+        out[data.time_column] = parsed
+    identity = [*schema, data.target, *[c for c in data.record_keep if c in out.columns]]
+    out = out.drop_duplicates(subset=identity, keep="last")
     report.duplicate_rows_removed = before - len(out)
     out = out.reset_index(drop=True)
     report.rows_out = len(out)

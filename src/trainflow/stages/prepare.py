@@ -18,7 +18,8 @@ log = logging.getLogger("trainflow.prepare")
 def main() -> None:
     params = load_params()
     raw = read_parquet(paths.RAW_TABLE)
-    clean, report = clean_table(raw, params.data, [SOURCE_FILE_COLUMN], str(paths.RAW_TABLE))
+    keep = [SOURCE_FILE_COLUMN, *params.data.record_keep]
+    clean, report = clean_table(raw, params.data, keep, str(paths.RAW_TABLE))
     with atomic_dir(paths.PREPARED_DIR) as out:
         clean.to_parquet(out / paths.PREPARED_TABLE.name, index=False)
     write_json(paths.PREPARE_METRICS, {"cleaning": report.to_dict()})
