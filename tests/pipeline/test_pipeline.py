@@ -38,10 +38,14 @@ def test_first_repro_runs_every_stage_and_writes_outputs(pipeline_repo):
     prepare = json.loads((repo / "metrics/prepare.json").read_text())["cleaning"]
     assert prepare["cells_whitespace_stripped"] > 4000 and prepare["labels_normalised"] > 0
     split = json.loads((repo / "metrics/split.json").read_text())["split"]
-    assert (
-        split["train"]["rows"] + split["val"]["rows"] + split["test"]["rows"]
-        == prepare["rows_out"]
-    )
+    dropped = split["leakage"]["shared_feature_rows_dropped"]
+    assert split["leakage"]["passed"] and dropped > 0  # same features as a test row: dropped
+    sizes = split["train"]["rows"] + split["val"]["rows"] + split["test"]["rows"]
+    assert sizes == prepare["rows_out"] - dropped
+    manifest = json.loads((repo / "data/split/manifest.json").read_text())
+    assert {k: v["rows"] for k, v in manifest.items()} == {
+        k: split[k]["rows"] for k in ("train", "val", "test")
+    }
     ev = json.loads((repo / "metrics/eval.json").read_text())
     assert ev["test_rows"] == split["test"]["rows"]
     for name in ("model", "baseline"):
