@@ -75,6 +75,12 @@ def test_clean_table_errors(messy, data_params):
         clean_table(messy.assign(income=None), data_params, [], "raw.parquet")
 
 
+def test_all_rows_copies_of_one_record(messy, data_params):
+    same = pd.concat([messy.iloc[[0]]] * 50, ignore_index=True)
+    with pytest.raises(StageError, match="all 50 rows are copies of one record"):
+        clean_table(same, data_params, [], "raw.parquet")
+
+
 def test_clean_features_is_what_serving_applies(messy, data_params):
     out = clean_features(messy, data_params, "request")
     assert list(out.columns) == data_params.features

@@ -158,4 +158,9 @@ def clean_table(
     report.rows_out = len(out)
     if out.empty:
         raise StageError(f"{where}: no rows left after cleaning")
+    if len(out) < 2 and report.duplicate_rows_removed:
+        raise StageError(
+            f"{where}: all {before} rows are copies of one record "
+            f"({report.duplicate_rows_removed} duplicates removed, 1 row left)"
+        )
     return out, report

@@ -123,6 +123,14 @@ def contract_view(raw: pd.DataFrame) -> pd.DataFrame:
     return view
 
 
+def _short(value: Any, limit: int = 40) -> Any:
+    """Examples stay readable on one line: long strings are cut, newlines shown as \\n."""
+    if isinstance(value, str):
+        text = value.replace("\n", "\\n")
+        return text if len(text) <= limit else f"{text[:limit]}…({len(value):,} chars)"
+    return value
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
@@ -195,7 +203,9 @@ def run_suite(frame: pd.DataFrame, suite: dict, docs_dir: Path | None = None) ->
                     severity=severity_of(getattr(cfg, "severity", None)),
                     unexpected_count=info.get("unexpected_count"),
                     unexpected_percent=info.get("unexpected_percent"),
-                    examples=[_jsonable(v) for v in info.get("partial_unexpected_list") or []],
+                    examples=[
+                        _short(_jsonable(v)) for v in info.get("partial_unexpected_list") or []
+                    ],
                     observed=_jsonable(info.get("observed_value")),
                 )
             )
