@@ -211,9 +211,18 @@ class EvaluateParams(Strict):
     curve_points: int = Field(default=200, ge=10)
 
 
+class CardParams(Strict):
+    """The model card's words that only a person can write: use, limits, data credit."""
+
+    intended_use: str
+    limitations: list[str] = []
+    data_credit: str
+
+
 class PackageParams(Strict):
     model_name: str = Field(pattern=r"^[a-z0-9_][a-z0-9_.-]*$")
     max_batch_records: int = Field(default=10000, gt=0)
+    card: CardParams
 
 
 class Params(Strict):

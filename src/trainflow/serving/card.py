@@ -15,7 +15,8 @@ def model_card(params: Params, metrics: dict) -> str:
     ev, split, prep = metrics["eval"], metrics["split"], metrics["prepare"]
     dq, pq = metrics["data_quality"], metrics["prepared_quality"]
     model, base = ev["model"], ev["baseline"]
-    d, t = params.data, params.train
+    d, t, card = params.data, params.train, params.package.card
+    limits = "\n".join(f"- {line}" for line in card.limitations)
     rows = "\n".join(
         _row(k, model[k], base[k])
         for k in ("accuracy", "precision", "recall", "f1", "auroc", "average_precision",
@@ -61,16 +62,11 @@ single record p50 {model["speed"]["single_record_p50_ms"]} ms / p95
 {model["speed"]["single_record_p95_ms"]} ms (cleaning + preprocessing + model).
 
 ## Intended use and limits
-- For demonstrating and benchmarking a reproducible tabular ML workflow, and as a template to
-  retrain on your own data. Not for decisions about individual people.
-- The default data is the 1994 US census extract (UCI Adult). Its incomes are not
-  inflation-adjusted and its population is not today's; `sex`, `race` and `native_country` are
-  inputs, so predictions carry the census's historical disparities. Check per-group error rates
-  before any use.
+- {card.intended_use}
+{limits}
 - Inputs outside the training ranges or unseen categories are accepted (unknown bucket) but
   predictions there are less reliable.
 
 ## Credits
-UCI Adult / Census Income data set, Barry Becker and Ronny Kohavi (1996), UCI Machine Learning
-Repository, CC BY 4.0 (https://doi.org/10.24432/C5XW20).
+{card.data_credit}
 """
