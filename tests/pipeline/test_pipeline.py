@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -193,3 +194,46 @@ def test_sql_source_end_to_end(tmp_path, adult_wheel):
     assert "written" in refreshed.stdout
     again = run(["dvc", "repro", "split"], repo, env)
     assert stages_run(again.stdout) == []  # unchanged table -> identical snapshot
+
+
+@pytest.fixture(scope="session")
+def penguins_csv(tmp_path_factory) -> Path:
+    """penguins.csv out of the palmerpenguins wheel, fetched with pip as the README says."""
+    import subprocess
+    import sys
+    import zipfile
+
+    folder = tmp_path_factory.mktemp("penguins")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder),
+         "palmerpenguins==0.1.6"], capture_output=True, text=True,
+    )  # fmt: skip
+    wheels = list(folder.glob("*.whl"))
+    if done.returncode != 0 or not wheels:
+        pytest.skip(f"cannot download palmerpenguins from the package index: {done.stderr[-200:]}")
+    target = folder / "penguins.csv"
+    with zipfile.ZipFile(wheels[0]) as z:
+        target.write_bytes(z.read("palmerpenguins/data/penguins.csv"))
+    return target
+
+
+def test_bring_your_own_data_walkthrough(tmp_path, adult_wheel, penguins_csv):
+    """README's walkthrough: a second real table, params + a drafted contract, no code change."""
+    import shutil
+
+    env = project_env(tmp_path)
+    repo = make_project(tmp_path / "repo", adult_wheel, env)
+    shutil.copy(penguins_csv, repo / "data/external/penguins.csv")
+    shutil.copy(repo / "examples/penguins/params.yaml", repo / "params.yaml")
+    drafted = run(["trainflow", "suite", "init"], repo, env)
+    assert "wrote contracts/penguins_raw.json" in drafted.stdout
+    run(["git", "add", "-A"], repo, env)
+    run(["git", "commit", "-qm", "penguins"], repo, env)
+    out = run(["dvc", "repro"], repo, env)
+    assert stages_run(out.stdout) == STAGES
+    cleaning = json.loads((repo / "metrics/prepare.json").read_text())["cleaning"]
+    assert cleaning["rows_in"] == 344 and cleaning["rows_missing_target"] == 11
+    ev = json.loads((repo / "metrics/eval.json").read_text())
+    assert ev["model"]["accuracy"] > 0.8 and ev["baseline"]["accuracy"] > 0.8
+    card = (repo / "models/bundle/model_card.md").read_text()
+    assert "penguin_sex_classifier" in card and "Palmer Station" in card
