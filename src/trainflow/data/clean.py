@@ -81,10 +81,9 @@ def normalise_labels(
     target: pd.Series, label_map: dict[str, str], labels: list[str], where: str
 ) -> tuple[pd.Series, int]:
     """Map raw label spellings (e.g. '>50K.') to canonical labels; unknown labels are an error."""
-    mapped = target.map(lambda v: label_map.get(v, v) if isinstance(v, str) else v)
-    changed = int(((mapped != target) & target.notna()).sum())
-    present = mapped.dropna()
-    unknown = sorted(set(present.astype(str)) - set(labels))
+    mapped = target.replace(label_map) if label_map else target
+    changed = int(target.isin(list(label_map)).sum()) if label_map else 0
+    unknown = sorted(set(map(str, mapped.dropna().unique())) - set(labels))
     if unknown:
         raise StageError(
             f"{where}: target {target.name!r} has label(s) {unknown[:5]} not in data.labels "

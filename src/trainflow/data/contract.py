@@ -182,7 +182,7 @@ def run_suite(frame: pd.DataFrame, suite: dict, docs_dir: Path | None = None) ->
             name="contract",
             validation_definitions=[definition],
             actions=actions,
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
+            result_format={"result_format": "BASIC", "partial_unexpected_count": 10},
         )
     )
     result = checkpoint.run(batch_parameters={"dataframe": frame})

