@@ -22,6 +22,11 @@ MODEL_CONFIG = TRAIN_DIR / "model_config.json"
 PREPROCESSOR = TRAIN_DIR / "preprocessor.json"
 BASELINE_WEIGHTS = TRAIN_DIR / "baseline.pt"
 BASELINE_CONFIG = TRAIN_DIR / "baseline_config.json"
+DATA_SCHEMA = TRAIN_DIR / "data_schema.json"
+SERVED_MODEL_FILES = tuple(
+    p.name for p in (MODEL_WEIGHTS, MODEL_CONFIG, PREPROCESSOR, DATA_SCHEMA)
+)
+"""What a served model needs, by file name: the predictor loads them, the bundle ships them."""
 CHECKPOINT_DIR = TRAIN_DIR / "checkpoints"
 
 BUNDLE_DIR = Path("models/bundle")

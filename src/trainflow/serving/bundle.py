@@ -15,11 +15,11 @@ import tempfile
 from pathlib import Path
 
 import trainflow
+from trainflow import paths
 from trainflow.errors import StageError
 
 SERVICE = "trainflow.serving.service:TabularClassifier"
 SERVING_PACKAGES = ("bentoml", "numpy", "pandas", "pydantic", "pyyaml", "torch")
-BUNDLE_FILES = ("model.pt", "model_config.json", "preprocessor.json", "data_schema.json")
 SERVING_MODULES = (  # what the service imports; package's deps in dvc.yaml list the same files
     "__init__.py", "params.py", "paths.py", "errors.py",
     "data/__init__.py", "data/clean.py",
@@ -104,7 +104,7 @@ def build_bundle(
     """Save the model to the BentoML store, build the bento offline, export it to `out_archive`."""
     import bentoml
 
-    version = content_version(model_dir, BUNDLE_FILES)
+    version = content_version(model_dir, paths.SERVED_MODEL_FILES)
     model_tag = f"{model_name}:{version}"
     _fresh_tag("bento", f"{model_name}_service:{version}")
     _fresh_tag("model", model_tag)
@@ -112,7 +112,7 @@ def build_bundle(
     with bentoml.models.create(
         model_tag, labels=labels, metadata=bundle_config.get("metrics", {})
     ) as model:
-        for name in BUNDLE_FILES:
+        for name in paths.SERVED_MODEL_FILES:
             shutil.copy2(model_dir / name, model.path_of(name))
         Path(model.path_of("model_card.md")).write_text(card)
     with tempfile.TemporaryDirectory(prefix="trainflow-build-") as tmp:

@@ -13,13 +13,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from trainflow import paths
 from trainflow.data.clean import clean_features
 from trainflow.errors import StageError
 from trainflow.model.network import build_network
 from trainflow.model.preprocess import Preprocessor
 from trainflow.params import DataParams
-
-MODEL_FILES = ("model.pt", "model_config.json", "preprocessor.json", "data_schema.json")
 
 
 @dataclass
@@ -29,15 +28,21 @@ class Predictor:
     data: DataParams
 
     @classmethod
-    def load(cls, folder: Path, weights: str = "model.pt", config: str = "model_config.json"):
-        for name in (weights, config, "preprocessor.json", "data_schema.json"):
+    def load(
+        cls,
+        folder: Path,
+        weights: str = paths.MODEL_WEIGHTS.name,
+        config: str = paths.MODEL_CONFIG.name,
+    ) -> Predictor:
+        schema, preprocessor = paths.DATA_SCHEMA.name, paths.PREPROCESSOR.name
+        for name in (weights, config, preprocessor, schema):
             if not (folder / name).exists():
                 raise StageError(f"{folder / name}: missing from the model folder")
         net = build_network(json.loads((folder / config).read_text()))
         net.load_state_dict(torch.load(folder / weights, map_location="cpu", weights_only=True))
         net.eval()
-        pre = Preprocessor.load(folder / "preprocessor.json")
-        data = DataParams.model_validate(json.loads((folder / "data_schema.json").read_text()))
+        pre = Preprocessor.load(folder / preprocessor)
+        data = DataParams.model_validate(json.loads((folder / schema).read_text()))
         return cls(net=net, preprocessor=pre, data=data)
 
     @torch.inference_mode()

@@ -17,8 +17,10 @@ from trainflow.serving.predictor import Predictor
 from trainflow.stages import run_stage
 
 log = logging.getLogger("trainflow.evaluate")
-MODELS = {"model": ("model.pt", "model_config.json"),
-          "baseline": ("baseline.pt", "baseline_config.json")}  # fmt: skip
+MODELS = {
+    "model": (paths.MODEL_WEIGHTS.name, paths.MODEL_CONFIG.name),
+    "baseline": (paths.BASELINE_WEIGHTS.name, paths.BASELINE_CONFIG.name),
+}
 
 
 def measure_speed(

@@ -32,7 +32,7 @@ def main() -> None:
         (out / paths.MODEL_CONFIG.name).write_text(json.dumps(mlp.config, indent=2))
         (out / paths.BASELINE_CONFIG.name).write_text(json.dumps(baseline.config, indent=2))
         pre.save(out / paths.PREPROCESSOR.name)
-        (out / "data_schema.json").write_text(params.data.model_dump_json(indent=2))
+        (out / paths.DATA_SCHEMA.name).write_text(params.data.model_dump_json(indent=2))
         write_json(
             out / "train_summary.json", {"model": mlp.summary, "baseline": baseline.summary}
         )
