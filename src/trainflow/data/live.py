@@ -150,14 +150,16 @@ def fetch_snapshot(source: SqlSource | S3Source, refresh: bool) -> Path:
         raise StageError(f"{source_uri(source)}: returned no rows")
     with atomic_path(source.path) as tmp:
         frame.to_parquet(tmp, index=False)
-        if source.path.exists() and sha256_of(tmp) == sha256_of(source.path):
-            return source.path  # unchanged content: keep the snapshot and its provenance as is
+        digest = sha256_of(tmp)
+        unchanged = source.path.exists() and digest == sha256_of(source.path)
+    if unchanged:  # identical bytes: the provenance (time of first fetch) stays as it is
+        return source.path
     provenance = {
         "uri": source_uri(source),
         "fetched_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "rows": len(frame),
         "columns": frame.shape[1],
-        "snapshot_sha256": sha256_of(source.path),
+        "snapshot_sha256": digest,
     }
     with atomic_path(provenance_path(source.path)) as tmp:
         tmp.write_text(json.dumps(provenance, indent=2) + "\n")
