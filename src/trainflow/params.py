@@ -64,6 +64,12 @@ class DataParams(Strict):
         return list(dict.fromkeys(c for c in extra if c is not None and c not in seen))
 
     @property
+    def record_columns(self) -> list[str]:
+        """What identifies a record (for duplicates and split disjointness): every schema
+        column, the target, and the id / group / time columns."""
+        return [*self.numeric, *self.categorical, self.target, *self.record_keep]
+
+    @property
     def numeric_features(self) -> list[str]:
         return [c for c in self.numeric if c not in self.drop]
 

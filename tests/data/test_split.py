@@ -6,7 +6,7 @@ from tests.conftest import messy_frame
 from trainflow.data.clean import clean_table
 from trainflow.data.leakage import check_leakage, drop_shared_feature_rows, enforce, manifest
 from trainflow.data.sources import SOURCE_FILE_COLUMN
-from trainflow.data.split import check_disjoint, record_columns, split_summary, split_table
+from trainflow.data.split import check_disjoint, split_summary, split_table
 from trainflow.errors import StageError
 from trainflow.params import SplitParams
 
@@ -25,7 +25,7 @@ def test_fixed_test_file_and_stratified_val(clean, data_params):
     assert sum(len(f) for f in splits.values()) == len(clean)
     rate = lambda f: (f["income"] == ">50K").mean()  # noqa: E731
     assert abs(rate(splits["train"]) - rate(splits["val"])) < 0.05
-    check_disjoint(splits, record_columns(data_params))
+    check_disjoint(splits, data_params.record_columns)
     again = split_table(clean, data_params, params, seed=0)
     assert all(again[k].equals(splits[k]) for k in splits)
     other = split_table(clean, data_params, params, seed=1)
@@ -44,7 +44,7 @@ def test_overlap_is_rejected(clean, data_params):
     splits = split_table(clean, data_params, SplitParams(test_source_file="adult.test"), 0)
     splits["test"] = pd.concat([splits["test"], splits["train"].iloc[:3]])
     with pytest.raises(StageError, match=r"3 record\(s\) appear in both train and test"):
-        check_disjoint(splits, record_columns(data_params))
+        check_disjoint(splits, data_params.record_columns)
 
 
 def test_split_errors(clean, data_params):
@@ -125,8 +125,8 @@ def test_time_overlap_is_blocked(clean, data_params):
 
 def test_manifest_hashes_every_record(clean, data_params):
     splits = split_table(clean, data_params, SplitParams(test_source_file="adult.test"), 0)
-    rows, summary = manifest(splits, record_columns(data_params))
+    rows, summary = manifest(splits, data_params.record_columns)
     assert len(rows) == len(clean) and set(rows["split"]) == {"train", "val", "test"}
     fixed = SplitParams(test_source_file="adult.test")
-    again = manifest(split_table(clean, data_params, fixed, 0), record_columns(data_params))[1]
+    again = manifest(split_table(clean, data_params, fixed, 0), data_params.record_columns)[1]
     assert again == summary and summary["test"]["rows"] == len(splits["test"])

@@ -150,7 +150,7 @@ def clean_table(
         parsed = pd.to_datetime(out[data.time_column], errors="coerce", utc=True)
         report.times_unparseable = int((parsed.isna() & out[data.time_column].notna()).sum())
         out[data.time_column] = parsed
-    identity = [*schema, data.target, *[c for c in data.record_keep if c in out.columns]]
+    identity = [c for c in data.record_columns if c in out.columns]
     out = out.drop_duplicates(subset=identity, keep="last")
     report.duplicate_rows_removed = before - len(out)
     out = out.reset_index(drop=True)

@@ -16,11 +16,6 @@ def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
 
 
-def record_columns(data: DataParams) -> list[str]:
-    """What identifies a record: every schema column, the target, ids / group / time."""
-    return [*data.numeric, *data.categorical, data.target, *data.record_keep]
-
-
 def _stratified(frame: pd.DataFrame, size: float, target: str, seed: int, what: str):
     counts = frame[target].value_counts()
     if len(counts) < 2:

@@ -8,7 +8,7 @@ import logging
 
 from trainflow import paths
 from trainflow.data.leakage import check_leakage, drop_shared_feature_rows, enforce, manifest
-from trainflow.data.split import check_disjoint, record_columns, split_summary, split_table
+from trainflow.data.split import check_disjoint, split_summary, split_table
 from trainflow.io import atomic_dir, read_parquet, write_json
 from trainflow.params import load_params
 from trainflow.stages import run_stage
@@ -20,7 +20,7 @@ def main() -> None:
     params = load_params()
     clean = read_parquet(paths.PREPARED_TABLE)
     splits = split_table(clean, params.data, params.split, params.seed)
-    columns = record_columns(params.data)
+    columns = params.data.record_columns
     check_disjoint(splits, columns)
     dropped = 0
     if params.split.shared_feature_rows == "drop_from_train":
