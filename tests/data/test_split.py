@@ -4,9 +4,15 @@ import pytest
 
 from tests.conftest import messy_frame
 from trainflow.data.clean import clean_table
-from trainflow.data.leakage import check_leakage, drop_shared_feature_rows, enforce, manifest
+from trainflow.data.leakage import (
+    check_leakage,
+    enforce,
+    manifest,
+    select,
+    without_shared_feature_rows,
+)
 from trainflow.data.sources import SOURCE_FILE_COLUMN
-from trainflow.data.split import check_disjoint, split_summary, split_table
+from trainflow.data.split import check_disjoint, hashes_by_split, split_summary, split_table
 from trainflow.errors import StageError
 from trainflow.params import SplitParams
 
@@ -25,7 +31,7 @@ def test_fixed_test_file_and_stratified_val(clean, data_params):
     assert sum(len(f) for f in splits.values()) == len(clean)
     rate = lambda f: (f["income"] == ">50K").mean()  # noqa: E731
     assert abs(rate(splits["train"]) - rate(splits["val"])) < 0.05
-    check_disjoint(splits, data_params.record_columns)
+    check_disjoint(hashes_by_split(splits, data_params.record_columns))
     again = split_table(clean, data_params, params, seed=0)
     assert all(again[k].equals(splits[k]) for k in splits)
     other = split_table(clean, data_params, params, seed=1)
@@ -44,7 +50,7 @@ def test_overlap_is_rejected(clean, data_params):
     splits = split_table(clean, data_params, SplitParams(test_source_file="adult.test"), 0)
     splits["test"] = pd.concat([splits["test"], splits["train"].iloc[:3]])
     with pytest.raises(StageError, match=r"3 record\(s\) appear in both train and test"):
-        check_disjoint(splits, data_params.record_columns)
+        check_disjoint(hashes_by_split(splits, data_params.record_columns))
 
 
 def test_split_errors(clean, data_params):
@@ -55,6 +61,10 @@ def test_split_errors(clean, data_params):
     one_pos = pd.concat([clean[clean.income == "<=50K"], clean[clean.income == ">50K"].iloc[:1]])
     with pytest.raises(StageError, match="need at least 2 per class"):
         split_table(one_pos, data_params, SplitParams(), 0)
+
+
+def leakage(splits, data, params, dropped=0):
+    return check_leakage(splits, hashes_by_split(splits, data.features), data, params, dropped)
 
 
 def with_groups_and_time(clean):
@@ -72,9 +82,7 @@ def test_group_split_keeps_groups_together(clean, data_params):
     groups = {n: set(f["household"]) for n, f in splits.items()}
     assert not (groups["train"] & groups["test"]) and not (groups["train"] & groups["val"])
     assert sum(len(f) for f in splits.values()) == len(frame)
-    report = check_leakage(
-        splits, data, SplitParams(strategy="group", shared_feature_rows="allow")
-    )
+    report = leakage(splits, data, SplitParams(strategy="group", shared_feature_rows="allow"))
     assert report.groups_in_two_splits == 0
 
 
@@ -85,7 +93,7 @@ def test_time_split_orders_train_val_test(clean, data_params):
     splits = split_table(frame, data, params, seed=0)
     assert splits["train"]["ts"].max() < splits["val"]["ts"].min()
     assert splits["val"]["ts"].max() < splits["test"]["ts"].min()  # one instant, one split
-    assert check_leakage(splits, data, params).passed
+    assert leakage(splits, data, params).passed
     with pytest.raises(StageError, match="time column 'ts' has 1 missing"):
         split_table(frame.assign(ts=frame["ts"].where(frame.index != 0)), data, params, 0)
 
@@ -94,14 +102,14 @@ def test_leakage_gate_verdicts(clean, data_params):
     splits = split_table(clean, data_params, SplitParams(test_source_file="adult.test"), 0)
     copy = splits["test"].iloc[:2].assign(fnlwgt=1.0)  # same features, another record
     splits["train"] = pd.concat([splits["train"], copy], ignore_index=True)
-    fail = check_leakage(splits, data_params, SplitParams(shared_feature_rows="fail"))
+    fail = leakage(splits, data_params, SplitParams(shared_feature_rows="fail"))
     assert not fail.passed and fail.shared_feature_rows >= 2
     with pytest.raises(StageError, match=r"leakage gate: \d+ train/val row\(s\) have the same"):
         enforce(fail)
-    assert check_leakage(splits, data_params, SplitParams(shared_feature_rows="allow")).passed
-    dropped_splits, dropped = drop_shared_feature_rows(splits, data_params.features)
+    assert leakage(splits, data_params, SplitParams(shared_feature_rows="allow")).passed
+    keep, dropped = without_shared_feature_rows(hashes_by_split(splits, data_params.features))
     assert dropped >= 2
-    assert check_leakage(dropped_splits, data_params, SplitParams(), dropped).passed
+    assert leakage(select(splits, keep), data_params, SplitParams(), dropped).passed
 
 
 def test_group_in_two_splits_is_blocked(clean, data_params):
@@ -109,7 +117,7 @@ def test_group_in_two_splits_is_blocked(clean, data_params):
     frame = with_groups_and_time(clean)
     params = SplitParams(test_source_file="adult.test", shared_feature_rows="allow")
     splits = split_table(frame, data, params, 0)  # the fixed test file ignores households
-    report = check_leakage(splits, data, params)
+    report = leakage(splits, data, params)
     assert not report.passed and report.groups_in_two_splits > 0
     assert "group(s) of 'household' appear in two splits" in report.problems[0]
 
@@ -119,14 +127,15 @@ def test_time_overlap_is_blocked(clean, data_params):
     params = SplitParams(strategy="time", shared_feature_rows="allow")
     splits = split_table(with_groups_and_time(clean), data, params, 0)
     splits["train"] = pd.concat([splits["train"], splits["test"].iloc[:1]], ignore_index=True)
-    report = check_leakage(splits, data, params)
+    report = leakage(splits, data, params)
     assert report.time_overlap and "time overlap on 'ts'" in report.problems[0]
 
 
 def test_manifest_hashes_every_record(clean, data_params):
     splits = split_table(clean, data_params, SplitParams(test_source_file="adult.test"), 0)
-    rows, summary = manifest(splits, data_params.record_columns)
+    rows, summary = manifest(hashes_by_split(splits, data_params.record_columns))
     assert len(rows) == len(clean) and set(rows["split"]) == {"train", "val", "test"}
     fixed = SplitParams(test_source_file="adult.test")
-    again = manifest(split_table(clean, data_params, fixed, 0), data_params.record_columns)[1]
+    resplit = split_table(clean, data_params, fixed, 0)
+    again = manifest(hashes_by_split(resplit, data_params.record_columns))[1]
     assert again == summary and summary["test"]["rows"] == len(splits["test"])

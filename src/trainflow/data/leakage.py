@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from trainflow.data.split import row_hashes
 from trainflow.errors import StageError
 from trainflow.params import DataParams, SplitParams
 
@@ -33,35 +32,41 @@ class LeakageReport:
         return out
 
 
-def _shared_with_test(frame: pd.DataFrame, test_profiles: np.ndarray, features: list[str]):
-    """Which rows of `frame` have the feature values of some test row (sorted-array lookup)."""
-    if frame.empty:
-        return np.zeros(0, dtype=bool)
-    return np.isin(row_hashes(frame, features), test_profiles, assume_unique=False)
+def shared_with_test(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """For train and val: which rows have the feature values (hash) of some test row."""
+    test_profiles = np.unique(features["test"])
+    return {name: np.isin(features[name], test_profiles) for name in ("train", "val")}
 
 
-def drop_shared_feature_rows(
-    splits: dict[str, pd.DataFrame], features: list[str]
-) -> tuple[dict[str, pd.DataFrame], int]:
-    """Remove from train and val every row whose feature values also occur in test."""
-    test_profiles = np.unique(row_hashes(splits["test"], features))
-    out, dropped = dict(splits), 0
-    for name in ("train", "val"):
-        shared = _shared_with_test(splits[name], test_profiles, features)
-        dropped += int(shared.sum())
-        out[name] = splits[name][~shared].reset_index(drop=True)
-    return out, dropped
+def without_shared_feature_rows(
+    features: dict[str, np.ndarray],
+) -> tuple[dict[str, np.ndarray], int]:
+    """Keep-masks per split that remove from train and val every row whose feature values also
+    occur in test, and how many rows they remove."""
+    shared = shared_with_test(features)
+    keep = {n: ~shared[n] if n in shared else np.ones(len(h), bool) for n, h in features.items()}
+    return keep, sum(int(mask.sum()) for mask in shared.values())
+
+
+def select(parts: dict, keep: dict[str, np.ndarray]) -> dict:
+    """Apply per-split keep-masks to frames (re-indexed) or hash arrays alike."""
+    out = {}
+    for name, part in parts.items():
+        kept = part[keep[name]]
+        out[name] = kept.reset_index(drop=True) if isinstance(part, pd.DataFrame) else kept
+    return out
 
 
 def check_leakage(
-    splits: dict[str, pd.DataFrame], data: DataParams, params: SplitParams, dropped: int = 0
+    splits: dict[str, pd.DataFrame],
+    features: dict[str, np.ndarray],
+    data: DataParams,
+    params: SplitParams,
+    dropped: int = 0,
 ) -> LeakageReport:
+    """`features`: each split's feature-row hashes (split.hashes_by_split over data.features)."""
     problems: list[str] = []
-    test_profiles = np.unique(row_hashes(splits["test"], data.features))
-    shared = sum(
-        int(_shared_with_test(splits[n], test_profiles, data.features).sum())
-        for n in ("train", "val")
-    )
+    shared = sum(int(mask.sum()) for mask in shared_with_test(features).values())
     if shared and params.shared_feature_rows != "allow":
         problems.append(
             f"{shared} train/val row(s) have the same feature values as a test row "
@@ -103,14 +108,14 @@ def enforce(report: LeakageReport) -> None:
         raise StageError("leakage gate: " + "; ".join(report.problems))
 
 
-def manifest(splits: dict[str, pd.DataFrame], columns: list[str]) -> tuple[pd.DataFrame, dict]:
+def manifest(records: dict[str, np.ndarray]) -> tuple[pd.DataFrame, dict]:
     """Every record's hash per split, and per split its row count and a sha256 of its hashes."""
     parts, summary = [], {}
-    for name, frame in splits.items():
-        hashes = np.sort(row_hashes(frame, columns))
+    for name, record_hashes in records.items():
+        hashes = np.sort(record_hashes)
         parts.append(pd.DataFrame({"split": name, "row_hash": hashes}))
         summary[name] = {
-            "rows": len(frame),
+            "rows": len(hashes),
             "sha256": hashlib.sha256(hashes.tobytes()).hexdigest(),
         }
     return pd.concat(parts, ignore_index=True), summary

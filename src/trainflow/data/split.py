@@ -103,13 +103,18 @@ def split_table(
     return {name: frame.reset_index(drop=True) for name, frame in splits.items()}
 
 
-def check_disjoint(splits: dict[str, pd.DataFrame], columns: list[str]) -> None:
-    """Raise if any record (hash over `columns`) appears in two splits."""
-    hashes = {name: np.unique(row_hashes(frame, columns)) for name, frame in splits.items()}
-    names = list(hashes)
+def hashes_by_split(splits: dict[str, pd.DataFrame], columns: list[str]) -> dict[str, np.ndarray]:
+    """Each split's row hashes over `columns`: computed once, shared by every check."""
+    return {name: row_hashes(frame, columns) for name, frame in splits.items()}
+
+
+def check_disjoint(records: dict[str, np.ndarray]) -> None:
+    """Raise if any record (by its hash, per split) appears in two splits."""
+    unique = {name: np.unique(h) for name, h in records.items()}
+    names = list(unique)
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            shared = np.intersect1d(hashes[a], hashes[b], assume_unique=True)
+            shared = np.intersect1d(unique[a], unique[b], assume_unique=True)
             if shared.size:
                 raise StageError(f"split: {shared.size} record(s) appear in both {a} and {b}")
 

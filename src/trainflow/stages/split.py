@@ -7,8 +7,14 @@ import json
 import logging
 
 from trainflow import paths
-from trainflow.data.leakage import check_leakage, drop_shared_feature_rows, enforce, manifest
-from trainflow.data.split import check_disjoint, split_summary, split_table
+from trainflow.data.leakage import (
+    check_leakage,
+    enforce,
+    manifest,
+    select,
+    without_shared_feature_rows,
+)
+from trainflow.data.split import check_disjoint, hashes_by_split, split_summary, split_table
 from trainflow.io import atomic_dir, read_parquet, write_json
 from trainflow.params import load_params
 from trainflow.stages import run_stage
@@ -20,14 +26,16 @@ def main() -> None:
     params = load_params()
     clean = read_parquet(paths.PREPARED_TABLE)
     splits = split_table(clean, params.data, params.split, params.seed)
-    columns = params.data.record_columns
-    check_disjoint(splits, columns)
+    records = hashes_by_split(splits, params.data.record_columns)
+    features = hashes_by_split(splits, params.data.features)
+    check_disjoint(records)
     dropped = 0
     if params.split.shared_feature_rows == "drop_from_train":
-        splits, dropped = drop_shared_feature_rows(splits, params.data.features)
-    leakage = check_leakage(splits, params.data, params.split, dropped)
+        keep, dropped = without_shared_feature_rows(features)
+        splits, records, features = (select(p, keep) for p in (splits, records, features))
+    leakage = check_leakage(splits, features, params.data, params.split, dropped)
     enforce(leakage)
-    rows, hashes = manifest(splits, columns)
+    rows, hashes = manifest(records)
     with atomic_dir(paths.SPLIT_DIR) as out:
         for name, frame in splits.items():
             frame.to_parquet(out / paths.split_table(name).name, index=False)
