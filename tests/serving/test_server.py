@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -12,15 +11,10 @@ import pytest
 import requests
 
 from tests.conftest import run
+from tests.servers import free_port
 from tests.serving.test_schema_and_predictor import RECORD
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

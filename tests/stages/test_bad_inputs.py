@@ -27,10 +27,11 @@ STAGE_OUTPUTS = {
 }
 
 
-def stage(name: str, cwd: Path) -> subprocess.CompletedProcess:
+def stage(name: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run `trainflow <name>` in `cwd` with a bare environment (plus `env`)."""
     return subprocess.run(
         [sys.executable, "-m", "trainflow.cli", name], cwd=cwd, capture_output=True, text=True,
-        env={"PATH": str(Path(sys.executable).parent), "HOME": str(cwd), "CI": "true"},
+        env={"PATH": str(Path(sys.executable).parent), "HOME": str(cwd), "CI": "true", **env},
     )  # fmt: skip
 
 
@@ -266,10 +267,7 @@ def test_bucket_that_does_not_exist(good_workspace, tmp_path):
     with s3_server() as endpoint:
         with_source(kind="s3", url="s3://no-such-bucket/people.csv", endpoint_url=endpoint,
                     path="data/external/snap.parquet")(ws)  # fmt: skip
-        done = subprocess.run(
-            [sys.executable, "-m", "trainflow.cli", "fetch-data"], cwd=ws, capture_output=True,
-            text=True, env={"PATH": str(Path(sys.executable).parent), "HOME": str(ws), **S3_ENV},
-        )  # fmt: skip
+        done = stage("fetch-data", ws, **S3_ENV)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert last == "trainflow fetch-data: error: s3://no-such-bucket: bucket does not exist"
