@@ -26,20 +26,19 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["ingest", "validate", "prepare", "validate_prepared", "split"]
 MEASURE = """
-import json, resource, runpy, sys, time
+import json, resource, sys, time
 start = time.perf_counter()
 try:
-    runpy.run_module(sys.argv[1], run_name="__main__")
+    exec(sys.argv[1], {"__name__": "__main__"})
     code = 0
 except SystemExit as exit:
     code = exit.code or 0
 print(json.dumps({"seconds": time.perf_counter() - start, "code": code,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
-FLOOR = """
-import pyarrow.csv as pc, pyarrow.parquet as pq, sys
-pq.write_table(pc.read_csv(sys.argv[1]), sys.argv[2])
-"""
+"""Runs the code in argv[1] and prints its wall time and the process's own peak RSS."""
+STAGE = 'import runpy; runpy.run_module("trainflow.stages.{}", run_name="__main__")'
+FLOOR = "import pyarrow.csv as c, pyarrow.parquet as q; q.write_table(c.read_csv({!r}), {!r})"
 
 
 def adult_lines(wheel: Path) -> tuple[str, list[bytes]]:
@@ -112,13 +111,10 @@ def run_size(rows: int, header: str, lines: list[bytes], scratch: Path) -> list[
     workspace(folder, csv)
     results = []
     for stage in STAGES:
-        r = timed([sys.executable, "-c", MEASURE, f"trainflow.stages.{stage}"], folder)
+        r = timed([sys.executable, "-c", MEASURE, STAGE.format(stage)], folder)
         results.append({"rows": rows, "step": stage, **r})
-    floor_runner = MEASURE.replace(
-        'runpy.run_module(sys.argv[1], run_name="__main__")',
-        "exec(FLOOR)",
-    ).replace("import json,", f"FLOOR = {FLOOR!r}\nimport json,")
-    floor = timed([sys.executable, "-c", floor_runner, str(csv), str(folder / "f.pq")], folder)
+    floor_code = FLOOR.format(str(csv), str(folder / "f.pq"))
+    floor = timed([sys.executable, "-c", MEASURE, floor_code], folder)
     results.append({"rows": rows, "step": "floor (pyarrow csv -> parquet)", **floor})
     shutil.rmtree(folder)
     return results
