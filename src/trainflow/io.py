@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,24 @@ def setup_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT, datefmt="%H:%M:%S")
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+M_TRIM_THRESHOLD = -1  # glibc mallopt parameter
+
+
+def keep_freed_memory() -> None:
+    """Ask glibc's allocator to keep freed memory for reuse instead of returning it at once.
+
+    A stage on 1e7 rows frees and reallocates hundreds of MB per step; handed back to the OS,
+    every new array page-faults afresh (row takes 5x slower on a 2-core VM). No-op elsewhere.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1)
+    except (OSError, AttributeError):  # not glibc (musl, ...): keep its defaults
+        pass
 
 
 @contextmanager
@@ -89,9 +110,19 @@ def read_json(path: Path) -> Any:
         raise StageError(f"{path}: not valid JSON (line {err.lineno})") from None
 
 
-def write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """One Parquet writer for every table: no index, no column statistics (nothing reads them
+    back, and at 1e7 rows they cost ~0.6 s per file)."""
+    frame.to_parquet(path, index=False, write_statistics=False)
+
+
+def write_tables(tables: dict[Path, pd.DataFrame]) -> None:
+    """Write several tables at once (pyarrow's writer releases the GIL: one thread per file).
+
+    For files inside a folder that atomic_dir swaps in, so not atomic per file.
+    """
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda item: write_table(item[1], item[0]), tables.items()))
 
 
 def read_parquet(path: Path) -> pd.DataFrame:

@@ -91,7 +91,7 @@ def test_severity_mapping():
 
 
 def test_prepared_contract_catches_what_training_relies_on(data_params):
-    from trainflow.data.clean import clean_table
+    from trainflow.data.clean import RECORD_HASH_COLUMN, clean_table
 
     clean, _ = clean_table(messy_frame(300), data_params, [], "t")
     suite = prepared_suite(data_params)
@@ -104,7 +104,7 @@ def test_prepared_contract_catches_what_training_relies_on(data_params):
     failed = {(o.expectation, o.column) for o in report.errors}
     assert ("expect_column_values_to_not_be_null", "income") in failed
     assert ("expect_column_values_to_be_of_type", "age") in failed
-    assert any(e == "expect_compound_columns_to_be_unique" for e, _ in failed)
+    assert ("expect_column_values_to_be_unique", RECORD_HASH_COLUMN) in failed
 
 
 def test_profile(data_params):

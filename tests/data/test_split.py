@@ -12,7 +12,13 @@ from trainflow.data.leakage import (
     without_shared_feature_rows,
 )
 from trainflow.data.sources import SOURCE_FILE_COLUMN
-from trainflow.data.split import check_disjoint, hashes_by_split, split_summary, split_table
+from trainflow.data.split import (
+    check_disjoint,
+    hashes_by_split,
+    split_positions,
+    split_summary,
+    split_table,
+)
 from trainflow.errors import StageError
 from trainflow.params import SplitParams
 
@@ -31,7 +37,7 @@ def test_fixed_test_file_and_stratified_val(clean, data_params):
     assert sum(len(f) for f in splits.values()) == len(clean)
     rate = lambda f: (f["income"] == ">50K").mean()  # noqa: E731
     assert abs(rate(splits["train"]) - rate(splits["val"])) < 0.05
-    check_disjoint(hashes_by_split(splits, data_params.record_columns))
+    check_disjoint(split_positions(clean, data_params, params, seed=0), len(clean))
     again = split_table(clean, data_params, params, seed=0)
     assert all(again[k].equals(splits[k]) for k in splits)
     other = split_table(clean, data_params, params, seed=1)
@@ -47,10 +53,14 @@ def test_random_test_split(clean, data_params):
 
 
 def test_overlap_is_rejected(clean, data_params):
-    splits = split_table(clean, data_params, SplitParams(test_source_file="adult.test"), 0)
-    splits["test"] = pd.concat([splits["test"], splits["train"].iloc[:3]])
+    rows = split_positions(clean, data_params, SplitParams(test_source_file="adult.test"), 0)
+    check_disjoint(rows, len(clean))
+    shared = {**rows, "test": np.concatenate([rows["test"], rows["train"][:3]])}
     with pytest.raises(StageError, match=r"3 record\(s\) appear in both train and test"):
-        check_disjoint(hashes_by_split(splits, data_params.record_columns))
+        check_disjoint(shared, len(clean))
+    twice = {**rows, "val": np.concatenate([rows["val"], rows["val"][:2]])}
+    with pytest.raises(StageError, match=r"2 record\(s\) appear twice in val"):
+        check_disjoint(twice, len(clean))
 
 
 def test_split_errors(clean, data_params):

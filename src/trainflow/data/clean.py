@@ -11,8 +11,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from trainflow.data.columnar import category_counts, is_text, map_categories, row_hashes
 from trainflow.errors import StageError
 from trainflow.params import DataParams
+
+RECORD_HASH_COLUMN = "_record_hash"
+"""Added by prepare: a 64-bit hash of the record's columns (data.record_columns), unique per row.
+The prepared gate checks its uniqueness, split's manifest and disjointness check use it."""
 
 
 @dataclass
@@ -45,10 +50,18 @@ def require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None
 
 def strip_whitespace(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Strip leading/trailing spaces from every text cell; return the count of changed cells."""
-    out = frame.copy()
+    out = frame.copy(deep=False)
     changed = 0
     for col in _text_columns(out):
         values = out[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            cats = values.cat.categories
+            if not is_text(values):
+                continue
+            stripped_cats = cats.str.strip()
+            changed += int(category_counts(values)[np.asarray(stripped_cats != cats)].sum())
+            out[col] = map_categories(values, lambda c: c.str.strip())
+            continue
         if isinstance(values.dtype, pd.StringDtype):
             stripped = values.str.strip()
         else:  # an object column may mix strings with other values: strip only the strings
@@ -65,15 +78,23 @@ def replace_missing_markers(
     frame: pd.DataFrame, markers: list[str]
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Turn missing markers such as '?' (after stripping) into real missing values."""
-    out = frame.copy()
+    out = frame.copy(deep=False)
     counts: dict[str, int] = {}
     if not markers:
         return out, counts
     for col in _text_columns(out):
-        hit = out[col].isin(markers)
+        values = out[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            hit_cats = values.cat.categories.isin(markers)
+            hits = int(category_counts(values)[hit_cats].sum())
+            if hits:
+                counts[col] = hits
+                out[col] = values.cat.remove_categories(values.cat.categories[hit_cats])
+            continue
+        hit = values.isin(markers)
         if hit.any():
             counts[col] = int(hit.sum())
-            out[col] = out[col].mask(hit, np.nan)
+            out[col] = values.mask(hit, np.nan)
     return out, counts
 
 
@@ -81,9 +102,16 @@ def normalise_labels(
     target: pd.Series, label_map: dict[str, str], labels: list[str], where: str
 ) -> tuple[pd.Series, int]:
     """Map raw label spellings (e.g. '>50K.') to canonical labels; unknown labels are an error."""
-    mapped = target.replace(label_map) if label_map else target
-    changed = int(target.isin(list(label_map)).sum()) if label_map else 0
-    unknown = sorted(set(map(str, mapped.dropna().unique())) - set(labels))
+    if isinstance(target.dtype, pd.CategoricalDtype):
+        spellings = target.cat.categories.isin(list(label_map))
+        changed = int(category_counts(target)[spellings].sum())
+        mapped = map_categories(target, lambda c: c.map(lambda v: label_map.get(v, v)))
+        present = mapped.cat.categories[category_counts(mapped) > 0]
+    else:
+        mapped = target.replace(label_map) if label_map else target
+        changed = int(target.isin(list(label_map)).sum()) if label_map else 0
+        present = mapped.dropna().unique()
+    unknown = sorted(set(map(str, present)) - set(labels))
     if unknown:
         raise StageError(
             f"{where}: target {target.name!r} has label(s) {unknown[:5]} not in data.labels "
@@ -92,23 +120,58 @@ def normalise_labels(
     return mapped, changed
 
 
+def as_text_category(values: pd.Series) -> pd.Series:
+    """A text column as a categorical of strings (missing values stay missing)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values if is_text(values) else map_categories(values, lambda c: c.astype(str))
+    return values.astype("str").astype("category")
+
+
+def _to_numbers(values: pd.Series) -> np.ndarray:
+    if isinstance(values.dtype, pd.CategoricalDtype):  # parse each distinct value once
+        parsed = pd.to_numeric(pd.Series(values.cat.categories), errors="coerce")
+        numbers = np.append(parsed.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
+        return numbers[values.cat.codes.to_numpy()]  # code -1 (missing) -> the trailing NaN
+    parsed = pd.to_numeric(values, errors="coerce")
+    return parsed.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+
+
 def coerce_types(
     frame: pd.DataFrame, numeric: list[str], categorical: list[str]
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Numerics to float64 (unparseable -> missing, counted), categoricals to strings."""
-    out = frame.copy()
+    """Numerics to float64 (unparseable -> missing, counted), categoricals to categoricals of
+    strings."""
+    out = frame.copy(deep=False)
     bad: dict[str, int] = {}
     for col in numeric:
-        values = pd.to_numeric(out[col], errors="coerce").astype("float64")
-        values = values.mask(~np.isfinite(values.to_numpy()), np.nan)
-        newly_missing = int((values.isna() & out[col].notna()).sum())
+        dtype = out[col].dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "iu":  # nothing to parse or non-finite
+            out[col] = out[col].astype(np.float64)
+            continue
+        numbers = _to_numbers(out[col])
+        numbers[~np.isfinite(numbers)] = np.nan
+        newly_missing = int((np.isnan(numbers) & out[col].notna().to_numpy()).sum())
         if newly_missing:
             bad[col] = newly_missing
-        out[col] = values
+        out[col] = pd.Series(numbers, index=out.index)
     for col in categorical:
-        if not isinstance(out[col].dtype, pd.StringDtype):
-            out[col] = out[col].astype("str")  # missing values stay missing
+        out[col] = as_text_category(out[col])
     return out, bad
+
+
+def duplicate_records(frame: pd.DataFrame, columns: list[str], hashes: np.ndarray) -> np.ndarray:
+    """Rows that repeat a later row on `columns` (keep the last copy), exactly.
+
+    Only rows whose 64-bit hash occurs twice can be copies; those few are compared by value, so
+    a hash collision never drops a distinct record.
+    """
+    drop = np.zeros(len(frame), dtype=bool)
+    ordered = np.sort(hashes)  # sorting beats a hash table on 1e7 random 64-bit keys
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if repeated.size:
+        suspects = np.flatnonzero(pd.Index(hashes).isin(np.unique(repeated)))
+        drop[suspects] = frame.iloc[suspects].duplicated(subset=columns, keep="last").to_numpy()
+    return drop
 
 
 def clean_features(frame: pd.DataFrame, data: DataParams, where: str) -> pd.DataFrame:
@@ -140,18 +203,21 @@ def clean_table(
         out[data.target], data.label_map, data.labels, where
     )
     out = out.assign(**{data.target: target})
-    missing_target = out[data.target].isna()
+    missing_target = out[data.target].isna().to_numpy()
     report.rows_missing_target = int(missing_target.sum())
-    out = out[~missing_target]
+    if report.rows_missing_target:
+        out = out[~missing_target]
     out, report.numeric_values_unparseable = coerce_types(out, data.numeric, data.categorical)
-    out[data.target] = out[data.target].astype("str")
+    out[data.target] = as_text_category(out[data.target])
     before = len(out)
     if data.time_column and data.time_column in out.columns:
         parsed = pd.to_datetime(out[data.time_column], errors="coerce", utc=True)
         report.times_unparseable = int((parsed.isna() & out[data.time_column].notna()).sum())
         out[data.time_column] = parsed
     identity = [c for c in data.record_columns if c in out.columns]
-    out = out.drop_duplicates(subset=identity, keep="last")
+    hashes = row_hashes(out, identity)
+    keep = ~duplicate_records(out, identity, hashes)
+    out = out[keep].assign(**{RECORD_HASH_COLUMN: hashes[keep]})
     report.duplicate_rows_removed = before - len(out)
     out = out.reset_index(drop=True)
     report.rows_out = len(out)

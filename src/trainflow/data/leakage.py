@@ -34,8 +34,8 @@ class LeakageReport:
 
 def shared_with_test(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """For train and val: which rows have the feature values (hash) of some test row."""
-    test_profiles = np.unique(features["test"])
-    return {name: np.isin(features[name], test_profiles) for name in ("train", "val")}
+    test_profiles = pd.Index(features["test"]).unique()  # hash-table lookups, no sorting
+    return {name: pd.Index(features[name]).isin(test_profiles) for name in ("train", "val")}
 
 
 def without_shared_feature_rows(
@@ -110,12 +110,13 @@ def enforce(report: LeakageReport) -> None:
 
 def manifest(records: dict[str, np.ndarray]) -> tuple[pd.DataFrame, dict]:
     """Every record's hash per split, and per split its row count and a sha256 of its hashes."""
-    parts, summary = [], {}
-    for name, record_hashes in records.items():
-        hashes = np.sort(record_hashes)
-        parts.append(pd.DataFrame({"split": name, "row_hash": hashes}))
-        summary[name] = {
-            "rows": len(hashes),
-            "sha256": hashlib.sha256(hashes.tobytes()).hexdigest(),
-        }
-    return pd.concat(parts, ignore_index=True), summary
+    names = list(records)
+    hashes = [np.sort(part) for part in records.values()]
+    summary = {
+        name: {"rows": len(h), "sha256": hashlib.sha256(h.tobytes()).hexdigest()}
+        for name, h in zip(names, hashes, strict=True)
+    }
+    split = np.repeat(np.arange(len(names), dtype=np.int8), [len(h) for h in hashes])
+    rows = pd.DataFrame({"split": pd.Categorical.from_codes(split, categories=names),
+                         "row_hash": np.concatenate(hashes)})  # fmt: skip
+    return rows, summary

@@ -20,7 +20,7 @@ import pandas as pd
 from trainflow.data.fetch import sha256_of
 from trainflow.data.sources import SOURCE_FILE_COLUMN, read_table, stack
 from trainflow.errors import StageError
-from trainflow.io import atomic_path
+from trainflow.io import atomic_path, write_table
 from trainflow.params import S3Source, SqlSource
 
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -149,7 +149,7 @@ def fetch_snapshot(source: SqlSource | S3Source, refresh: bool) -> Path:
     if frame.empty:
         raise StageError(f"{source_uri(source)}: returned no rows")
     with atomic_path(source.path) as tmp:
-        frame.to_parquet(tmp, index=False)
+        write_table(frame, tmp)
         digest = sha256_of(tmp)
         unchanged = source.path.exists() and digest == sha256_of(source.path)
     if unchanged:  # identical bytes: the provenance (time of first fetch) stays as it is

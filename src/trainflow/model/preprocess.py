@@ -53,20 +53,17 @@ class Preprocessor:
         x_cat = np.zeros((n, len(self.categorical)), dtype=np.int64)
         for j, col in enumerate(self.categorical):
             lookup = {v: i + 2 for i, v in enumerate(self.vocab[col])}
-            values = frame[col]
-            codes = values.map(lookup).fillna(UNKNOWN_INDEX).to_numpy(dtype=np.int64, copy=True)
-            codes[values.isna().to_numpy()] = MISSING_INDEX
-            x_cat[:, j] = codes
+            x_cat[:, j] = _lookup(frame[col], lookup, UNKNOWN_INDEX, MISSING_INDEX)
         return x_num, x_cat
 
     def encode_target(self, target: pd.Series) -> np.ndarray:
         """Labels -> class indices in `labels` order (binary: 1.0 is the positive class)."""
         lookup = {label: i for i, label in enumerate(self.labels)}
-        codes = target.map(lookup)
-        if codes.isna().any():
-            bad = sorted(set(target[codes.isna()].astype(str)))[:5]
+        codes = _lookup(target, lookup, -1, -1)
+        if (codes < 0).any():
+            bad = sorted(set(target[codes < 0].astype(str)))[:5]
             raise StageError(f"target {self.target!r}: unknown label(s) {bad}")
-        return codes.to_numpy(dtype=np.float32)
+        return codes.astype(np.float32)
 
     def to_dict(self) -> dict:
         return {"format_version": FORMAT_VERSION, **asdict(self)}
@@ -90,6 +87,20 @@ class Preprocessor:
             return cls.from_dict(json.loads(path.read_text()))
         except FileNotFoundError:
             raise StageError(f"{path}: preprocessor not found") from None
+
+
+def _lookup(values: pd.Series, lookup: dict[str, int], unknown: int, missing: int) -> np.ndarray:
+    """Each value's index in `lookup` (`unknown` if absent, `missing` if missing).
+
+    Categoricals are looked up once per category, then spread by their codes.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        per_category = [lookup.get(str(c), unknown) for c in values.cat.categories]
+        table = np.array([*per_category, missing], dtype=np.int64)  # code -1 -> missing
+        return table[values.cat.codes.to_numpy()]
+    codes = values.map(lookup).fillna(unknown).to_numpy(dtype=np.int64, copy=True)
+    codes[values.isna().to_numpy()] = missing
+    return codes
 
 
 def fit_preprocessor(

@@ -22,7 +22,7 @@ SERVICE = "trainflow.serving.service:TabularClassifier"
 SERVING_PACKAGES = ("bentoml", "numpy", "pandas", "pydantic", "pyyaml", "torch")
 SERVING_MODULES = (  # what the service imports; package's deps in dvc.yaml list the same files
     "__init__.py", "params.py", "paths.py", "errors.py",
-    "data/__init__.py", "data/clean.py",
+    "data/__init__.py", "data/clean.py", "data/columnar.py",
     "model/__init__.py", "model/network.py", "model/preprocess.py",
     "serving/__init__.py", "serving/predictor.py", "serving/schema.py", "serving/service.py",
 )  # fmt: skip

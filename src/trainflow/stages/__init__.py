@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from trainflow.errors import StageError
-from trainflow.io import setup_logging
+from trainflow.io import keep_freed_memory, setup_logging
 
 STAGES = (
     "ingest", "validate", "prepare", "validate_prepared", "split", "train", "evaluate", "package",
@@ -17,6 +17,7 @@ STAGES = (
 def run_stage(name: str, main: Callable[[], None]) -> None:
     """Run a stage's main; an expected failure prints one line and exits 1."""
     setup_logging()
+    keep_freed_memory()
     try:
         main()
     except StageError as err:

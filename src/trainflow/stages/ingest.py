@@ -6,11 +6,12 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from trainflow import paths
 from trainflow.data.fetch import check_sha256, sha256_of
 from trainflow.data.sources import read_source, sample_rows
-from trainflow.io import atomic_dir, write_json
+from trainflow.io import atomic_dir, write_json, write_table
 from trainflow.params import LIVE_KINDS, SourceParams, load_params
 from trainflow.stages import run_stage
 
@@ -54,10 +55,12 @@ def first_ingested_at(snapshot_sha: str) -> str:
 def main() -> None:
     params = load_params()
     source = params.ingest.source
-    raw = sample_rows(read_source(params.ingest), params.ingest.sample_rows, params.seed)
-    fingerprint = source_fingerprint(source)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hash the source while parsing it
+        hashing = pool.submit(source_fingerprint, source)
+        raw = sample_rows(read_source(params.ingest), params.ingest.sample_rows, params.seed)
+        fingerprint = hashing.result()
     with atomic_dir(paths.RAW_DIR) as out:
-        raw.to_parquet(out / paths.RAW_TABLE.name, index=False)
+        write_table(raw, out / paths.RAW_TABLE.name)
         snapshot_sha = sha256_of(out / paths.RAW_TABLE.name)
     provenance = {
         "source": {"kind": source.kind, "path": str(source.path), **fingerprint},

@@ -8,7 +8,7 @@ import logging
 from trainflow import paths
 from trainflow.data.clean import clean_table
 from trainflow.data.sources import SOURCE_FILE_COLUMN
-from trainflow.io import atomic_dir, read_parquet, write_json
+from trainflow.io import atomic_dir, read_parquet, write_json, write_table
 from trainflow.params import load_params
 from trainflow.stages import run_stage
 
@@ -21,7 +21,7 @@ def main() -> None:
     keep = [SOURCE_FILE_COLUMN, *params.data.record_keep]
     clean, report = clean_table(raw, params.data, keep, str(paths.RAW_TABLE))
     with atomic_dir(paths.PREPARED_DIR) as out:
-        clean.to_parquet(out / paths.PREPARED_TABLE.name, index=False)
+        write_table(clean, out / paths.PREPARED_TABLE.name)
     write_json(paths.PREPARE_METRICS, {"cleaning": report.to_dict()})
     log.info("cleaned %d -> %d rows", report.rows_in, report.rows_out)
 

@@ -7,6 +7,7 @@ import json
 import logging
 
 from trainflow import paths
+from trainflow.data.clean import RECORD_HASH_COLUMN, require_columns
 from trainflow.data.leakage import (
     check_leakage,
     enforce,
@@ -14,8 +15,14 @@ from trainflow.data.leakage import (
     select,
     without_shared_feature_rows,
 )
-from trainflow.data.split import check_disjoint, hashes_by_split, split_summary, split_table
-from trainflow.io import atomic_dir, read_parquet, write_json
+from trainflow.data.split import (
+    check_disjoint,
+    hashes_by_position,
+    split_positions,
+    split_summary,
+    take_splits,
+)
+from trainflow.io import atomic_dir, read_parquet, write_json, write_tables
 from trainflow.params import load_params
 from trainflow.stages import run_stage
 
@@ -25,21 +32,23 @@ log = logging.getLogger("trainflow.split")
 def main() -> None:
     params = load_params()
     clean = read_parquet(paths.PREPARED_TABLE)
-    splits = split_table(clean, params.data, params.split, params.seed)
-    records = hashes_by_split(splits, params.data.record_columns)
-    features = hashes_by_split(splits, params.data.features)
-    check_disjoint(records)
+    require_columns(clean, [RECORD_HASH_COLUMN], str(paths.PREPARED_TABLE))
+    positions = split_positions(clean, params.data, params.split, params.seed)
+    record_hashes = clean[RECORD_HASH_COLUMN].to_numpy()
+    records = {name: record_hashes[rows] for name, rows in positions.items()}
+    features = hashes_by_position(clean, positions, params.data.features)
+    check_disjoint(positions, len(clean))
     dropped = 0
     if params.split.shared_feature_rows == "drop_from_train":
         keep, dropped = without_shared_feature_rows(features)
-        splits, records, features = (select(p, keep) for p in (splits, records, features))
+        positions, records, features = (select(p, keep) for p in (positions, records, features))
+    splits = take_splits(clean, positions)
     leakage = check_leakage(splits, features, params.data, params.split, dropped)
     enforce(leakage)
     rows, hashes = manifest(records)
     with atomic_dir(paths.SPLIT_DIR) as out:
-        for name, frame in splits.items():
-            frame.to_parquet(out / paths.split_table(name).name, index=False)
-        rows.to_parquet(out / "manifest.parquet", index=False)
+        tables = {out / paths.split_table(name).name: frame for name, frame in splits.items()}
+        write_tables(tables | {out / "manifest.parquet": rows})
         (out / "manifest.json").write_text(json.dumps(hashes, indent=2) + "\n")
     summary = split_summary(splits, params.data)
     write_json(paths.SPLIT_METRICS, {"split": summary | {"leakage": leakage.to_dict()}})
