@@ -55,9 +55,9 @@ def strip_whitespace(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     for col in _text_columns(out):
         values = out[col]
         if isinstance(values.dtype, pd.CategoricalDtype):
-            cats = values.cat.categories
             if not is_text(values):
                 continue
+            cats = values.cat.categories
             stripped_cats = cats.str.strip()
             changed += int(category_counts(values)[np.asarray(stripped_cats != cats)].sum())
             out[col] = map_categories(values, lambda c: c.str.strip())

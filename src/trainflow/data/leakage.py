@@ -64,7 +64,7 @@ def check_leakage(
     params: SplitParams,
     dropped: int = 0,
 ) -> LeakageReport:
-    """`features`: each split's feature-row hashes (split.hashes_by_split over data.features)."""
+    """`features`: each split's feature-row hashes (columnar.row_hashes over data.features)."""
     problems: list[str] = []
     shared = sum(int(mask.sum()) for mask in shared_with_test(features).values())
     if shared and params.shared_feature_rows != "allow":

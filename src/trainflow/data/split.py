@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trainflow.data.columnar import row_hashes
 from trainflow.data.sources import SOURCE_FILE_COLUMN
 from trainflow.errors import StageError
 from trainflow.params import DataParams, SplitParams
@@ -107,7 +106,9 @@ def split_positions(
     if params.strategy == "time":
         return _by_time(clean, params, str(data.time_column))
     everything = np.arange(len(clean))
-    if params.strategy != "group":
+    if params.strategy == "group":
+        groups = clean[str(data.group_column)]
+    else:
         codes, classes = _class_codes(clean[data.target])
     if params.test_source_file is not None:
         if SOURCE_FILE_COLUMN not in clean.columns:
@@ -122,13 +123,11 @@ def split_positions(
         if not rest.size:
             raise StageError("split: every row is in the test source file; none left to train")
     elif params.strategy == "group":
-        groups = clean[str(data.group_column)]
         rest, test = _by_group(everything, groups, params.test_size, seed, "test")
     else:
         rest, test = _stratified(everything, codes, classes, params.test_size, seed,
                                  data.target, "test")  # fmt: skip
     if params.strategy == "group":
-        groups = clean[str(data.group_column)]
         train, val = _by_group(rest, groups, params.val_size, seed, "val")
     else:
         train, val = _stratified(rest, codes, classes, params.val_size, seed, data.target, "val")
@@ -146,17 +145,9 @@ def split_table(
     return take_splits(clean, split_positions(clean, data, params, seed))
 
 
-def hashes_by_split(splits: dict[str, pd.DataFrame], columns: list[str]) -> dict[str, np.ndarray]:
-    """Each split's row hashes over `columns`: computed once, shared by every check."""
-    return {name: row_hashes(frame, columns) for name, frame in splits.items()}
-
-
-def hashes_by_position(
-    clean: pd.DataFrame, positions: dict[str, np.ndarray], columns: list[str]
-) -> dict[str, np.ndarray]:
-    """hashes_by_split for splits given as row numbers of `clean`: one hashing pass."""
-    hashes = row_hashes(clean, columns)
-    return {name: hashes[rows] for name, rows in positions.items()}
+def at_positions(values: np.ndarray, positions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per split, the entries of a per-row array (hashes of `clean`'s rows) at its row numbers."""
+    return {name: values[rows] for name, rows in positions.items()}
 
 
 def check_disjoint(positions: dict[str, np.ndarray], n_rows: int) -> None:

@@ -8,6 +8,7 @@ import logging
 
 from trainflow import paths
 from trainflow.data.clean import RECORD_HASH_COLUMN, require_columns
+from trainflow.data.columnar import row_hashes
 from trainflow.data.leakage import (
     check_leakage,
     enforce,
@@ -16,8 +17,8 @@ from trainflow.data.leakage import (
     without_shared_feature_rows,
 )
 from trainflow.data.split import (
+    at_positions,
     check_disjoint,
-    hashes_by_position,
     split_positions,
     split_summary,
     take_splits,
@@ -34,9 +35,8 @@ def main() -> None:
     clean = read_parquet(paths.PREPARED_TABLE)
     require_columns(clean, [RECORD_HASH_COLUMN], str(paths.PREPARED_TABLE))
     positions = split_positions(clean, params.data, params.split, params.seed)
-    record_hashes = clean[RECORD_HASH_COLUMN].to_numpy()
-    records = {name: record_hashes[rows] for name, rows in positions.items()}
-    features = hashes_by_position(clean, positions, params.data.features)
+    records = at_positions(clean[RECORD_HASH_COLUMN].to_numpy(), positions)
+    features = at_positions(row_hashes(clean, params.data.features), positions)
     check_disjoint(positions, len(clean))
     dropped = 0
     if params.split.shared_feature_rows == "drop_from_train":
