@@ -34,6 +34,7 @@ def _fetch_data(refresh: bool) -> None:
 def _suite_init(out: Path | None, force: bool) -> None:
     """Profile the configured source and write a starter suite for a human to review."""
     from trainflow.data.contract import starter_suite
+    from trainflow.data.profile import infer_task
     from trainflow.data.sources import read_source
     from trainflow.errors import StageError
     from trainflow.io import atomic_path
@@ -43,7 +44,16 @@ def _suite_init(out: Path | None, force: bool) -> None:
     target = out or params.validate_.suite
     if target.exists() and not force:
         raise StageError(f"{target}: exists (pass --force to overwrite)")
-    suite = starter_suite(read_source(params.ingest), params.data, target.stem)
+    raw = read_source(params.ingest)
+    data = params.data
+    if data.target not in raw.columns:
+        raise StageError(f"data.target: column {data.target!r} is not in the source")
+    looks, labels = infer_task(raw[data.target], data.missing_markers)
+    hint = f"labels {labels}" if labels else "a numeric target (labels [])"
+    print(f"target {data.target!r} looks like {looks}: {hint}; params say {data.task_type}")
+    if looks != data.task_type:
+        print(f"  to follow the data, set data.task: {looks} and data.labels: {labels}")
+    suite = starter_suite(raw, data, target.stem)
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(suite, indent=2) + "\n")
     print(f"wrote {target}: {len(suite['expectations'])} expectations; review ranges, value sets")

@@ -20,11 +20,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Task = Literal["auto", "binary", "multiclass", "regression"]
+TASK_TYPES = ("binary", "multiclass", "regression")
+
+
 class DataParams(Strict):
-    """What the table means: target, label order, feature types, missing markers."""
+    """What the table means: target, task, label order, feature types, missing markers."""
 
     target: str
-    labels: list[str] = Field(min_length=2)
+    # auto: from data.labels (none: regression on a numeric target; 2: binary; more: multiclass)
+    task: Task = "auto"
+    labels: list[str] = []
     label_map: dict[str, str] = {}
     missing_markers: list[str] = []
     numeric: list[str]
@@ -43,6 +49,7 @@ class DataParams(Strict):
             raise ValueError(f"target {self.target!r} is also listed as a feature")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("data.labels has a duplicate label")
+        self._check_task()
         unknown = sorted(set(self.label_map.values()) - set(self.labels))
         if unknown:
             raise ValueError(f"data.label_map maps to labels not in data.labels: {unknown}")
@@ -55,6 +62,30 @@ class DataParams(Strict):
             if name is not None and name in columns:
                 raise ValueError(f"{name!r} is an id/time column and also listed as a feature")
         return self
+
+    def _check_task(self) -> None:
+        n = len(self.labels)
+        if self.task == "regression" and (n or self.label_map):
+            raise ValueError(
+                "task regression takes a numeric target: leave labels and label_map empty"
+            )
+        if self.task == "binary" and n != 2:
+            raise ValueError(f"task binary needs exactly 2 labels, got {n}")
+        if self.task == "multiclass" and n < 3:
+            raise ValueError(f"task multiclass needs 3 or more labels, got {n}")
+        if self.task == "auto" and n == 1:
+            raise ValueError("one label is no task: list 2+ labels, or none for a numeric target")
+
+    @property
+    def task_type(self) -> str:
+        """binary | multiclass | regression: data.task, or inferred from data.labels."""
+        if self.task != "auto":
+            return self.task
+        return {0: "regression", 2: "binary"}.get(len(self.labels), "multiclass")
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task_type != "regression"
 
     @property
     def record_keep(self) -> list[str]:
@@ -83,6 +114,7 @@ class DataParams(Strict):
 
     @property
     def positive_label(self) -> str:
+        """Binary tasks: the last label is the positive class."""
         return self.labels[-1]
 
 

@@ -3,7 +3,17 @@ import time
 import pytest
 import torch
 
-from trainflow.evaluation.metrics import binary_metrics, confusion_rows, curve_tables
+from trainflow.evaluation.metrics import (
+    binary_metrics,
+    confusion_rows,
+    curve_tables,
+    difference,
+    multiclass_metrics,
+    predicted_classes,
+    regression_metrics,
+    reliability_rows,
+    residual_rows,
+)
 from trainflow.evaluation.speed import batch_throughput, latency_percentiles
 
 
@@ -33,8 +43,42 @@ def test_curves_and_confusion_rows():
     assert roc[0] == {"fpr": 0.0, "tpr": 0.0} or roc[0]["fpr"] == 0.0
     assert roc[-1]["fpr"] == 1.0 and roc[-1]["tpr"] == 1.0
     assert all(r["tpr"] >= 0 for r in roc)
-    rows = confusion_rows(torch.tensor([0.7, 0.2]), torch.tensor([0.0, 0.0]), ["no", "yes"])
+    predicted = predicted_classes("binary", torch.tensor([0.7, 0.2]))
+    rows = confusion_rows(predicted, torch.tensor([0, 0]).numpy(), ["no", "yes"])
     assert rows == [{"actual": "no", "predicted": "yes"}, {"actual": "no", "predicted": "no"}]
+
+
+def test_multiclass_metrics_on_known_predictions():
+    probs = torch.tensor([[0.8, 0.1, 0.1], [0.1, 0.7, 0.2], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]])
+    target = torch.tensor([0, 1, 2, 1])
+    m = multiclass_metrics(probs, target, ["a", "b", "c"])
+    assert m["accuracy"] == pytest.approx(0.75) and m["error_rate"] == pytest.approx(0.25)
+    assert m["confusion"] == {"a": {"a": 1, "b": 0, "c": 0}, "b": {"a": 1, "b": 1, "c": 0},
+                              "c": {"a": 0, "b": 0, "c": 1}}  # fmt: skip
+    assert m["f1_per_class"] == {"a": pytest.approx(2 / 3), "b": pytest.approx(2 / 3), "c": 1.0}
+    expected_log_loss = -(0.8 * 0.7 * 0.6 * 0.4) ** 0.25
+    assert m["log_loss"] == pytest.approx(-torch.tensor(-expected_log_loss).log().item(), 1e-5)
+    assert predicted_classes("multiclass", probs).tolist() == [0, 1, 2, 0]
+
+
+def test_regression_metrics_on_known_predictions():
+    pred, target = torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([1.0, 2.0, 4.0, 3.0])
+    m = regression_metrics(pred, target)
+    assert m["mse"] == pytest.approx(0.5) and m["rmse"] == pytest.approx(0.5**0.5)
+    assert m["mae"] == pytest.approx(0.5)
+    assert m["r2"] == pytest.approx(1 - 2 / 5)  # SS_res 2, SS_tot 5
+    rows = residual_rows(pred, target, seed=0)
+    assert [r["residual"] for r in rows] == [0.0, 0.0, 1.0, -1.0]
+    assert difference("regression", m, {**m, "rmse": 2.0})["rmse"] == pytest.approx(
+        0.5**0.5 - 2.0, abs=1e-6
+    )
+
+
+def test_reliability_bins_count_every_row():
+    probs = torch.tensor([[0.95, 0.05], [0.91, 0.09], [0.4, 0.6], [0.3, 0.7]])
+    rows = reliability_rows(probs, torch.tensor([0, 1, 1, 0]), bins=10)
+    assert sum(r["rows"] for r in rows) == 4
+    assert rows[-1] == {"confidence": 0.93, "accuracy": 0.5, "rows": 2}
 
 
 def test_curves_drop_undefined_precision_and_are_stable():

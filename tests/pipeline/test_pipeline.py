@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from tests.conftest import make_project, project_env, run
@@ -237,3 +238,93 @@ def test_bring_your_own_data_walkthrough(tmp_path, adult_wheel, penguins_csv):
     assert ev["model"]["accuracy"] > 0.8 and ev["baseline"]["accuracy"] > 0.8
     card = (repo / "models/bundle/model_card.md").read_text()
     assert "penguin_sex_classifier" in card and "Palmer Station" in card
+
+
+PENGUIN = {"species": "Gentoo", "island": "Biscoe", "bill_length_mm": 47.5, "bill_depth_mm": 15.0,
+           "flipper_length_mm": 218, "body_mass_g": 4950, "sex": "NA", "year": 2008}  # fmt: skip
+
+
+def byod_repo(tmp_path: Path, wheel: Path, csv_path: Path, example: str):
+    """A fresh project on penguins.csv with examples/<example>/params.yaml and a drafted,
+    committed contract: what the README tells a user to do."""
+    import shutil
+
+    env = project_env(tmp_path)
+    repo = make_project(tmp_path / "repo", wheel, env)
+    shutil.copy(csv_path, repo / "data/external/penguins.csv")
+    shutil.copy(repo / f"examples/{example}/params.yaml", repo / "params.yaml")
+    drafted = run(["trainflow", "suite", "init"], repo, env)
+    run(["git", "add", "-A"], repo, env)
+    run(["git", "commit", "-qm", example], repo, env)
+    return repo, env, drafted.stdout
+
+
+def test_multiclass_end_to_end(tmp_path, adult_wheel, penguins_csv):
+    """Species (3 classes) through every stage, the bundle served by `bentoml serve`."""
+    from tests.servers import bento_server
+
+    repo, env, drafted = byod_repo(tmp_path, adult_wheel, penguins_csv, "penguins-species")
+    assert "looks like multiclass: labels ['Adelie', 'Chinstrap', 'Gentoo']" in drafted
+    assert stages_run(run(["dvc", "repro"], repo, env).stdout) == STAGES
+    split = json.loads((repo / "metrics/split.json").read_text())["split"]
+    assert set(split["test"]["class_counts"]) == {"Adelie", "Chinstrap", "Gentoo"}
+    ev = json.loads((repo / "metrics/eval.json").read_text())
+    assert ev["task"] == "multiclass"
+    for name in ("model", "baseline"):
+        assert ev[name]["accuracy"] > 0.9 and ev[name]["f1_macro"] > 0.9
+        assert 0 < ev[name]["log_loss"] < 0.5 and 0 <= ev[name]["calibration_error"] < 0.2
+        confusion = ev[name]["confusion"]
+        assert sum(sum(row.values()) for row in confusion.values()) == ev["test_rows"]
+    plots = repo / "reports/eval"
+    assert json.loads((plots / "roc_model.json").read_text()) == []  # binary only
+    assert len(json.loads((plots / "confusion.json").read_text())) == ev["test_rows"]
+    assert json.loads((plots / "reliability_model.json").read_text())
+    assert "Multiclass classifier predicting `species`" in (
+        repo / "models/bundle/model_card.md"
+    ).read_text()
+    with bento_server(repo / "models/bundle", env, tmp_path / "serve") as url:
+        resp = requests.post(f"{url}/predict", json={"records": [PENGUIN]}, timeout=10)
+        assert resp.status_code == 200, resp.text
+        (answer,) = resp.json()
+        assert answer["label"] == "Gentoo" and set(answer["probabilities"]) == {
+            "Adelie", "Chinstrap", "Gentoo"}  # fmt: skip
+        assert sum(answer["probabilities"].values()) == pytest.approx(1, abs=1e-5)
+        meta = requests.post(f"{url}/metadata", json={}, timeout=10).json()
+        assert meta["task"] == "multiclass" and meta["metrics"]["f1_macro"] > 0.9
+
+
+def test_regression_end_to_end(tmp_path, adult_wheel, penguins_csv):
+    """Body mass (grams) through every stage, the bundle served by `bentoml serve`."""
+    from tests.servers import bento_server
+
+    repo, env, drafted = byod_repo(tmp_path, adult_wheel, penguins_csv, "penguins-mass")
+    assert "looks like regression" in drafted
+    assert stages_run(run(["dvc", "repro"], repo, env).stdout) == STAGES
+    cleaning = json.loads((repo / "metrics/prepare.json").read_text())["cleaning"]
+    assert cleaning["rows_missing_target"] == 2 and cleaning["rows_out"] == 342
+    split = json.loads((repo / "metrics/split.json").read_text())["split"]
+    for part in ("train", "val", "test"):  # stratified on deciles: each split spans the range
+        assert split[part]["target"]["min"] < 3100 and split[part]["target"]["max"] > 5500
+    ev = json.loads((repo / "metrics/eval.json").read_text())
+    assert ev["task"] == "regression"
+    for name in ("model", "baseline"):
+        m = ev[name]
+        assert m["r2"] > 0.75 and m["rmse"] < 400 and m["mae"] <= m["rmse"]
+        assert m["mse"] == pytest.approx(m["rmse"] ** 2, rel=1e-5)
+    residuals = json.loads((repo / "reports/eval/residuals_model.json").read_text())
+    assert len(residuals) == ev["test_rows"]
+    for row in residuals:
+        assert row["residual"] == pytest.approx(row["actual"] - row["predicted"], abs=1e-5)
+    assert json.loads((repo / "reports/eval/confusion.json").read_text()) == []
+    card = (repo / "models/bundle/model_card.md").read_text()
+    assert "Regression model predicting the number `body_mass_g`" in card and "| r2 |" in card
+    shown = run(["dvc", "plots", "show", "--json"], repo, env)
+    assert "failed to load" not in shown.stdout + shown.stderr  # empty plots are skipped
+    with bento_server(repo / "models/bundle", env, tmp_path / "serve") as url:
+        resp = requests.post(f"{url}/predict", json={"records": [PENGUIN]}, timeout=10)
+        assert resp.status_code == 200, resp.text
+        (answer,) = resp.json()
+        assert set(answer) == {"value"} and 4000 < answer["value"] < 6500  # a 4,950 g Gentoo
+        bad = requests.post(f"{url}/predict", json={"records": [{**PENGUIN, "sex": 3}]},
+                            timeout=10)  # fmt: skip
+        assert 400 <= bad.status_code < 500 and "sex" in bad.text

@@ -55,7 +55,7 @@ def model_folder(tmp_path, data_params):
     clean, _ = clean_table(messy_frame(200), data_params, [SOURCE_FILE_COLUMN], "t")
     pre = fit_preprocessor(clean, data_params, PreprocessParams())
     config = {
-        "kind": "logistic",
+        "kind": "linear",
         "n_numeric": len(pre.numeric),
         "cardinalities": pre.cardinalities,
     }

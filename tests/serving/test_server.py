@@ -1,17 +1,9 @@
 """`bentoml serve` of the bundle the pipeline built, on a free loopback port."""
 
-import json
-import os
-import signal
-import subprocess
-import time
-from pathlib import Path
-
 import pytest
 import requests
 
-from tests.conftest import run
-from tests.servers import free_port
+from tests.servers import bento_server
 from tests.serving.test_schema_and_predictor import RECORD
 
 pytestmark = pytest.mark.slow
@@ -20,41 +12,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server(pipeline_repo, tmp_path_factory):
     repo, env, _ = pipeline_repo
-    env = {**env, "BENTOML_HOME": str(tmp_path_factory.mktemp("serve_home"))}
-    run(["bentoml", "import", str(repo / "models/bundle/bundle.bento")], repo, env)
-    tag = json.loads((repo / "models/bundle/bundle.json").read_text())["bento_tag"]
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("serve_log") / "serve.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path_factory.mktemp("serve_cwd"), env=env, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc, Path(log.name))
+    with bento_server(repo / "models/bundle", env, tmp_path_factory.mktemp("serve")) as url:
         yield url
-    finally:  # also when readiness failed: never leave a server behind
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
-
-
-def wait_ready(url: str, proc: subprocess.Popen, log: Path, limit_s: float = 90) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        if proc.poll() is not None:
-            pytest.fail(f"bentoml serve exited early: {log.read_text()[-2000:]}")
-        time.sleep(0.5)
-    pytest.fail(f"bentoml serve was not ready within {limit_s:.0f} s")
 
 
 def predict(url: str, payload) -> requests.Response:
@@ -96,3 +55,4 @@ def test_invalid_json_is_a_4xx(server):
 def test_metadata(server):
     meta = requests.post(f"{server}/metadata", json={}, timeout=10).json()
     assert meta["labels"] == ["<=50K", ">50K"] and meta["metrics"]["accuracy"] > 0.7
+    assert meta["task"] == "binary" and meta["metrics"]["task"] == "binary"

@@ -120,6 +120,20 @@ def normalise_labels(
     return mapped, changed
 
 
+def numeric_target(target: pd.Series, where: str) -> pd.Series:
+    """A regression target as float64; missing stays missing (the row is dropped), but a value
+    that is not a finite number is an error: silently dropping it would bias the target."""
+    numbers = _to_numbers(target)
+    bad = ~np.isfinite(numbers) & target.notna().to_numpy()
+    if bad.any():
+        examples = sorted(set(map(str, target[bad].head(100))))[:5]
+        raise StageError(
+            f"{where}: target {target.name!r} has {int(bad.sum())} value(s) that are not finite "
+            f"numbers, e.g. {examples} (a regression target; list data.labels for classes)"
+        )
+    return pd.Series(numbers, index=target.index, name=target.name)
+
+
 def as_text_category(values: pd.Series) -> pd.Series:
     """A text column as a categorical of strings (missing values stay missing)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
@@ -199,16 +213,20 @@ def clean_table(
     out = raw[[*schema, data.target, *[k for k in keep if k in raw.columns]]]
     out, report.cells_whitespace_stripped = strip_whitespace(out)
     out, report.missing_markers_replaced = replace_missing_markers(out, data.missing_markers)
-    target, report.labels_normalised = normalise_labels(
-        out[data.target], data.label_map, data.labels, where
-    )
+    if data.is_classification:
+        target, report.labels_normalised = normalise_labels(
+            out[data.target], data.label_map, data.labels, where
+        )
+    else:
+        target = numeric_target(out[data.target], where)
     out = out.assign(**{data.target: target})
     missing_target = out[data.target].isna().to_numpy()
     report.rows_missing_target = int(missing_target.sum())
     if report.rows_missing_target:
         out = out[~missing_target]
     out, report.numeric_values_unparseable = coerce_types(out, data.numeric, data.categorical)
-    out[data.target] = as_text_category(out[data.target])
+    if data.is_classification:
+        out[data.target] = as_text_category(out[data.target])
     before = len(out)
     if data.time_column and data.time_column in out.columns:
         parsed = pd.to_datetime(out[data.time_column], errors="coerce", utc=True)

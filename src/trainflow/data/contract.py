@@ -276,7 +276,8 @@ def prepared_suite(data: DataParams) -> dict:
     """The model-ready contract, derived from params: what training relies on after cleaning.
 
     Every schema column present with its exact dtype, the target never missing and exactly
-    within data.labels, every label present, no duplicate records (by prepare's record hash),
+    within data.labels and every label present (classification) or a float that varies
+    (regression), no duplicate records (by prepare's record hash),
     at least one row.
     """
     exp: list[dict] = [
@@ -287,13 +288,23 @@ def prepared_suite(data: DataParams) -> dict:
         {"type": "expect_column_values_to_be_of_type",
          "kwargs": {"column": RECORD_HASH_COLUMN, "type_": "uint64"}},
         {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": data.target}},
-        {"type": "expect_column_values_to_be_in_set",
-         "kwargs": {"column": data.target, "value_set": list(data.labels)}},
-        {"type": "expect_column_distinct_values_to_contain_set",
-         "kwargs": {"column": data.target, "value_set": list(data.labels)}},
-        {"type": "expect_column_values_to_be_of_type",
-         "kwargs": {"column": data.target, "type_": "str"}},
     ]  # fmt: skip
+    if data.is_classification:
+        exp += [
+            {"type": "expect_column_values_to_be_in_set",
+             "kwargs": {"column": data.target, "value_set": list(data.labels)}},
+            {"type": "expect_column_distinct_values_to_contain_set",
+             "kwargs": {"column": data.target, "value_set": list(data.labels)}},
+            {"type": "expect_column_values_to_be_of_type",
+             "kwargs": {"column": data.target, "type_": "str"}},
+        ]  # fmt: skip
+    else:  # a numeric target that varies (a constant has nothing to learn)
+        exp += [
+            {"type": "expect_column_values_to_be_of_type",
+             "kwargs": {"column": data.target, "type_": "float64"}},
+            {"type": "expect_column_unique_value_count_to_be_between",
+             "kwargs": {"column": data.target, "min_value": 2}},
+        ]  # fmt: skip
     for col in data.numeric:
         exp.append({"type": "expect_column_values_to_be_of_type",
                     "kwargs": {"column": col, "type_": "float64"}})  # fmt: skip
@@ -304,6 +315,21 @@ def prepared_suite(data: DataParams) -> dict:
         e["severity"] = "critical"
     return {"name": "prepared_model_ready", "expectations": exp,
             "meta": {"generated_by": "trainflow from params.yaml data.*"}}  # fmt: skip
+
+
+def numeric_bounds(values: pd.Series, col: str) -> list[dict]:
+    """Numeric type, and a range around the draft data's (0 stays the floor of a non-negative
+    column; half the span of headroom above)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    lo, hi = float(numbers.min()), float(numbers.max())
+    span = max(hi - lo, 1.0)
+    return [
+        {"type": "expect_column_values_to_be_in_type_list",
+         "kwargs": {"column": col, "type_list": NUMERIC_TYPES}},
+        {"type": "expect_column_values_to_be_between",
+         "kwargs": {"column": col, "min_value": 0.0 if lo >= 0 else lo - span,
+                    "max_value": hi + span * 0.5}},
+    ]  # fmt: skip
 
 
 def starter_suite(raw: pd.DataFrame, data: DataParams, name: str) -> dict:
@@ -330,16 +356,7 @@ def starter_suite(raw: pd.DataFrame, data: DataParams, name: str) -> dict:
 
     for col in data.numeric:
         values = view[col]
-        lo, hi = float(values.min()), float(values.max())
-        span = max(hi - lo, 1.0)
-        exp += [
-            {"type": "expect_column_values_to_be_in_type_list",
-             "kwargs": {"column": col, "type_list": NUMERIC_TYPES}},
-            not_null(col),
-            {"type": "expect_column_values_to_be_between",
-             "kwargs": {"column": col, "min_value": 0.0 if lo >= 0 else lo - span,
-                        "max_value": hi + span * 0.5}},
-        ]  # fmt: skip
+        exp += [not_null(col), *numeric_bounds(values, col)]
     for col in data.categorical:
         values = view[col]
         missing_rate = float(values.isin(markers).mean())
@@ -358,14 +375,17 @@ def starter_suite(raw: pd.DataFrame, data: DataParams, name: str) -> dict:
                  "kwargs": {"column": col, "value_set": markers,
                             "mostly": round(max(0.0, 1 - min(1.0, 2 * missing_rate + 0.01)), 3)}}
             )  # fmt: skip
-    target_values = sorted(set(data.labels) | set(data.label_map))
-    exp += [
-        not_null(data.target),
-        {"type": "expect_column_values_to_be_in_set",
-         "kwargs": {"column": data.target, "value_set": target_values}},
-        {"type": "expect_column_distinct_values_to_contain_set",
-         "kwargs": {"column": data.target, "value_set": list(data.labels)}},
-    ]  # fmt: skip
+    exp.append(not_null(data.target))
+    if data.is_classification:
+        target_values = sorted(set(data.labels) | set(data.label_map))
+        exp += [
+            {"type": "expect_column_values_to_be_in_set",
+             "kwargs": {"column": data.target, "value_set": target_values}},
+            {"type": "expect_column_distinct_values_to_contain_set",
+             "kwargs": {"column": data.target, "value_set": list(data.labels)}},
+        ]  # fmt: skip
+    else:
+        exp += numeric_bounds(view[data.target], data.target)
     if SOURCE_FILE_COLUMN in view.columns:
         exp.append({"type": "expect_column_values_to_not_be_null",
                     "kwargs": {"column": SOURCE_FILE_COLUMN}})  # fmt: skip

@@ -47,3 +47,18 @@ def profile_markdown(profile: dict, title: str) -> str:
             f"| {name} | {c['dtype']} | {c['missing_pct']:g} | {c['distinct']} | {detail} |"
         )
     return "\n".join(lines) + "\n"
+
+
+MAX_CLASSES = 20  # a numeric target with more distinct values than this looks like a quantity
+
+
+def infer_task(target: pd.Series, markers: list[str]) -> tuple[str, list[str]]:
+    """What a raw target column looks like: (task, labels). Numbers with many distinct values
+    are a regression target; anything else a classification over its distinct values."""
+    values = target.dropna().astype(str).str.strip()
+    values = values[~values.isin([m.strip() for m in markers]) & (values != "")]
+    distinct = sorted(values.unique())
+    numeric = pd.to_numeric(pd.Series(distinct), errors="coerce").notna().all()
+    if numeric and len(distinct) > MAX_CLASSES:
+        return "regression", []
+    return ("binary" if len(distinct) == 2 else "multiclass"), distinct

@@ -9,12 +9,29 @@ from trainflow.data.sources import SOURCE_FILE_COLUMN
 from trainflow.errors import StageError
 from trainflow.params import DataParams, SplitParams
 
+TARGET_BINS = 10
+
 
 def _class_codes(target: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Each row's class as an int (classes in sorted order): fast to count and stratify."""
     values = target.astype("category")
     classes = sorted(values.cat.categories)
     return values.cat.reorder_categories(classes).cat.codes.to_numpy(), list(map(str, classes))
+
+
+def _strata(target: pd.Series, data: DataParams) -> tuple[np.ndarray, list[str]]:
+    """What a stratified split balances: the class, or a numeric target's decile, so every
+    split sees the whole range of a regression target."""
+    if data.is_classification:
+        return _class_codes(target)
+    bins = pd.qcut(
+        target.rank(method="first"), q=max(1, min(TARGET_BINS, len(target) // 2)), labels=False
+    )
+    codes = bins.to_numpy(dtype=np.int64)
+    edges = target.groupby(codes).agg(["min", "max"])
+    return codes, [
+        f"{data.target} in [{lo:g}, {hi:g}]" for lo, hi in edges.itertuples(index=False)
+    ]
 
 
 def _stratified(
@@ -109,7 +126,7 @@ def split_positions(
     if params.strategy == "group":
         groups = clean[str(data.group_column)]
     else:
-        codes, classes = _class_codes(clean[data.target])
+        codes, classes = _strata(clean[data.target], data)
     if params.test_source_file is not None:
         if SOURCE_FILE_COLUMN not in clean.columns:
             raise StageError(f"split: column {SOURCE_FILE_COLUMN!r} missing from prepared data")
@@ -171,15 +188,23 @@ def check_disjoint(positions: dict[str, np.ndarray], n_rows: int) -> None:
 
 
 def split_summary(splits: dict[str, pd.DataFrame], data: DataParams) -> dict:
-    """Sizes and class balance per split."""
+    """Sizes and class balance (or the numeric target's spread) per split."""
     summary: dict = {}
     total = sum(len(f) for f in splits.values())
     for name, frame in splits.items():
-        counts = frame[data.target].value_counts()
-        summary[name] = {
-            "rows": len(frame),
-            "share": round(len(frame) / total, 4),
-            "positive_rate": round(float((frame[data.target] == data.positive_label).mean()), 4),
-            "class_counts": {label: int(counts.get(label, 0)) for label in data.labels},
-        }
+        target = frame[data.target]
+        part: dict = {"rows": len(frame), "share": round(len(frame) / total, 4)}
+        if data.task_type == "binary":
+            part["positive_rate"] = round(float((target == data.positive_label).mean()), 4)
+        if data.is_classification:
+            counts = target.value_counts()
+            part["class_counts"] = {label: int(counts.get(label, 0)) for label in data.labels}
+        else:
+            numbers = target.to_numpy(dtype=np.float64)
+            part["target"] = {
+                stat: round(float(fn(numbers)), 6) if numbers.size else None
+                for stat, fn in (("mean", np.mean), ("std", np.std), ("min", np.min),
+                                 ("max", np.max))
+            }  # fmt: skip
+        summary[name] = part
     return summary

@@ -1,26 +1,29 @@
-"""The baseline: L2-regularised logistic regression fitted full-batch with torch's L-BFGS."""
+"""The baseline: an L2-regularised linear model (logistic, softmax or ridge regression, by task)
+fitted full-batch with torch's L-BFGS."""
 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from trainflow.model.network import LogisticBaseline
+from trainflow.model.network import LinearBaseline
+from trainflow.model.objective import loss_for
 
 
-def fit_logistic(
+def fit_linear(
     x_num: torch.Tensor,
     x_cat: torch.Tensor,
     y: torch.Tensor,
     cardinalities: list[int],
+    task: str,
+    n_outputs: int,
     l2: float,
     max_iter: int,
     seed: int,
-) -> tuple[LogisticBaseline, dict]:
+) -> tuple[LinearBaseline, dict]:
     """Fit on the training split; deterministic for a fixed seed. Returns (model, fit info)."""
     torch.manual_seed(seed)
-    model = LogisticBaseline(x_num.shape[1], cardinalities)
-    loss_fn = nn.BCEWithLogitsLoss()
+    model = LinearBaseline(x_num.shape[1], cardinalities, n_outputs)
+    loss_fn = loss_for(task)
     optimizer = torch.optim.LBFGS(
         model.parameters(), lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe"
     )
@@ -37,4 +40,4 @@ def fit_logistic(
     with torch.no_grad():
         final = float(loss_fn(model(x_num, x_cat), y))
     state = optimizer.state[optimizer._params[0]]
-    return model, {"train_log_loss": final, "lbfgs_iterations": int(state.get("n_iter", 0))}
+    return model, {"train_loss": final, "lbfgs_iterations": int(state.get("n_iter", 0))}

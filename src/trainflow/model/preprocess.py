@@ -3,6 +3,8 @@ evaluation and serving alike.
 
 Numerics: optional log1p, then standardised with train mean/std; missing -> train mean (0).
 Categoricals: index 0 = unknown or rare category, 1 = missing, 2.. = train vocabulary.
+Target: binary 0/1, multiclass class index, regression standardised with train mean/std (so one
+learning rate suits any target scale; predictions are mapped back).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from trainflow.params import DataParams, PreprocessParams
 
 UNKNOWN_INDEX = 0
 MISSING_INDEX = 1
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -31,11 +33,19 @@ class Preprocessor:
     std: dict[str, float]
     vocab: dict[str, list[str]]
     target: str
+    task: str  # binary | multiclass | regression
     labels: list[str]
+    target_mean: float = 0.0  # regression only
+    target_std: float = 1.0
 
     @property
     def cardinalities(self) -> list[int]:
         return [len(self.vocab[c]) + 2 for c in self.categorical]
+
+    @property
+    def n_outputs(self) -> int:
+        """One logit (binary), one per class (multiclass), one value (regression)."""
+        return len(self.labels) if self.task == "multiclass" else 1
 
     def transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Cleaned features -> (float32 numerics [n, n_num], int64 category ids [n, n_cat])."""
@@ -57,13 +67,23 @@ class Preprocessor:
         return x_num, x_cat
 
     def encode_target(self, target: pd.Series) -> np.ndarray:
-        """Labels -> class indices in `labels` order (binary: 1.0 is the positive class)."""
+        """What the loss compares with: binary float 0/1 (1 = the positive class), multiclass
+        int64 class index in `labels` order, regression the standardised float32 value."""
+        if self.task == "regression":
+            values = target.to_numpy(dtype=np.float64, na_value=np.nan)
+            if not np.isfinite(values).all():
+                raise StageError(f"target {self.target!r}: missing or non-finite values")
+            return ((values - self.target_mean) / self.target_std).astype(np.float32)
         lookup = {label: i for i, label in enumerate(self.labels)}
         codes = _lookup(target, lookup, -1, -1)
         if (codes < 0).any():
             bad = sorted(set(target[codes < 0].astype(str)))[:5]
             raise StageError(f"target {self.target!r}: unknown label(s) {bad}")
-        return codes.astype(np.float32)
+        return codes if self.task == "multiclass" else codes.astype(np.float32)
+
+    def decode_values(self, outputs: np.ndarray) -> np.ndarray:
+        """Regression outputs (standardised) -> the target's own units."""
+        return outputs * self.target_std + self.target_mean
 
     def to_dict(self) -> dict:
         return {"format_version": FORMAT_VERSION, **asdict(self)}
@@ -115,15 +135,16 @@ def fit_preprocessor(
         values = train[col].to_numpy(dtype=np.float64, na_value=np.nan)
         if col in params.log1p:
             values = np.log1p(np.clip(values, 0, None))
-        finite = values[np.isfinite(values)]
-        mean[col] = float(finite.mean()) if finite.size else 0.0
-        sd = float(finite.std()) if finite.size else 0.0
-        std[col] = sd if sd > 1e-12 else 1.0
+        mean[col], std[col] = _mean_std(values)
     vocab: dict[str, list[str]] = {}
     for col in data.categorical_features:
         counts = train[col].dropna().astype(str).value_counts()
         kept = counts[counts >= params.min_category_count]
         vocab[col] = sorted(kept.index.tolist())
+    target_mean, target_std = 0.0, 1.0
+    if data.task_type == "regression":
+        values = train[data.target].to_numpy(dtype=np.float64, na_value=np.nan)
+        target_mean, target_std = _mean_std(values)
     return Preprocessor(
         numeric=data.numeric_features,
         categorical=data.categorical_features,
@@ -132,5 +153,17 @@ def fit_preprocessor(
         std=std,
         vocab=vocab,
         target=data.target,
+        task=data.task_type,
         labels=list(data.labels),
+        target_mean=target_mean,
+        target_std=target_std,
     )
+
+
+def _mean_std(values: np.ndarray) -> tuple[float, float]:
+    """Mean and std of the finite values; std 1 where there is no spread (nothing to scale)."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return 0.0, 1.0
+    sd = float(finite.std())
+    return float(finite.mean()), sd if sd > 1e-12 else 1.0

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from trainflow.errors import StageError
-from trainflow.model.baseline import fit_logistic
+from trainflow.model.baseline import fit_linear
 from trainflow.model.datamodule import TabularDataModule, to_tensors
 from trainflow.model.network import embedding_dim
 from trainflow.model.preprocess import Preprocessor
@@ -50,6 +50,7 @@ def mlp_config(pre: Preprocessor, params: TrainParams) -> dict:
         "embedding_dims": [embedding_dim(c, params.max_embedding_dim) for c in cards],
         "hidden": list(params.hidden),
         "dropout": params.dropout,
+        "n_outputs": pre.n_outputs,
     }
 
 
@@ -74,12 +75,13 @@ def train_mlp(
     from dvclive.lightning import DVCLiveLogger
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from trainflow.model.module import TabularClassifier
+    from trainflow.model.module import TabularModel
 
     quiet_lightning()
     L.seed_everything(seed, workers=True, verbose=False)
     config = mlp_config(pre, params)
-    module = TabularClassifier(config, lr=params.lr, weight_decay=params.weight_decay)
+    module = TabularModel(config, lr=params.lr, weight_decay=params.weight_decay, task=pre.task,
+                          target_mean=pre.target_mean, target_std=pre.target_std)  # fmt: skip
     data = TabularDataModule(train, val, pre, params.batch_size, seed)
     checkpoint = ModelCheckpoint(
         dirpath=checkpoint_dir, filename="best", monitor="val/loss", mode="min", save_last=True
@@ -122,13 +124,15 @@ def train_baseline(
     train: pd.DataFrame, pre: Preprocessor, params: TrainParams, seed: int
 ) -> FitResult:
     data = to_tensors(train, pre)
-    model, info = fit_logistic(
-        data.x_num, data.x_cat, data.y, pre.cardinalities,
-        l2=params.baseline.l2, max_iter=params.baseline.max_iter, seed=seed,
+    model, info = fit_linear(
+        data.x_num, data.x_cat, data.y, pre.cardinalities, task=pre.task,
+        n_outputs=pre.n_outputs, l2=params.baseline.l2, max_iter=params.baseline.max_iter,
+        seed=seed,
     )  # fmt: skip
     config = {
-        "kind": "logistic",
+        "kind": "linear",
         "n_numeric": len(pre.numeric),
         "cardinalities": pre.cardinalities,
+        "n_outputs": pre.n_outputs,
     }
     return FitResult(net=model, config=config, summary=info)

@@ -17,8 +17,9 @@ from pathlib import Path
 import trainflow
 from trainflow import paths
 from trainflow.errors import StageError
+from trainflow.params import DataParams
 
-SERVICE = "trainflow.serving.service:TabularClassifier"
+SERVICE = "trainflow.serving.service:TabularModel"
 SERVING_PACKAGES = ("bentoml", "numpy", "pandas", "pydantic", "pyyaml", "torch")
 SERVING_MODULES = (  # what the service imports; package's deps in dvc.yaml list the same files
     "__init__.py", "params.py", "paths.py", "errors.py",
@@ -26,6 +27,9 @@ SERVING_MODULES = (  # what the service imports; package's deps in dvc.yaml list
     "model/__init__.py", "model/network.py", "model/preprocess.py",
     "serving/__init__.py", "serving/predictor.py", "serving/schema.py", "serving/service.py",
 )  # fmt: skip
+
+TASK_LABELS = {"binary": "binary-classification", "multiclass": "multiclass-classification",
+               "regression": "regression"}  # fmt: skip
 
 
 def configure_bentoml_env(home: Path) -> None:
@@ -108,7 +112,8 @@ def build_bundle(
     model_tag = f"{model_name}:{version}"
     _fresh_tag("bento", f"{model_name}_service:{version}")
     _fresh_tag("model", model_tag)
-    labels = {"project": "trainflow", "framework": "pytorch", "task": "binary-classification"}
+    task = DataParams.model_validate(bundle_config["data"]).task_type
+    labels = {"project": "trainflow", "framework": "pytorch", "task": TASK_LABELS[task]}
     with bentoml.models.create(
         model_tag, labels=labels, metadata=bundle_config.get("metrics", {})
     ) as model:

@@ -5,9 +5,41 @@ from __future__ import annotations
 
 from trainflow.params import Params
 
+CARD_METRICS = {
+    "binary": ("accuracy", "precision", "recall", "f1", "auroc", "average_precision",
+               "calibration_error"),
+    "multiclass": ("accuracy", "precision_macro", "recall_macro", "f1_macro", "auroc_macro",
+                   "log_loss", "calibration_error"),
+    "regression": ("rmse", "mae", "r2"),
+}  # fmt: skip
+
+
+BASELINE_NAME = {"binary": "logistic regression", "multiclass": "softmax regression",
+                 "regression": "ridge regression"}  # fmt: skip
+
 
 def _row(name: str, model: float, baseline: float) -> str:
     return f"| {name} | {model:.4f} | {baseline:.4f} | {model - baseline:+.4f} |"
+
+
+def _what(params: Params) -> str:
+    d = params.data
+    if d.task_type == "binary":
+        return (f"Binary classifier predicting `{d.target}` ({' / '.join(d.labels)}; positive "
+                f"class `{d.positive_label}`)")  # fmt: skip
+    if d.task_type == "multiclass":
+        return f"Multiclass classifier predicting `{d.target}` ({' / '.join(d.labels)})"
+    return f"Regression model predicting the number `{d.target}`"
+
+
+def _split_line(split: dict, params: Params) -> str:
+    test = split["test"]
+    if params.data.task_type == "binary":
+        return f"positive rate {test['positive_rate']:.3f} in test"
+    if params.data.is_classification:
+        return "test classes " + ", ".join(f"{k} {v}" for k, v in test["class_counts"].items())
+    target = test["target"]
+    return f"test `{params.data.target}` mean {target['mean']:g}, std {target['std']:g}"
 
 
 def model_card(params: Params, metrics: dict) -> str:
@@ -19,14 +51,12 @@ def model_card(params: Params, metrics: dict) -> str:
     limits = "\n".join(f"- {line}" for line in card.limitations)
     rows = "\n".join(
         _row(k, model[k], base[k])
-        for k in ("accuracy", "precision", "recall", "f1", "auroc", "average_precision",
-                  "calibration_error")
-    )  # fmt: skip
+        for k in CARD_METRICS[d.task_type]
+    )
     source = metrics["ingest"]
     return f"""# Model card: {params.package.model_name}
 
-Binary classifier predicting `{d.target}` ({" / ".join(d.labels)}; positive class
-`{d.positive_label}`) from {len(d.features)} features. Built by trainflow's DVC pipeline;
+{_what(params)} from {len(d.features)} features. Built by trainflow's DVC pipeline;
 every number below comes from that run's metrics files.
 
 ## Model
@@ -34,7 +64,7 @@ every number below comes from that run's metrics files.
   categories share one bucket, missing has its own), hidden layers {t.hidden}, dropout {t.dropout}.
 - AdamW lr {t.lr}, weight decay {t.weight_decay}, batch {t.batch_size}, up to {t.max_epochs}
   epochs with early stopping on validation loss (patience {t.patience}), seed {params.seed}.
-- Baseline: logistic regression on the same features (L2 {t.baseline.l2}, L-BFGS).
+- Baseline: {BASELINE_NAME[d.task_type]} on the same features (L2 {t.baseline.l2}, L-BFGS).
 - Numeric features: {", ".join(d.numeric_features)}.
 - Categorical features: {", ".join(d.categorical_features)}.
 - Not used: {", ".join(d.drop) or "none"}.
@@ -50,9 +80,9 @@ every number below comes from that run's metrics files.
   {sum(prep["missing_markers_replaced"].values())} missing markers, {prep["labels_normalised"]}
   labels normalised; {prep["rows_out"]} rows kept.
 - Splits: train {split["train"]["rows"]}, val {split["val"]["rows"]}, test {split["test"]["rows"]}
-  rows (positive rate {split["test"]["positive_rate"]:.3f} in test).
+  rows ({_split_line(split, params)}).
 
-## Test-set performance (threshold 0.5)
+## Test-set performance{" (threshold 0.5)" if d.task_type == "binary" else ""}
 | metric | model | baseline | difference |
 |---|---|---|---|
 {rows}

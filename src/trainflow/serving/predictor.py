@@ -45,29 +45,51 @@ class Predictor:
         data = DataParams.model_validate(json.loads((folder / schema).read_text()))
         return cls(net=net, preprocessor=pre, data=data)
 
+    @property
+    def task(self) -> str:
+        return self.preprocessor.task
+
     @torch.inference_mode()
     def predict_clean(self, frame: pd.DataFrame) -> np.ndarray:
-        """Positive-class probabilities for an already-cleaned feature frame."""
+        """For an already-cleaned feature frame: binary, the positive-class probability [n];
+        multiclass, class probabilities [n, k] in label order; regression, values [n] in the
+        target's units."""
         x_num, x_cat = self.preprocessor.transform(frame)
-        logits = self.net(torch.from_numpy(x_num), torch.from_numpy(x_cat))
-        return torch.sigmoid(logits).numpy()
+        out = self.net(torch.from_numpy(x_num), torch.from_numpy(x_cat))
+        if self.task == "binary":
+            return torch.sigmoid(out).numpy()
+        if self.task == "multiclass":
+            return torch.softmax(out, dim=1).numpy()
+        return self.preprocessor.decode_values(out.numpy().astype(np.float64))
+
+    def truth(self, frame: pd.DataFrame) -> np.ndarray:
+        """The target in predict_clean's terms: class indices, or values in target units."""
+        target = frame[self.preprocessor.target]
+        if self.task == "regression":
+            return target.to_numpy(dtype=np.float64, na_value=np.nan)
+        return self.preprocessor.encode_target(target)
+
+    def class_probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """predict_clean's output of a classifier as [n, k] probabilities in label order."""
+        return np.stack([1 - scores, scores], axis=1) if self.task == "binary" else scores
 
     def predict_records(self, records: list[dict]) -> list[dict]:
-        """Raw records (source field names, messy values allowed) -> label + probability."""
+        """Raw records (source field names, messy values allowed) -> label + probabilities
+        (classification) or value (regression)."""
         # the request schema already typed each field: build the frame with those dtypes
         dtypes = {c: "float64" for c in self.data.numeric_features}
         dtypes |= {c: "str" for c in self.data.categorical_features}
         frame = pd.DataFrame.from_records(records, columns=self.data.features).astype(dtypes)
         clean = clean_features(frame, self.data, "request")
-        probs = self.predict_clean(clean)
-        negative, positive = self.data.labels[0], self.data.positive_label
-        out = []
-        for p in probs.tolist():
-            pos = round(p, 6)
-            label = positive if p >= 0.5 else negative
-            out.append({
-                "label": label,
-                "probability": pos if label == positive else round(1 - p, 6),
-                "probabilities": {negative: round(1 - p, 6), positive: pos},
-            })  # fmt: skip
-        return out
+        scores = self.predict_clean(clean)
+        if self.task == "regression":
+            return [{"value": round(float(v), 6)} for v in scores.tolist()]
+        probs = self.class_probabilities(scores).round(6)
+        labels = self.data.labels
+        # binary: the positive class from 0.5 on (ties go to it), as evaluation thresholds
+        best = (scores >= 0.5).astype(int) if self.task == "binary" else probs.argmax(axis=1)
+        return [
+            {"label": labels[b], "probability": float(row[b]),
+             "probabilities": dict(zip(labels, map(float, row), strict=True))}
+            for b, row in zip(best.tolist(), probs, strict=True)
+        ]  # fmt: skip

@@ -11,9 +11,21 @@ from trainflow.params import DataParams
 
 
 class Prediction(BaseModel):
+    """A classifier's answer for one record."""
+
     label: str
     probability: float = Field(description="probability of the predicted label")
     probabilities: dict[str, float]
+
+
+class Estimate(BaseModel):
+    """A regression model's answer for one record, in the target's units."""
+
+    value: float
+
+
+def response_model(data: DataParams) -> type[BaseModel]:
+    return Prediction if data.is_classification else Estimate
 
 
 def record_model(data: DataParams) -> type[BaseModel]:
@@ -35,7 +47,8 @@ def record_model(data: DataParams) -> type[BaseModel]:
     for col in data.drop:
         kind = number if col in data.numeric else str | None
         fields[col] = (kind, Field(default=None, description="not used by the model"))
-    fields[data.target] = (str | None, Field(default=None, description="ignored if present"))
+    target = str | None if data.is_classification else number
+    fields[data.target] = (target, Field(default=None, description="ignored if present"))
     return create_model(
         "Record", __config__=ConfigDict(extra="forbid", str_max_length=200), **fields
     )

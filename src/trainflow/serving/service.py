@@ -1,4 +1,5 @@
-"""The BentoML service: raw records in, label + probabilities out.
+"""The BentoML service: raw records in; label + probabilities (classification) or value
+(regression) out.
 
 The package stage writes bundle.json beside this file in the bento's build context (model tag,
 data schema, batch limit); for local development TRAINFLOW_BUNDLE_CONFIG can point at one.
@@ -16,7 +17,7 @@ from pydantic import Field
 
 from trainflow.params import DataParams
 from trainflow.serving.predictor import Predictor
-from trainflow.serving.schema import Prediction, record_model
+from trainflow.serving.schema import record_model, response_model
 
 
 def _bundle_config() -> dict:
@@ -27,11 +28,12 @@ def _bundle_config() -> dict:
 CONFIG = _bundle_config()
 DATA = DataParams.model_validate(CONFIG["data"])
 Record = record_model(DATA)
+Response = response_model(DATA)
 MAX_RECORDS = int(CONFIG["max_batch_records"])
 
 
 @bentoml.service(name=CONFIG["service_name"], traffic={"timeout": 30})
-class TabularClassifier:
+class TabularModel:
     """Serves the packaged model; cleaning and preprocessing are the training code's own."""
 
     model = bentoml.models.BentoModel(CONFIG["model_tag"])
@@ -43,12 +45,12 @@ class TabularClassifier:
     def predict(
         self,
         records: Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)],  # type: ignore[valid-type]
-    ) -> list[Prediction]:
+    ) -> list[Response]:  # type: ignore[valid-type]
         rows = [r.model_dump(include=set(DATA.features)) for r in records]
-        return [Prediction(**p) for p in self.predictor.predict_records(rows)]
+        return [Response(**p) for p in self.predictor.predict_records(rows)]
 
     @bentoml.api(route="/metadata")
     def metadata(self) -> dict:
-        """Model tag, labels, features and the metrics recorded at packaging time."""
-        return {"model_tag": CONFIG["model_tag"], "labels": DATA.labels,
+        """Model tag, task, labels, features and the metrics recorded at packaging time."""
+        return {"model_tag": CONFIG["model_tag"], "task": DATA.task_type, "labels": DATA.labels,
                 "features": DATA.features, "metrics": CONFIG.get("metrics", {})}  # fmt: skip

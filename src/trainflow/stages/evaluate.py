@@ -1,15 +1,27 @@
-"""evaluate: test-split metrics (torchmetrics), curves for dvc plots, and inference speed,
-for the model and the baseline."""
+"""evaluate: test-split metrics of the task (torchmetrics), plot tables for dvc plots, and
+inference speed, for the model and the baseline."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pandas as pd
 import torch
 
 from trainflow import paths
-from trainflow.evaluation.metrics import binary_metrics, confusion_rows, curve_tables
+from trainflow.errors import StageError
+from trainflow.evaluation.metrics import (
+    CALIBRATION_BINS,
+    HEADLINE,
+    confusion_rows,
+    curve_tables,
+    difference,
+    predicted_classes,
+    reliability_rows,
+    residual_rows,
+    task_metrics,
+)
 from trainflow.evaluation.speed import batch_throughput, latency_percentiles
 from trainflow.io import atomic_dir, read_parquet, write_json
 from trainflow.params import EvaluateParams, load_params
@@ -21,6 +33,13 @@ MODELS = {
     "model": (paths.MODEL_WEIGHTS.name, paths.MODEL_CONFIG.name),
     "baseline": (paths.BASELINE_WEIGHTS.name, paths.BASELINE_CONFIG.name),
 }
+# every plot file dvc.yaml names; those that do not apply to the task are written empty ([]),
+# which dvc plots skips without an error
+PLOT_FILES = (
+    *(f"{plot}_{name}.json"
+      for plot in ("roc", "precision_recall", "reliability", "residuals") for name in MODELS),
+    "confusion.json",
+)  # fmt: skip
 
 
 def measure_speed(
@@ -44,32 +63,57 @@ def measure_speed(
     }
 
 
+def plot_tables(
+    task: str, name: str, scores: torch.Tensor, target: torch.Tensor, params: EvaluateParams,
+    labels: list[str], seed: int,
+) -> dict[str, list]:  # fmt: skip
+    """The task's plot tables for one model, by file name."""
+    if task == "regression":
+        return {f"residuals_{name}.json": residual_rows(scores, target, seed)}
+    probs = torch.stack([1 - scores, scores], dim=1) if task == "binary" else scores
+    plots = {f"reliability_{name}.json": reliability_rows(probs, target, CALIBRATION_BINS)}
+    if task == "binary":
+        for curve, rows in curve_tables(scores, target, params.curve_points).items():
+            plots[f"{curve}_{name}.json"] = rows
+    if name == "model":
+        predicted = predicted_classes(task, scores)
+        plots["confusion.json"] = confusion_rows(predicted, target.long().numpy(), labels)
+    return plots
+
+
 def main() -> None:
     params = load_params()
     test = read_parquet(paths.split_table("test"))
-    results: dict = {"test_rows": len(test)}
-    plots: dict[str, list] = {}
+    results: dict = {"task": params.data.task_type, "test_rows": len(test)}
+    plots: dict[str, list] = {file_name: [] for file_name in PLOT_FILES}
     for name, (weights, config) in MODELS.items():
         predictor = Predictor.load(paths.TRAIN_DIR, weights, config)
-        probs = torch.from_numpy(predictor.predict_clean(test))
-        target = torch.from_numpy(predictor.preprocessor.encode_target(test[params.data.target]))
-        metrics = binary_metrics(probs, target)
+        task = predictor.task
+        if task != params.data.task_type:
+            raise StageError(f"{paths.TRAIN_DIR}: trained for {task}, params say "
+                             f"{params.data.task_type}: run train again")  # fmt: skip
+        scores = torch.from_numpy(predictor.predict_clean(test))
+        if task == "regression":
+            target = torch.from_numpy(test[params.data.target].to_numpy(dtype="float64"))
+        else:
+            target = torch.from_numpy(
+                predictor.preprocessor.encode_target(test[params.data.target])
+            )
+        metrics = task_metrics(task, scores, target, params.data.labels)
         metrics["speed"] = measure_speed(predictor, test, params.evaluate, params.seed)
         results[name] = metrics
-        for curve, rows in curve_tables(probs, target, params.evaluate.curve_points).items():
-            plots[f"{curve}_{name}.json"] = rows
-        if name == "model":
-            plots["confusion.json"] = confusion_rows(probs, target, params.data.labels)
-    results["model_minus_baseline"] = {
-        k: round(results["model"][k] - results["baseline"][k], 6)
-        for k in ("accuracy", "f1", "auroc", "average_precision")
-    }
+        plots |= plot_tables(task, name, scores, target, params.evaluate, params.data.labels,
+                             params.seed)  # fmt: skip
+    results["model_minus_baseline"] = difference(
+        params.data.task_type, results["model"], results["baseline"]
+    )
     with atomic_dir(paths.EVAL_PLOTS_DIR) as out:
         for file_name, rows in plots.items():
-            pd.DataFrame(rows).to_json(out / file_name, orient="records", indent=1)
+            (out / file_name).write_text(json.dumps(rows, indent=1) + "\n")
     write_json(paths.EVAL_METRICS, results)
-    log.info("test accuracy: model %.4f, baseline %.4f",
-             results["model"]["accuracy"], results["baseline"]["accuracy"])  # fmt: skip
+    headline = HEADLINE[params.data.task_type][0]
+    log.info("test %s: model %.4f, baseline %.4f",
+             headline, results["model"][headline], results["baseline"][headline])  # fmt: skip
 
 
 if __name__ == "__main__":

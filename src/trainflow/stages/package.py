@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from trainflow import paths
+from trainflow.evaluation.metrics import HEADLINE
 from trainflow.io import atomic_dir, read_json, write_json
 from trainflow.params import load_params
 from trainflow.serving.bundle import build_bundle, configure_bentoml_env, serving_requirements
@@ -30,9 +31,10 @@ def main() -> None:
     }
     card = model_card(params, metrics)
     requirements = serving_requirements(Path(LOCK_FILE).read_text())
-    ev = metrics["eval"]
-    summary = {k: ev["model"][k] for k in ("accuracy", "f1", "auroc", "average_precision")} | {
-        "baseline_accuracy": ev["baseline"]["accuracy"],
+    ev, task = metrics["eval"], params.data.task_type
+    headline = HEADLINE[task]
+    summary = {"task": task} | {k: ev["model"][k] for k in headline} | {
+        f"baseline_{headline[0]}": ev["baseline"][headline[0]],
         "test_rows": ev["test_rows"],
     }
     config = {
