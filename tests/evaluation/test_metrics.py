@@ -56,7 +56,7 @@ def test_multiclass_metrics_on_known_predictions():
     assert m["confusion"] == {"a": {"a": 1, "b": 0, "c": 0}, "b": {"a": 1, "b": 1, "c": 0},
                               "c": {"a": 0, "b": 0, "c": 1}}  # fmt: skip
     assert m["f1_per_class"] == {"a": pytest.approx(2 / 3), "b": pytest.approx(2 / 3), "c": 1.0}
-    expected_log_loss = -(0.8 * 0.7 * 0.6 * 0.4) ** 0.25
+    expected_log_loss = -((0.8 * 0.7 * 0.6 * 0.4) ** 0.25)
     assert m["log_loss"] == pytest.approx(-torch.tensor(-expected_log_loss).log().item(), 1e-5)
     assert predicted_classes("multiclass", probs).tolist() == [0, 1, 2, 0]
 

@@ -279,9 +279,10 @@ def test_multiclass_end_to_end(tmp_path, adult_wheel, penguins_csv):
     assert json.loads((plots / "roc_model.json").read_text()) == []  # binary only
     assert len(json.loads((plots / "confusion.json").read_text())) == ev["test_rows"]
     assert json.loads((plots / "reliability_model.json").read_text())
-    assert "Multiclass classifier predicting `species`" in (
-        repo / "models/bundle/model_card.md"
-    ).read_text()
+    assert (
+        "Multiclass classifier predicting `species`"
+        in (repo / "models/bundle/model_card.md").read_text()
+    )
     with bento_server(repo / "models/bundle", env, tmp_path / "serve") as url:
         resp = requests.post(f"{url}/predict", json={"records": [PENGUIN]}, timeout=10)
         assert resp.status_code == 200, resp.text

@@ -49,10 +49,7 @@ def model_card(params: Params, metrics: dict) -> str:
     model, base = ev["model"], ev["baseline"]
     d, t, card = params.data, params.train, params.package.card
     limits = "\n".join(f"- {line}" for line in card.limitations)
-    rows = "\n".join(
-        _row(k, model[k], base[k])
-        for k in CARD_METRICS[d.task_type]
-    )
+    rows = "\n".join(_row(k, model[k], base[k]) for k in CARD_METRICS[d.task_type])
     source = metrics["ingest"]
     return f"""# Model card: {params.package.model_name}
 

@@ -33,10 +33,14 @@ def main() -> None:
     requirements = serving_requirements(Path(LOCK_FILE).read_text())
     ev, task = metrics["eval"], params.data.task_type
     headline = HEADLINE[task]
-    summary = {"task": task} | {k: ev["model"][k] for k in headline} | {
-        f"baseline_{headline[0]}": ev["baseline"][headline[0]],
-        "test_rows": ev["test_rows"],
-    }
+    summary = (
+        {"task": task}
+        | {k: ev["model"][k] for k in headline}
+        | {
+            f"baseline_{headline[0]}": ev["baseline"][headline[0]],
+            "test_rows": ev["test_rows"],
+        }
+    )
     config = {
         "data": params.data.model_dump(),
         "max_batch_records": params.package.max_batch_records,
