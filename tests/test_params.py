@@ -64,3 +64,45 @@ def test_missing_or_broken_file(tmp_path):
     (tmp_path / "list.yaml").write_text("- 1\n")
     with pytest.raises(StageError, match="mapping"):
         load_params(tmp_path / "list.yaml")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"evaluate": {"slices": ["shoe_size"], "bands": {}, "fairness": []}},
+            "evaluate.slices names unknown columns",
+        ),
+        (
+            {"evaluate": {"slices": ["age"], "bands": {"race": [1.0]}}},
+            "bands.race: not listed in evaluate.slices",
+        ),
+        ({"evaluate": {"slices": ["age"], "bands": {"age": [30, 20]}}}, "must be increasing"),
+        (
+            {"evaluate": {"slices": ["sex"], "bands": {}, "fairness": ["race"]}},
+            "fairness names columns not in evaluate.slices",
+        ),
+        ({"gate": {"max_fairness_gap": {"parity": 0.1}}}, "gate.max_fairness_gap.parity"),
+        ({"data": {"labels": ["a", "b", "c"], "label_map": {}}}, "need a binary task"),
+        ({"data": {"task": "regression"}}, "leave labels and label_map empty"),
+        ({"data": {"task": "multiclass"}}, "task multiclass needs 3 or more labels, got 2"),
+        ({"data": {"labels": ["only"], "label_map": {}}}, "one label is no task"),
+    ],
+)
+def test_task_slices_and_gate_params(params, change, message):
+    raw = params.model_dump(by_alias=True, mode="json")
+    for section, values in change.items():
+        raw[section] = {**raw[section], **values}
+    with pytest.raises(StageError, match=message):
+        parse_params(raw)
+
+
+def test_task_is_inferred_from_labels(params):
+    raw = params.model_dump(by_alias=True, mode="json")
+    assert params.data.task_type == "binary"
+    raw["data"] |= {"labels": [], "label_map": {}}
+    raw["evaluate"] |= {"fairness": []}
+    raw["gate"] |= {"max_fairness_gap": {}}
+    assert parse_params(raw).data.task_type == "regression"
+    raw["data"] |= {"labels": ["a", "b", "c"]}
+    assert parse_params(raw).data.task_type == "multiclass"

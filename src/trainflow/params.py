@@ -6,6 +6,7 @@ A wrong type, an unknown key or a missing key fails at start with the dotted key
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -247,6 +248,38 @@ class EvaluateParams(Strict):
     batch_size: int = Field(default=4096, gt=0)
     latency_rows: int = Field(default=200, gt=0)
     curve_points: int = Field(default=200, ge=10)
+    slices: list[str] = []  # columns to report metrics per value of
+    bands: dict[str, list[float]] = {}  # numeric slice columns, cut at these edges
+    fairness: list[str] = []  # slice columns whose groups get fairness gaps (binary tasks)
+    min_slice_rows: int = Field(default=30, gt=0)  # smaller slices: listed, never ranked
+    error_rows: int = Field(default=25, ge=0)  # most confidently wrong test rows reported
+    importance_repeats: int = Field(default=3, ge=0)  # permutation importance (0: off)
+
+    @model_validator(mode="after")
+    def _bands_and_fairness(self) -> EvaluateParams:
+        for col, edges in self.bands.items():
+            if col not in self.slices:
+                raise ValueError(f"bands.{col}: not listed in evaluate.slices")
+            if not edges or any(b <= a for a, b in pairwise(edges)):
+                raise ValueError(f"bands.{col}: edges must be increasing and non-empty")
+        stray = sorted(set(self.fairness) - set(self.slices))
+        if stray:
+            raise ValueError(f"fairness names columns not in evaluate.slices: {stray}")
+        return self
+
+
+FairnessGap = Literal["demographic_parity_difference", "equal_opportunity_difference"]
+
+
+class GateParams(Strict):
+    """The problem's success criteria (its KPIs), declared before training: evaluate reports
+    each against the test metrics (metrics/gate.json), and package builds no bundle unless all
+    are met. Metric names are those of metrics/eval.json for the task."""
+
+    min: dict[str, float] = {}  # e.g. accuracy: 0.84
+    max: dict[str, float] = {}  # e.g. calibration_error: 0.05
+    max_fairness_gap: dict[FairnessGap, float] = {}  # for every evaluate.fairness column
+    max_below_baseline: dict[str, float] = {}  # model no worse than the baseline by more
 
 
 class CardParams(Strict):
@@ -271,6 +304,7 @@ class Params(Strict):
     split: SplitParams
     train: TrainParams
     evaluate: EvaluateParams
+    gate: GateParams
     package: PackageParams
 
     @model_validator(mode="after")
@@ -281,6 +315,22 @@ class Params(Strict):
             raise ValueError("split.strategy time needs data.time_column")
         if self.split.strategy == "time" and self.split.test_source_file:
             raise ValueError("split.strategy time orders rows itself: set test_source_file null")
+        return self
+
+    @model_validator(mode="after")
+    def _slices_are_columns(self) -> Params:
+        d, ev = self.data, self.evaluate
+        known = {*d.numeric, *d.categorical, *d.record_keep}
+        stray = sorted(set(ev.slices) - known)
+        if stray:
+            raise ValueError(f"evaluate.slices names unknown columns: {stray}")
+        not_numeric = sorted(set(ev.bands) - set(d.numeric))
+        if not_numeric:
+            raise ValueError(f"evaluate.bands names non-numeric columns: {not_numeric}")
+        if (ev.fairness or self.gate.max_fairness_gap) and d.task_type != "binary":
+            raise ValueError("evaluate.fairness / gate.max_fairness_gap need a binary task")
+        if self.gate.max_fairness_gap and not ev.fairness:
+            raise ValueError("gate.max_fairness_gap needs evaluate.fairness columns")
         return self
 
     @model_validator(mode="after")

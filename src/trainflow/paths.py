@@ -41,11 +41,13 @@ PREPARE_METRICS = METRICS_DIR / "prepare.json"
 SPLIT_METRICS = METRICS_DIR / "split.json"
 TRAIN_LIVE_DIR = METRICS_DIR / "train"
 EVAL_METRICS = METRICS_DIR / "eval.json"
+GATE_METRICS = METRICS_DIR / "gate.json"
 
 REPORTS_DIR = Path("reports")
 VALIDATION_REPORT_DIR = REPORTS_DIR / "validation"
 PREPARED_VALIDATION_DIR = REPORTS_DIR / "validation_prepared"
 EVAL_PLOTS_DIR = REPORTS_DIR / "eval"
+GATE_REPORT = EVAL_PLOTS_DIR / "gate.json"
 
 
 def split_table(name: str) -> Path:

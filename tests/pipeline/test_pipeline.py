@@ -57,6 +57,18 @@ def test_first_repro_runs_every_stage_and_writes_outputs(pipeline_repo):
     for plot in ("roc_model", "roc_baseline", "precision_recall_model", "confusion"):
         assert json.loads((repo / f"reports/eval/{plot}.json").read_text())
     assert (repo / "metrics/train/plots/metrics/val/loss.tsv").exists()
+    gate = json.loads((repo / "metrics/gate.json").read_text())["gate"]
+    assert gate == {"passed": True, "failed": 0, "checked": 6}  # conftest.SAMPLE_GATE
+    assert set(ev["model"]["fairness"]) == {"sex", "race"}
+    slices = json.loads((repo / "reports/eval/report_slices.json").read_text())
+    assert set(slices) == {"sex", "race", "age"} and "[25, 35)" in slices["age"]
+    importance = json.loads((repo / "reports/eval/importance.json").read_text())
+    assert len(importance) == 13 and importance[0]["importance"] > 0
+    analysis = (repo / "reports/eval/analysis.md").read_text()
+    assert (
+        "## Worst slices by accuracy" in analysis
+        and "Most confidently wrong rows (25)" in analysis
+    )
     for f in ("model.pt", "preprocessor.json", "model_config.json", "baseline.pt"):
         assert (repo / "models/train" / f).exists()
     assert (repo / "models/bundle/bundle.bento").stat().st_size > 10_000
@@ -102,6 +114,31 @@ def test_train_param_change_reruns_only_downstream(pipeline_repo):
     finally:
         params.write_text(original)
         run(["dvc", "repro"], repo, env)
+
+
+def test_failed_quality_gate_blocks_the_bundle_and_shows_in_exp_show(pipeline_repo):
+    repo, env, _ = pipeline_repo
+    params = repo / "params.yaml"
+    original = params.read_text()
+    params.write_text(original.replace("min: {accuracy: 0.78,", "min: {accuracy: 0.99,"))
+    try:
+        out = run(["dvc", "repro"], repo, env, check=False)
+        assert out.returncode != 0
+        assert stages_run(out.stdout) == ["evaluate", "package"]  # the gate is evaluate's param
+        assert re.search(
+            r"trainflow package: error: quality gate failed, no bundle built: "
+            r"accuracy >= 0.99 \(measured 0\.\d+\)",
+            out.stderr,
+        ), out.stderr
+        assert json.loads((repo / "metrics/gate.json").read_text())["gate"]["failed"] == 1
+        shown = json.loads(run(["dvc", "exp", "show", "--json"], repo, env).stdout)
+        workspace = next(row for row in shown if row["rev"] == "workspace")
+        gate = workspace["data"]["metrics"]["metrics/gate.json"]["data"]["gate"]
+        assert gate == {"passed": False, "failed": 1, "checked": 6}
+    finally:
+        params.write_text(original)
+        run(["dvc", "repro"], repo, env)
+    assert json.loads((repo / "metrics/gate.json").read_text())["gate"]["passed"] is True
 
 
 def test_broken_contract_stops_the_pipeline(tmp_path, adult_wheel):
@@ -279,6 +316,7 @@ def test_multiclass_end_to_end(tmp_path, adult_wheel, penguins_csv):
     assert json.loads((plots / "roc_model.json").read_text()) == []  # binary only
     assert len(json.loads((plots / "confusion.json").read_text())) == ev["test_rows"]
     assert json.loads((plots / "reliability_model.json").read_text())
+    assert json.loads((repo / "metrics/gate.json").read_text())["gate"]["checked"] == 3
     assert (
         "Multiclass classifier predicting `species`"
         in (repo / "models/bundle/model_card.md").read_text()
@@ -317,6 +355,9 @@ def test_regression_end_to_end(tmp_path, adult_wheel, penguins_csv):
     for row in residuals:
         assert row["residual"] == pytest.approx(row["actual"] - row["predicted"], abs=1e-5)
     assert json.loads((repo / "reports/eval/confusion.json").read_text()) == []
+    assert json.loads((repo / "metrics/gate.json").read_text())["gate"] == {
+        "passed": True, "failed": 0, "checked": 3}  # fmt: skip
+    assert "## Worst slices by rmse" in (repo / "reports/eval/analysis.md").read_text()
     card = (repo / "models/bundle/model_card.md").read_text()
     assert "Regression model predicting the number `body_mass_g`" in card and "| r2 |" in card
     shown = run(["dvc", "plots", "show", "--json"], repo, env)

@@ -42,6 +42,14 @@ def _split_line(split: dict, params: Params) -> str:
     return f"test `{params.data.target}` mean {target['mean']:g}, std {target['std']:g}"
 
 
+def _criteria(checks: list[dict]) -> str:
+    if not checks:
+        return "None declared (params.yaml `gate`)."
+    rows = [f"| {c['criterion']} | {c['value']:.4f} | {'met' if c['met'] else 'NOT MET'} |"
+            for c in checks]  # fmt: skip
+    return "| criterion | measured | |\n|---|---|---|\n" + "\n".join(rows)
+
+
 def model_card(params: Params, metrics: dict) -> str:
     """Markdown from params and the pipeline's metrics files (ingest, quality, split, eval)."""
     ev, split, prep = metrics["eval"], metrics["split"], metrics["prepare"]
@@ -87,6 +95,9 @@ every number below comes from that run's metrics files.
 Speed on the packaging machine: {model["speed"]["batch_rows_per_s"]:,.0f} rows/s batched,
 single record p50 {model["speed"]["single_record_p50_ms"]} ms / p95
 {model["speed"]["single_record_p95_ms"]} ms (cleaning + preprocessing + model).
+
+## Success criteria (declared in params before training)
+{_criteria(metrics.get("gate", []))}
 
 ## Intended use and limits
 - {card.intended_use}

@@ -6,11 +6,24 @@ from __future__ import annotations
 import json
 import logging
 
+import numpy as np
 import pandas as pd
 import torch
 
 from trainflow import paths
 from trainflow.errors import StageError
+from trainflow.evaluation.analysis import (
+    SLICE_METRICS,
+    confident_errors,
+    fairness_gaps,
+    permutation_importance_rows,
+    report_markdown,
+    slice_labels,
+    slice_table,
+    task_loss,
+    worst_slices,
+)
+from trainflow.evaluation.gate import check_gate, gate_summary
 from trainflow.evaluation.metrics import (
     CALIBRATION_BINS,
     HEADLINE,
@@ -24,7 +37,7 @@ from trainflow.evaluation.metrics import (
 )
 from trainflow.evaluation.speed import batch_throughput, latency_percentiles
 from trainflow.io import atomic_dir, read_parquet, write_json
-from trainflow.params import EvaluateParams, load_params
+from trainflow.params import EvaluateParams, Params, load_params
 from trainflow.serving.predictor import Predictor
 from trainflow.stages import run_stage
 
@@ -38,7 +51,7 @@ MODELS = {
 PLOT_FILES = (
     *(f"{plot}_{name}.json"
       for plot in ("roc", "precision_recall", "reliability", "residuals") for name in MODELS),
-    "confusion.json",
+    "confusion.json", "slices.json", "importance.json",
 )  # fmt: skip
 
 
@@ -81,39 +94,92 @@ def plot_tables(
     return plots
 
 
+def analyse(
+    predictor: Predictor, test: pd.DataFrame, scores: np.ndarray, truth: np.ndarray,
+    params: Params,
+) -> tuple[dict, dict, str]:  # fmt: skip
+    """Slices, worst slices, confidently wrong rows, permutation importance: (plot tables,
+    report files, markdown parts) for the model."""
+    ev, data, task = params.evaluate, params.data, predictor.task
+    slices = {col: slice_labels(test[col], ev.bands.get(col)) for col in ev.slices}
+    table = slice_table(task, scores, truth, slices, data.labels, ev.min_slice_rows)
+    metric = SLICE_METRICS[task][0]
+    slice_plot = [
+        {"slice": f"{col}={value}", "metric": metric, "value": e[metric]}
+        for col, values in table.items()
+        for value, e in values.items()
+        if metric in e
+    ]
+    columns = [c for c in [*data.features, *data.record_keep] if c in test.columns]
+    errors = confident_errors(task, scores, truth, test[columns], data.labels, ev.error_rows)
+    importance = []
+    if ev.importance_repeats:
+        importance = permutation_importance_rows(
+            predictor.predict_clean, test[data.features], truth, task_loss(task),
+            ev.importance_repeats, params.seed,
+        )  # fmt: skip
+    plots = {"slices.json": slice_plot, "importance.json": importance}
+    error_rows = errors.astype(object).where(errors.notna(), None).to_dict("records")
+    reports = {"slices.json": table, "errors.json": error_rows}
+    return plots, reports, (worst_slices(task, table), errors, importance)
+
+
 def main() -> None:
     params = load_params()
     test = read_parquet(paths.split_table("test"))
-    results: dict = {"task": params.data.task_type, "test_rows": len(test)}
+    task = params.data.task_type
+    results: dict = {"task": task, "test_rows": len(test)}
     plots: dict[str, list] = {file_name: [] for file_name in PLOT_FILES}
+    fairness_report: dict = {}
     for name, (weights, config) in MODELS.items():
         predictor = Predictor.load(paths.TRAIN_DIR, weights, config)
-        task = predictor.task
-        if task != params.data.task_type:
-            raise StageError(f"{paths.TRAIN_DIR}: trained for {task}, params say "
-                             f"{params.data.task_type}: run train again")  # fmt: skip
-        scores = torch.from_numpy(predictor.predict_clean(test))
-        if task == "regression":
-            target = torch.from_numpy(test[params.data.target].to_numpy(dtype="float64"))
-        else:
-            target = torch.from_numpy(
-                predictor.preprocessor.encode_target(test[params.data.target])
-            )
-        metrics = task_metrics(task, scores, target, params.data.labels)
+        if predictor.task != task:
+            raise StageError(f"{paths.TRAIN_DIR}: trained for {predictor.task}, params say "
+                             f"{task}: run train again")  # fmt: skip
+        scores, truth = predictor.predict_clean(test), predictor.truth(test)
+        metrics = task_metrics(task, torch.from_numpy(scores), torch.from_numpy(truth),
+                               params.data.labels)  # fmt: skip
+        ev = params.evaluate
+        if ev.fairness:  # gaps are metrics; the per-group rates behind them go to reports
+            fairness = {
+                col: fairness_gaps(scores, truth, slice_labels(test[col], ev.bands.get(col)),
+                                   ev.min_slice_rows)
+                for col in ev.fairness
+            }  # fmt: skip
+            metrics["fairness"] = {
+                col: {k: v for k, v in gaps.items() if not isinstance(v, dict)}
+                for col, gaps in fairness.items()
+            }
+            if name == "model":
+                fairness_report = fairness
         metrics["speed"] = measure_speed(predictor, test, params.evaluate, params.seed)
         results[name] = metrics
-        plots |= plot_tables(task, name, scores, target, params.evaluate, params.data.labels,
-                             params.seed)  # fmt: skip
-    results["model_minus_baseline"] = difference(
-        params.data.task_type, results["model"], results["baseline"]
-    )
+        plots |= plot_tables(task, name, torch.from_numpy(scores), torch.from_numpy(truth),
+                             params.evaluate, params.data.labels, params.seed)  # fmt: skip
+        if name == "model":
+            analysis_plots, reports, (worst, errors, importance) = analyse(
+                predictor, test, scores, truth, params
+            )
+            plots |= analysis_plots
+    results["model_minus_baseline"] = difference(task, results["model"], results["baseline"])
+    checks = check_gate(params.gate, results, task)
+    markdown = report_markdown(task, worst, fairness_report, errors, importance, checks)
+    reports["fairness.json"] = fairness_report
     with atomic_dir(paths.EVAL_PLOTS_DIR) as out:
         for file_name, rows in plots.items():
             (out / file_name).write_text(json.dumps(rows, indent=1) + "\n")
+        for file_name, content in reports.items():
+            write_json(out / f"report_{file_name}", content)
+        write_json(out / "gate.json", checks)
+        (out / "analysis.md").write_text(markdown)
     write_json(paths.EVAL_METRICS, results)
-    headline = HEADLINE[params.data.task_type][0]
+    write_json(paths.GATE_METRICS, {"gate": gate_summary(checks)})
+    headline = HEADLINE[task][0]
     log.info("test %s: model %.4f, baseline %.4f",
              headline, results["model"][headline], results["baseline"][headline])  # fmt: skip
+    summary = gate_summary(checks)
+    log.info("quality gate: %s (%d of %d criteria met)", "passed" if summary["passed"] else
+             "FAILED", summary["checked"] - summary["failed"], summary["checked"])  # fmt: skip
 
 
 if __name__ == "__main__":

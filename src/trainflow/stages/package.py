@@ -1,4 +1,5 @@
-"""package: model card + BentoML model + bento built offline, exported to models/bundle/."""
+"""package: model card + BentoML model + bento built offline, exported to models/bundle/;
+refused when the quality gate (params.gate, checked by evaluate) failed."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import logging
 from pathlib import Path
 
 from trainflow import paths
+from trainflow.errors import StageError
+from trainflow.evaluation.gate import failures
 from trainflow.evaluation.metrics import HEADLINE
 from trainflow.io import atomic_dir, read_json, write_json
 from trainflow.params import load_params
@@ -20,6 +23,12 @@ BENTOML_HOME = ".bentoml"
 
 def main() -> None:
     params = load_params()
+    checks = read_json(paths.GATE_REPORT)
+    if not read_json(paths.GATE_METRICS)["gate"]["passed"]:
+        raise StageError(
+            f"quality gate failed, no bundle built: {failures(checks)} "
+            f"(criteria: params.yaml gate; report: {paths.GATE_REPORT})"
+        )
     configure_bentoml_env(Path(BENTOML_HOME))
     metrics = {
         "ingest": read_json(paths.INGEST_METRICS)["ingest"],
@@ -28,6 +37,7 @@ def main() -> None:
         "prepare": read_json(paths.PREPARE_METRICS)["cleaning"],
         "split": read_json(paths.SPLIT_METRICS)["split"],
         "eval": read_json(paths.EVAL_METRICS),
+        "gate": checks,
     }
     card = model_card(params, metrics)
     requirements = serving_requirements(Path(LOCK_FILE).read_text())
