@@ -106,10 +106,11 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str], check: bool = True, time
     return done
 
 
+# criteria for a few epochs on 4,000 rows: they check the gate's mechanics, not the model
 SAMPLE_GATE = """gate:
-  min: {accuracy: 0.78, auroc: 0.85}
-  max: {calibration_error: 0.1}
-  max_below_baseline: {accuracy: 0.03}
+  min: {accuracy: 0.75, auroc: 0.8}
+  max: {calibration_error: 0.15}
+  max_below_baseline: {accuracy: 0.1}
   max_fairness_gap: {demographic_parity_difference: 0.4}
 """
 

@@ -1,6 +1,6 @@
 import torch
 
-from trainflow.model.datamodule import TabularDataModule, TensorBatches
+from trainflow.model.datamodule import IndexBatches, TabularDataModule, TensorBatches
 
 
 def test_batches_are_gathered_from_tensors(splits, pre):
@@ -20,8 +20,32 @@ def test_batches_are_gathered_from_tensors(splits, pre):
     assert torch.equal(val[0], dm.val_set.x_num[:32])  # no shuffle for validation
 
 
-def test_tensor_batches_index_by_list():
+def test_tensor_batches_index_by_tensor():
     ds = TensorBatches(
         torch.arange(10.0).view(10, 1), torch.zeros(10, 1).long(), torch.arange(10.0)
     )
-    assert ds[[3, 1]][2].tolist() == [3.0, 1.0] and len(ds) == 10
+    assert ds[torch.tensor([3, 1])][2].tolist() == [3.0, 1.0] and len(ds) == 10
+
+
+def test_index_batches_order_is_a_function_of_seed_and_epoch():
+    batches = IndexBatches(10, 4, shuffle=True, seed=3)
+    first = [b.tolist() for b in batches]
+    assert len(first) == len(batches) == 3 and sorted(sum(first, [])) == list(range(10))
+    batches.set_epoch(1)
+    second = [b.tolist() for b in batches]
+    assert second != first
+    fresh = IndexBatches(10, 4, shuffle=True, seed=3)
+    fresh.set_epoch(1)  # as after resuming at epoch 1
+    assert [b.tolist() for b in fresh] == second
+    assert [b.tolist() for b in IndexBatches(5, 2, False, 0)] == [[0, 1], [2, 3], [4]]
+
+
+def test_index_batches_split_one_permutation_across_processes(monkeypatch):
+    shares = []
+    for rank in (0, 1):
+        batches = IndexBatches(7, 3, shuffle=True, seed=0)
+        monkeypatch.setattr(batches, "_share", lambda rank=rank: (rank, 2))
+        shares.append(torch.cat(list(batches)).tolist())
+        assert len(batches) == 2  # 4 rows each, batches of 3
+    assert len(shares[0]) == len(shares[1]) == 4
+    assert set(shares[0]) | set(shares[1]) == set(range(7))  # every row, one padded repeat

@@ -1,21 +1,26 @@
 """The LightningDataModule: cleaned frames -> tensors once, then whole batches by index.
 
-Batches are gathered from tensors with one fancy-index per batch (a BatchSampler feeding
-indices to the dataset), not per-row __getitem__ + collate, which dominates tabular training time.
+Batches are gathered from tensors with one fancy-index per batch, from index tensors sliced out of
+a seeded permutation: no per-row Python (no per-row __getitem__ + collate, no sampler yielding
+row numbers one by one), which otherwise dominates tabular training time. The loaders are plain
+iterables, not torch DataLoaders: with the data already in tensors a DataLoader only adds its
+per-batch machinery. On a GPU the tensors move to it once, in setup, and stay there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import lightning as L
 import pandas as pd
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import Dataset, Sampler
 
 from trainflow.model.preprocess import Preprocessor
 
 
 class TensorBatches(Dataset):
-    """Indexed by a list of row indices; returns the batch (x_num, x_cat, y)."""
+    """Indexed by a tensor of row indices; returns the batch (x_num, x_cat, y)."""
 
     def __init__(self, x_num: torch.Tensor, x_cat: torch.Tensor, y: torch.Tensor) -> None:
         self.x_num, self.x_cat, self.y = x_num, x_cat, y
@@ -23,9 +28,8 @@ class TensorBatches(Dataset):
     def __len__(self) -> int:
         return self.y.shape[0]
 
-    def __getitem__(self, index: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        idx = torch.as_tensor(index)
-        return self.x_num[idx], self.x_cat[idx], self.y[idx]
+    def __getitem__(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.x_num[index], self.x_cat[index], self.y[index]
 
 
 def to_tensors(frame: pd.DataFrame, pre: Preprocessor) -> TensorBatches:
@@ -34,8 +38,68 @@ def to_tensors(frame: pd.DataFrame, pre: Preprocessor) -> TensorBatches:
     return TensorBatches(torch.from_numpy(x_num), torch.from_numpy(x_cat), torch.from_numpy(y))
 
 
+class IndexBatches(Sampler[torch.Tensor]):
+    """Batches of row indices as tensors. Shuffled: a permutation drawn from `seed + epoch`, so
+    every epoch's order is a function of the epoch alone (a run resumed at epoch k sees the
+    order an uninterrupted run saw). Under DDP each process takes every world_size-th batch row
+    of the same permutation (the first rows repeat to make the shares equal)."""
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int) -> None:
+        self.n, self.batch_size, self.shuffle, self.seed = n, batch_size, shuffle, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by Lightning at the start of every epoch."""
+        self.epoch = epoch
+
+    def _share(self) -> tuple[int, int]:
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def _rows(self) -> torch.Tensor:
+        rank, world = self._share()
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(self.seed + self.epoch)
+            rows = torch.randperm(self.n, generator=gen)
+        else:
+            rows = torch.arange(self.n)
+        if world > 1:
+            padded = -(-self.n // world) * world
+            rows = torch.cat([rows, rows[: padded - self.n]])[rank::world]
+        return rows
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        yield from torch.split(self._rows(), self.batch_size)
+
+    def __len__(self) -> int:
+        _, world = self._share()
+        share = -(-self.n // world)  # ceil division
+        return -(-share // self.batch_size)
+
+
+class TensorLoader:
+    """Iterates a TensorBatches in the batches of an IndexBatches. `sampler` and
+    `batch_sampler` are the DataLoader attributes Lightning reads (for `set_epoch`, and to
+    see whether a loader shuffles)."""
+
+    batch_sampler = None
+
+    def __init__(self, data: TensorBatches, sampler: IndexBatches) -> None:
+        self.data, self.sampler = data, sampler
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        device = self.data.y.device
+        for index in self.sampler:
+            yield self.data[index.to(device, non_blocking=True)]
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
 class TabularDataModule(L.LightningDataModule):
-    """Train/val tensors from cleaned frames; shuffling from a seeded generator."""
+    """Train/val tensors from cleaned frames; shuffling from a seeded generator per epoch."""
 
     def __init__(
         self,
@@ -55,21 +119,24 @@ class TabularDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
-            self.train_set = to_tensors(self.train_frame, self.preprocessor)
-            self.val_set = to_tensors(self.val_frame, self.preprocessor)
+            device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+            self.train_set = to_device(to_tensors(self.train_frame, self.preprocessor), device)
+            self.val_set = to_device(to_tensors(self.val_frame, self.preprocessor), device)
 
-    def _loader(self, data: TensorBatches, shuffle: bool) -> DataLoader:
-        if shuffle:
-            sampler = RandomSampler(data, generator=torch.Generator().manual_seed(self.seed))
-        else:
-            sampler = SequentialSampler(data)
-        batches = BatchSampler(sampler, batch_size=self.batch_size, drop_last=False)
-        return DataLoader(data, sampler=batches, batch_size=None)
+    def _loader(self, data: TensorBatches, shuffle: bool) -> TensorLoader:
+        return TensorLoader(data, IndexBatches(len(data), self.batch_size, shuffle, self.seed))
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> TensorLoader:
         assert self.train_set is not None, "call setup() first"
         return self._loader(self.train_set, shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> TensorLoader:
         assert self.val_set is not None, "call setup() first"
         return self._loader(self.val_set, shuffle=False)
+
+
+def to_device(data: TensorBatches, device: torch.device) -> TensorBatches:
+    """The whole split resident on `device` (a no-op on the CPU)."""
+    if data.y.device == device:
+        return data
+    return TensorBatches(data.x_num.to(device), data.x_cat.to(device), data.y.to(device))
