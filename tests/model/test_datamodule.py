@@ -30,7 +30,8 @@ def test_tensor_batches_index_by_tensor():
 def test_index_batches_order_is_a_function_of_seed_and_epoch():
     batches = IndexBatches(10, 4, shuffle=True, seed=3)
     first = [b.tolist() for b in batches]
-    assert len(first) == len(batches) == 3 and sorted(i for b in first for i in b) == list(range(10))
+    assert len(first) == len(batches) == 3
+    assert sorted(i for b in first for i in b) == list(range(10))
     batches.set_epoch(1)
     second = [b.tolist() for b in batches]
     assert second != first
