@@ -27,7 +27,9 @@ SERVED_MODEL_FILES = tuple(
     p.name for p in (MODEL_WEIGHTS, MODEL_CONFIG, PREPROCESSOR, DATA_SCHEMA)
 )
 """What a served model needs, by file name: the predictor loads them, the bundle ships them."""
-CHECKPOINT_DIR = TRAIN_DIR / "checkpoints"
+RESUME_DIR = Path("models/resume")
+"""Checkpoints of the training run in progress (not a pipeline output, not in git): a killed
+train stage resumes from here; a finished one empties it."""
 
 BUNDLE_DIR = Path("models/bundle")
 BUNDLE_ARCHIVE_NAME = "bundle.bento"

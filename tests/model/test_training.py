@@ -32,3 +32,33 @@ def test_baseline(splits, pre):
     assert result.config == {"kind": "linear", "n_numeric": len(pre.numeric),
                              "cardinalities": pre.cardinalities, "n_outputs": 1}  # fmt: skip
     assert 0 < result.summary["train_loss"] < 0.7
+
+
+def test_resumed_run_ends_with_the_uninterrupted_weights(tmp_path, splits, pre):
+    """Stop after 2 of 4 epochs (as a killed run leaves its last checkpoint), resume: the final
+    weights equal a 4-epoch run's bit for bit."""
+    from trainflow.model.training import run_fingerprint
+
+    four = TINY.model_copy(update={"max_epochs": 4, "patience": 10})
+    fp = run_fingerprint([b"same run"])
+    train, val = splits["train"], splits["val"]
+    whole = train_mlp(train, val, pre, four, 1, tmp_path / "w", tmp_path / "lw", fp)
+    two = four.model_copy(update={"max_epochs": 2})
+    train_mlp(splits["train"], splits["val"], pre, two, 1, tmp_path / "r", tmp_path / "lr", fp)
+    resumed = train_mlp(splits["train"], splits["val"], pre, four, 1, tmp_path / "r",
+                        tmp_path / "lr", fp)  # fmt: skip
+    assert resumed.summary["resumed_after_epoch"] == 1  # epochs 0 and 1 were done
+    for (name, x), (_, y) in zip(
+        whole.net.state_dict().items(), resumed.net.state_dict().items(), strict=True
+    ):
+        assert torch.equal(x, y), name
+
+
+def test_a_different_run_does_not_resume(tmp_path, splits, pre):
+    from trainflow.model.training import resumable_checkpoint
+
+    folder = tmp_path / "ck"
+    assert resumable_checkpoint(folder, "a") is None and (folder / "fingerprint.txt").exists()
+    (folder / "last.ckpt").write_bytes(b"x")
+    assert resumable_checkpoint(folder, "a") == folder / "last.ckpt"
+    assert resumable_checkpoint(folder, "b") is None and not (folder / "last.ckpt").exists()

@@ -370,3 +370,45 @@ def test_regression_end_to_end(tmp_path, adult_wheel, penguins_csv):
         bad = requests.post(f"{url}/predict", json={"records": [{**PENGUIN, "sex": 3}]},
                             timeout=10)  # fmt: skip
         assert 400 <= bad.status_code < 500 and "sex" in bad.text
+
+
+def test_killed_train_stage_resumes_and_matches_an_uninterrupted_run(tmp_path, adult_wheel):
+    """kill -9 of `dvc repro` while train runs; `dvc repro` again resumes from the last
+    checkpoint and ends with the weights of a run that was never interrupted."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import time
+
+    import torch
+
+    env = project_env(tmp_path)
+    repo = make_project(tmp_path / "repo", adult_wheel, env)
+    params = repo / "params.yaml"
+    text = params.read_text().replace("max_epochs: 4", "max_epochs: 40")
+    params.write_text(text.replace("patience: 4 ", "patience: 100 "))
+    run(["dvc", "repro", "split"], repo, env)
+    last = repo / "models/resume/last.ckpt"
+    with open(tmp_path / "killed.log", "w") as log:
+        proc = subprocess.Popen(["dvc", "repro", "train"], cwd=repo, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 300
+        while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert last.exists(), (tmp_path / "killed.log").read_text()[-2000:]
+    assert not (repo / "models/train/model.pt").exists()  # the killed run wrote no output
+    resumed = run(["dvc", "repro", "train"], repo, env)
+    assert "resuming from models/resume/last.ckpt" in resumed.stdout + resumed.stderr
+    summary = json.loads((repo / "models/train/train_summary.json").read_text())["model"]
+    assert summary["resumed_after_epoch"] is not None and summary["epochs_run"] == 40
+    assert not (repo / "models/resume").exists()  # finished: nothing left to resume
+    weights = torch.load(repo / "models/train/model.pt", weights_only=True)
+    shutil.copy(repo / "models/train/model.pt", tmp_path / "resumed.pt")
+    again = run(["dvc", "repro", "--force", "train"], repo, env)  # uninterrupted, same inputs
+    assert "resuming" not in again.stdout + again.stderr
+    fresh = torch.load(repo / "models/train/model.pt", weights_only=True)
+    for name, tensor in weights.items():
+        assert torch.equal(tensor, fresh[name]), name

@@ -51,6 +51,7 @@ class TabularModel(L.LightningModule):
         task: str = "binary",
         target_mean: float = 0.0,
         target_std: float = 1.0,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -72,6 +73,11 @@ class TabularModel(L.LightningModule):
             scale, shift = self.hparams.target_std, self.hparams.target_mean
             return out.float() * scale + shift, y * scale + shift
         return out.float(), y.long()
+
+    def on_train_epoch_start(self) -> None:
+        """Dropout masks from a seed per epoch: a run resumed at epoch k draws what an
+        uninterrupted run drew (checkpoints do not carry the global RNG state)."""
+        torch.manual_seed(self.hparams.seed * 100_003 + self.current_epoch)
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_num, x_cat, y = batch

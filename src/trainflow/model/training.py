@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import shutil
 import sys
 import warnings
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ def quiet_lightning() -> None:
         ".*does not have many workers.*",
         ".*is smaller than the logging interval.*",
         ".*Trainer.fit` stopped.*",
+        ".*Checkpoint directory .* exists and is not empty.*",  # it holds the run's fingerprint
     ):
         warnings.filterwarnings("ignore", message=pattern)
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
@@ -59,7 +62,7 @@ SYNC_POINTS = frozenset(
 )
 
 
-def fast_dvclive_logger(live_dir: Path):
+def fast_dvclive_logger(live_dir: Path, resume: bool = False):
     """dvclive's Lightning logger minus two costs that grow past a training epoch of this model:
     to decide whether to write a step it scans `inspect.stack()`, which reads the source file of
     every frame (~30 ms a call), and on every write it rebuilds the whole run's data (every plot
@@ -90,7 +93,7 @@ def fast_dvclive_logger(live_dir: Path):
                 frame = frame.f_back
             super(DVCLiveLogger, self).log_metrics(metrics, step, sync)
 
-    return FastDVCLiveLogger(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False)
+    return FastDVCLiveLogger(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=resume)
 
 
 @dataclass
@@ -108,8 +111,16 @@ def train_mlp(
     seed: int,
     checkpoint_dir: Path,
     live_dir: Path,
+    fingerprint: str = "",
 ) -> FitResult:
-    """Train with early stopping on val/loss; return the best epoch's network (on CPU)."""
+    """Train with early stopping on val/loss; return the best epoch's network (on CPU).
+
+    `checkpoint_dir` keeps the best and the last epoch's checkpoint while training runs. If it
+    holds a last checkpoint of the same run (same `fingerprint`: params, data, code) from a run
+    that was killed, training resumes from it; otherwise it is emptied first. Every epoch's
+    batch order and dropout masks are functions of the seed and the epoch, so a resumed run
+    ends with the weights an uninterrupted run has.
+    """
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
@@ -117,15 +128,18 @@ def train_mlp(
 
     quiet_lightning()
     L.seed_everything(seed, workers=True, verbose=False)
+    resume_from = resumable_checkpoint(checkpoint_dir, fingerprint)
     config = mlp_config(pre, params)
-    module = TabularModel(config, lr=params.lr, weight_decay=params.weight_decay, task=pre.task,
-                          target_mean=pre.target_mean, target_std=pre.target_std)  # fmt: skip
+    module = TabularModel(
+        config, lr=params.lr, weight_decay=params.weight_decay, task=pre.task,
+        target_mean=pre.target_mean, target_std=pre.target_std, seed=seed,
+    )  # fmt: skip
     data = TabularDataModule(train, val, pre, params.batch_size, seed)
     checkpoint = ModelCheckpoint(
         dirpath=checkpoint_dir, filename="best", monitor="val/loss", mode="min", save_last=True
     )
     stopping = EarlyStopping(monitor="val/loss", mode="min", patience=params.patience)
-    logger = fast_dvclive_logger(live_dir)
+    logger = fast_dvclive_logger(live_dir, resume=resume_from is not None)
     trainer = L.Trainer(
         accelerator=params.accelerator,
         devices=params.devices,
@@ -139,7 +153,13 @@ def train_mlp(
         enable_model_summary=False,
         log_every_n_steps=10,
     )
-    trainer.fit(module, datamodule=data)
+    resumed_epoch = None
+    if resume_from is not None:
+        resumed_epoch = int(
+            torch.load(resume_from, map_location="cpu", weights_only=True)["epoch"]
+        )
+        log.info("resuming from %s (epoch %d done)", resume_from, resumed_epoch)
+    trainer.fit(module, datamodule=data, ckpt_path=resume_from)
     best = checkpoint.best_model_path
     if not best:
         raise StageError("train: no checkpoint was written (did validation run?)")
@@ -151,12 +171,36 @@ def train_mlp(
         "best_val_loss": float(checkpoint.best_model_score),
         "epochs_run": int(trainer.current_epoch),
         "stopped_early": bool(stopping.stopped_epoch > 0),
+        "resumed_after_epoch": resumed_epoch,
         "accelerator": type(trainer.accelerator).__name__.removesuffix("Accelerator").lower(),
         "precision": str(trainer.precision),
         "train_rows": len(train),
         "val_rows": len(val),
     }
     return FitResult(net=net, config=config, summary=summary)
+
+
+FINGERPRINT_FILE = "fingerprint.txt"
+
+
+def run_fingerprint(parts: list[bytes]) -> str:
+    """What identifies a training run for resuming: a hash over its inputs' bytes."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()
+
+
+def resumable_checkpoint(folder: Path, fingerprint: str) -> Path | None:
+    """The last checkpoint of an interrupted run with this fingerprint, else None (and the
+    folder emptied, stamped with the fingerprint)."""
+    last, stamp = folder / "last.ckpt", folder / FINGERPRINT_FILE
+    if fingerprint and last.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        return last
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    stamp.write_text(fingerprint)
+    return None
 
 
 def train_baseline(

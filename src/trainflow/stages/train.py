@@ -1,17 +1,20 @@
 """train: fit the preprocessor on train, the Lightning MLP (dvclive-logged) and the baseline;
-write weights + JSON configs to models/train/."""
+write weights + JSON configs to models/train/. A killed run resumes from models/resume/."""
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
+from pathlib import Path
 
 import torch
 
+import trainflow.model as model_pkg
 from trainflow import paths
 from trainflow.io import atomic_dir, read_parquet, write_json
 from trainflow.model.preprocess import fit_preprocessor
-from trainflow.model.training import train_baseline, train_mlp
+from trainflow.model.training import run_fingerprint, train_baseline, train_mlp
 from trainflow.params import load_params
 from trainflow.stages import run_stage
 
@@ -23,10 +26,16 @@ def main() -> None:
     train = read_parquet(paths.split_table("train"))
     val = read_parquet(paths.split_table("val"))
     pre = fit_preprocessor(train, params.data, params.train.preprocess)
+    fingerprint = run_fingerprint([
+        json.dumps([params.seed, params.data.model_dump(mode="json"),
+                    params.train.model_dump(mode="json")]).encode(),
+        paths.split_table("train").read_bytes(), paths.split_table("val").read_bytes(),
+        *(p.read_bytes() for p in sorted(Path(model_pkg.__file__).parent.glob("*.py"))),
+    ])  # fmt: skip
     with atomic_dir(paths.TRAIN_DIR) as out:
         baseline = train_baseline(train, pre, params.train, params.seed)
-        mlp = train_mlp(train, val, pre, params.train, params.seed,
-                        out / paths.CHECKPOINT_DIR.name, paths.TRAIN_LIVE_DIR)  # fmt: skip
+        mlp = train_mlp(train, val, pre, params.train, params.seed, paths.RESUME_DIR,
+                        paths.TRAIN_LIVE_DIR, fingerprint)  # fmt: skip
         torch.save(mlp.net.state_dict(), out / paths.MODEL_WEIGHTS.name)
         torch.save(baseline.net.state_dict(), out / paths.BASELINE_WEIGHTS.name)
         (out / paths.MODEL_CONFIG.name).write_text(json.dumps(mlp.config, indent=2))
@@ -36,6 +45,7 @@ def main() -> None:
         write_json(
             out / "train_summary.json", {"model": mlp.summary, "baseline": baseline.summary}
         )
+    shutil.rmtree(paths.RESUME_DIR, ignore_errors=True)  # finished: nothing to resume
     log.info("trained: %s", mlp.summary)
 
 
