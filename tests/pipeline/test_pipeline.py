@@ -184,6 +184,31 @@ def test_experiment_shows_params_metrics_and_data_quality(pipeline_repo):
     assert baseline["model.accuracy"] != experiment["model.accuracy"]
 
 
+def test_queued_grid_runs_in_temp_copies(pipeline_repo):
+    """The README's queue: `dvc exp run --queue -C data/external`, `dvc queue start`, then
+    `dvc exp show --only-changed` lists the queued runs with the params that differ."""
+    import time
+
+    repo, env, _ = pipeline_repo
+    if run(["git", "status", "--porcelain"], repo, env).stdout.strip():
+        run(["git", "add", "-A"], repo, env)
+        run(["git", "commit", "-qm", "baseline run"], repo, env)
+    run(["dvc", "exp", "run", "--queue", "-C", "data/external", "-S", "train.lr=0.002,0.004"],
+        repo, env)  # fmt: skip
+    run(["dvc", "queue", "start", "-j", "1"], repo, env)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], repo, env).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(3)
+    assert status.count("Success") == 2, status
+    shown = run(["dvc", "exp", "show", "--only-changed", "--csv"], repo, env).stdout
+    rows = list(csv.DictReader(io.StringIO(shown)))
+    assert {float(r["train.lr"]) for r in rows if r["Experiment"]} >= {0.002, 0.004}
+    assert "raw_contract.success" not in rows[0]  # unchanged across runs: dropped
+
+
 def test_reingesting_unchanged_data_reruns_nothing_downstream(pipeline_repo):
     repo, env, _ = pipeline_repo
     before = (repo / "metrics/ingest.json").read_text()
