@@ -1,5 +1,6 @@
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -9,12 +10,12 @@ from trainflow.evaluation.metrics import (
     curve_tables,
     difference,
     multiclass_metrics,
-    predicted_classes,
     regression_metrics,
     reliability_rows,
     residual_rows,
 )
 from trainflow.evaluation.speed import batch_throughput, latency_percentiles
+from trainflow.serving.predictor import predicted_classes
 
 
 def test_metrics_on_known_predictions():
@@ -43,7 +44,7 @@ def test_curves_and_confusion_rows():
     assert roc[0] == {"fpr": 0.0, "tpr": 0.0} or roc[0]["fpr"] == 0.0
     assert roc[-1]["fpr"] == 1.0 and roc[-1]["tpr"] == 1.0
     assert all(r["tpr"] >= 0 for r in roc)
-    predicted = predicted_classes("binary", torch.tensor([0.7, 0.2]))
+    predicted = predicted_classes("binary", np.array([0.7, 0.2]))
     rows = confusion_rows(predicted, torch.tensor([0, 0]).numpy(), ["no", "yes"])
     assert rows == [{"actual": "no", "predicted": "yes"}, {"actual": "no", "predicted": "no"}]
 
@@ -58,7 +59,7 @@ def test_multiclass_metrics_on_known_predictions():
     assert m["f1_per_class"] == {"a": pytest.approx(2 / 3), "b": pytest.approx(2 / 3), "c": 1.0}
     expected_log_loss = -((0.8 * 0.7 * 0.6 * 0.4) ** 0.25)
     assert m["log_loss"] == pytest.approx(-torch.tensor(-expected_log_loss).log().item(), 1e-5)
-    assert predicted_classes("multiclass", probs).tolist() == [0, 1, 2, 0]
+    assert predicted_classes("multiclass", probs.numpy()).tolist() == [0, 1, 2, 0]
 
 
 def test_regression_metrics_on_known_predictions():

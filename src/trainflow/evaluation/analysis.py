@@ -12,7 +12,8 @@ import pandas as pd
 import torch
 from torchmetrics.functional.classification import binary_groups_stat_rates
 
-from trainflow.evaluation.metrics import LOWER_IS_BETTER, task_metrics
+from trainflow.evaluation.metrics import LOWER_IS_BETTER, log_loss, task_metrics
+from trainflow.serving.predictor import class_probabilities, predicted_classes
 
 MISSING = "(missing)"
 SLICE_METRICS = {  # what each slice reports, beside its row count
@@ -129,8 +130,8 @@ def confident_errors(
     if task == "regression":
         out = records.assign(actual=truth, predicted=scores, abs_error=np.abs(truth - scores))
         return out.nlargest(k, "abs_error").reset_index(drop=True)
-    probs = np.stack([1 - scores, scores], axis=1) if task == "binary" else scores
-    predicted = (scores >= 0.5).astype(int) if task == "binary" else probs.argmax(axis=1)
+    probs = class_probabilities(task, scores)
+    predicted = predicted_classes(task, scores)
     names = np.asarray(labels)
     out = records.assign(
         actual=names[truth.astype(int)],
@@ -177,15 +178,14 @@ class _Fitted:
 def task_loss(task: str) -> Callable[[np.ndarray, np.ndarray], float]:
     """Log loss (binary, multiclass) or mean squared error (regression), on predictor scores."""
 
-    def log_loss(scores: np.ndarray, truth: np.ndarray) -> float:
-        probs = np.stack([1 - scores, scores], axis=1) if task == "binary" else scores
-        picked = probs[np.arange(len(probs)), truth.astype(int)]
-        return float(-np.log(np.clip(picked, 1e-12, 1)).mean())
+    def classes(scores: np.ndarray, truth: np.ndarray) -> float:
+        probs = torch.from_numpy(class_probabilities(task, scores))
+        return log_loss(probs, torch.from_numpy(truth))
 
     def mse(scores: np.ndarray, truth: np.ndarray) -> float:
         return float(np.mean((scores - truth) ** 2))
 
-    return mse if task == "regression" else log_loss
+    return mse if task == "regression" else classes
 
 
 def _md_table(rows: list[dict]) -> str:

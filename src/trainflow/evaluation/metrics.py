@@ -65,7 +65,6 @@ def multiclass_metrics(probs: torch.Tensor, target: torch.Tensor, labels: list[s
     k, y = len(labels), target.long()
     per_class = multiclass_f1_score(probs, y, k, average=None).tolist()
     matrix = multiclass_confusion_matrix(probs, y, k).tolist()
-    log_loss = float(torch.nn.functional.nll_loss(probs.clamp_min(1e-12).log(), y))
     acc = float(multiclass_accuracy(probs, y, k, average="micro"))
     return {
         "accuracy": round(acc, 6),
@@ -77,7 +76,7 @@ def multiclass_metrics(probs: torch.Tensor, target: torch.Tensor, labels: list[s
         "average_precision_macro": round(
             float(multiclass_average_precision(probs, y, k, average="macro")), 6
         ),
-        "log_loss": round(log_loss, 6),
+        "log_loss": round(log_loss(probs, y), 6),
         "calibration_error": round(
             float(multiclass_calibration_error(probs, y, k, n_bins=CALIBRATION_BINS)), 6
         ),
@@ -87,6 +86,11 @@ def multiclass_metrics(probs: torch.Tensor, target: torch.Tensor, labels: list[s
             for actual, row in zip(labels, matrix, strict=True)
         },
     }
+
+
+def log_loss(probs: torch.Tensor, target: torch.Tensor) -> float:
+    """Mean negative log-probability of the true class, from [n, k] probabilities."""
+    return float(torch.nn.functional.nll_loss(probs.clamp_min(1e-12).log(), target.long()))
 
 
 def regression_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict:
@@ -142,13 +146,6 @@ def confusion_rows(predicted: np.ndarray, actual: np.ndarray, labels: list[str])
     return [
         {"actual": a, "predicted": p} for a, p in zip(names[actual], names[predicted], strict=True)
     ]
-
-
-def predicted_classes(task: str, scores: torch.Tensor) -> np.ndarray:
-    """Binary: positive from 0.5 on; multiclass: the most probable class."""
-    if task == "binary":
-        return (scores >= 0.5).long().numpy()
-    return scores.argmax(dim=1).numpy()
 
 
 def reliability_rows(probs: torch.Tensor, target: torch.Tensor, bins: int) -> list[dict]:

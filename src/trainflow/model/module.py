@@ -21,7 +21,9 @@ from trainflow.model.network import build_network
 from trainflow.model.objective import loss_for
 
 
-def task_metrics(task: str, n_classes: int, prefix: str, full: bool = True) -> MetricCollection:
+def metric_collection(
+    task: str, n_classes: int, prefix: str, full: bool = True
+) -> MetricCollection:
     """The task's metrics (the headline one only when `full` is False, as training logs)."""
     # inputs come from our own tensors: no per-step argument validation (a torch.unique each)
     if task == "binary":
@@ -60,8 +62,8 @@ class TabularModel(L.LightningModule):
         n_classes = int(net_config.get("n_outputs", 1))
         self.train_loss = MeanMetric(nan_strategy="disable")
         self.val_loss = MeanMetric(nan_strategy="disable")
-        self.train_metrics = task_metrics(task, n_classes, "train/", full=False)
-        self.val_metrics = task_metrics(task, n_classes, "val/")
+        self.train_metrics = metric_collection(task, n_classes, "train/", full=False)
+        self.val_metrics = metric_collection(task, n_classes, "val/")
 
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
         return self.net(x_num, x_cat)

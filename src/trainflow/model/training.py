@@ -1,4 +1,4 @@
-"""Fit the MLP with Lightning (early stopping, checkpoints, dvclive) and the logistic baseline."""
+"""Fit the MLP with Lightning (early stopping, checkpoints, dvclive) and the linear baseline."""
 
 from __future__ import annotations
 

@@ -21,6 +21,18 @@ from trainflow.model.preprocess import Preprocessor
 from trainflow.params import DataParams
 
 
+def class_probabilities(task: str, scores: np.ndarray) -> np.ndarray:
+    """A classifier's scores (see Predictor.predict_clean) as [n, k] probabilities in label
+    order: binary scores are the positive class's probability."""
+    return np.stack([1 - scores, scores], axis=1) if task == "binary" else scores
+
+
+def predicted_classes(task: str, scores: np.ndarray) -> np.ndarray:
+    """The predicted class index: binary, positive from 0.5 on (ties go to it); multiclass,
+    the most probable class."""
+    return (scores >= 0.5).astype(np.int64) if task == "binary" else scores.argmax(axis=1)
+
+
 @dataclass
 class Predictor:
     net: torch.nn.Module
@@ -69,10 +81,6 @@ class Predictor:
             return target.to_numpy(dtype=np.float64, na_value=np.nan)
         return self.preprocessor.encode_target(target)
 
-    def class_probabilities(self, scores: np.ndarray) -> np.ndarray:
-        """predict_clean's output of a classifier as [n, k] probabilities in label order."""
-        return np.stack([1 - scores, scores], axis=1) if self.task == "binary" else scores
-
     def predict_records(self, records: list[dict]) -> list[dict]:
         """Raw records (source field names, messy values allowed) -> label + probabilities
         (classification) or value (regression)."""
@@ -84,10 +92,9 @@ class Predictor:
         scores = self.predict_clean(clean)
         if self.task == "regression":
             return [{"value": round(float(v), 6)} for v in scores.tolist()]
-        probs = self.class_probabilities(scores).round(6)
+        probs = class_probabilities(self.task, scores).round(6)
         labels = self.data.labels
-        # binary: the positive class from 0.5 on (ties go to it), as evaluation thresholds
-        best = (scores >= 0.5).astype(int) if self.task == "binary" else probs.argmax(axis=1)
+        best = predicted_classes(self.task, scores)  # as evaluation thresholds
         return [
             {"label": labels[b], "probability": float(row[b]),
              "probabilities": dict(zip(labels, map(float, row), strict=True))}

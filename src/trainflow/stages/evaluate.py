@@ -30,7 +30,6 @@ from trainflow.evaluation.metrics import (
     confusion_rows,
     curve_tables,
     difference,
-    predicted_classes,
     reliability_rows,
     residual_rows,
     task_metrics,
@@ -38,7 +37,7 @@ from trainflow.evaluation.metrics import (
 from trainflow.evaluation.speed import batch_throughput, latency_percentiles
 from trainflow.io import atomic_dir, read_parquet, write_json
 from trainflow.params import EvaluateParams, Params, load_params
-from trainflow.serving.predictor import Predictor
+from trainflow.serving.predictor import Predictor, class_probabilities, predicted_classes
 from trainflow.stages import run_stage
 
 log = logging.getLogger("trainflow.evaluate")
@@ -83,25 +82,24 @@ def plot_tables(
     """The task's plot tables for one model, by file name."""
     if task == "regression":
         return {f"residuals_{name}.json": residual_rows(scores, target, seed)}
-    probs = torch.stack([1 - scores, scores], dim=1) if task == "binary" else scores
+    probs = torch.from_numpy(class_probabilities(task, scores.numpy()))
     plots = {f"reliability_{name}.json": reliability_rows(probs, target, CALIBRATION_BINS)}
     if task == "binary":
         for curve, rows in curve_tables(scores, target, params.curve_points).items():
             plots[f"{curve}_{name}.json"] = rows
     if name == "model":
-        predicted = predicted_classes(task, scores)
+        predicted = predicted_classes(task, scores.numpy())
         plots["confusion.json"] = confusion_rows(predicted, target.long().numpy(), labels)
     return plots
 
 
 def analyse(
     predictor: Predictor, test: pd.DataFrame, scores: np.ndarray, truth: np.ndarray,
-    params: Params,
-) -> tuple[dict, dict, str]:  # fmt: skip
-    """Slices, worst slices, confidently wrong rows, permutation importance: (plot tables,
-    report files, markdown parts) for the model."""
+    slices: dict[str, pd.Series], params: Params,
+) -> tuple[dict, dict, tuple[list[dict], pd.DataFrame, list[dict]]]:  # fmt: skip
+    """Slices, worst slices, confidently wrong rows, permutation importance for the model:
+    (plot tables, report files, (worst slices, errors, importance) for the markdown)."""
     ev, data, task = params.evaluate, params.data, predictor.task
-    slices = {col: slice_labels(test[col], ev.bands.get(col)) for col in ev.slices}
     table = slice_table(task, scores, truth, slices, data.labels, ev.min_slice_rows)
     metric = SLICE_METRICS[task][0]
     slice_plot = [
@@ -130,6 +128,8 @@ def main() -> None:
     task = params.data.task_type
     results: dict = {"task": task, "test_rows": len(test)}
     plots: dict[str, list] = {file_name: [] for file_name in PLOT_FILES}
+    ev = params.evaluate
+    slices = {col: slice_labels(test[col], ev.bands.get(col)) for col in ev.slices}
     fairness_report: dict = {}
     for name, (weights, config) in MODELS.items():
         predictor = Predictor.load(paths.TRAIN_DIR, weights, config)
@@ -139,13 +139,11 @@ def main() -> None:
         scores, truth = predictor.predict_clean(test), predictor.truth(test)
         metrics = task_metrics(task, torch.from_numpy(scores), torch.from_numpy(truth),
                                params.data.labels)  # fmt: skip
-        ev = params.evaluate
         if ev.fairness:  # gaps are metrics; the per-group rates behind them go to reports
             fairness = {
-                col: fairness_gaps(scores, truth, slice_labels(test[col], ev.bands.get(col)),
-                                   ev.min_slice_rows)
+                col: fairness_gaps(scores, truth, slices[col], ev.min_slice_rows)
                 for col in ev.fairness
-            }  # fmt: skip
+            }
             metrics["fairness"] = {
                 col: {k: v for k, v in gaps.items() if not isinstance(v, dict)}
                 for col, gaps in fairness.items()
@@ -158,7 +156,7 @@ def main() -> None:
                              params.evaluate, params.data.labels, params.seed)  # fmt: skip
         if name == "model":
             analysis_plots, reports, (worst, errors, importance) = analyse(
-                predictor, test, scores, truth, params
+                predictor, test, scores, truth, slices, params
             )
             plots |= analysis_plots
     results["model_minus_baseline"] = difference(task, results["model"], results["baseline"])
@@ -173,11 +171,11 @@ def main() -> None:
         write_json(out / "gate.json", checks)
         (out / "analysis.md").write_text(markdown)
     write_json(paths.EVAL_METRICS, results)
-    write_json(paths.GATE_METRICS, {"gate": gate_summary(checks)})
+    summary = gate_summary(checks)
+    write_json(paths.GATE_METRICS, {"gate": summary})
     headline = HEADLINE[task][0]
     log.info("test %s: model %.4f, baseline %.4f",
              headline, results["model"][headline], results["baseline"][headline])  # fmt: skip
-    summary = gate_summary(checks)
     log.info("quality gate: %s (%d of %d criteria met)", "passed" if summary["passed"] else
              "FAILED", summary["checked"] - summary["failed"], summary["checked"])  # fmt: skip
 
