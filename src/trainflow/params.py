@@ -239,8 +239,11 @@ class TrainParams(Strict):
     max_epochs: int = Field(gt=0)
     patience: int = Field(default=4, gt=0)
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
-    devices: int | Literal["auto"] = 1
+    devices: int | Literal["auto"] = 1  # processes per node (GPUs, or CPU processes)
+    num_nodes: int = Field(default=1, gt=0)
+    strategy: Literal["auto", "ddp"] = "auto"  # auto: one process, or DDP when devices > 1
     precision: Literal["32-true", "32", "bf16-mixed", "16-mixed"] = "32-true"
+    compile: bool = False  # torch.compile the network (worth it on a GPU; slow start on CPU)
     baseline: BaselineParams = BaselineParams()
 
 

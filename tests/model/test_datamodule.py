@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from trainflow.model.datamodule import IndexBatches, TabularDataModule, TensorBatches
@@ -41,12 +42,24 @@ def test_index_batches_order_is_a_function_of_seed_and_epoch():
     assert [b.tolist() for b in IndexBatches(5, 2, False, 0)] == [[0, 1], [2, 3], [4]]
 
 
-def test_index_batches_split_one_permutation_across_processes(monkeypatch):
+def test_index_batches_split_each_global_batch_across_processes(monkeypatch):
+    """N processes take the steps one process takes, over the same rows: every global batch
+    is shared out row by row (one padded repeat makes the 7 rows 8)."""
+    single = [b.tolist() for b in IndexBatches(7, 4, shuffle=True, seed=0)]
     shares = []
     for rank in (0, 1):
-        batches = IndexBatches(7, 3, shuffle=True, seed=0)
+        batches = IndexBatches(7, 4, shuffle=True, seed=0)
         monkeypatch.setattr(batches, "_share", lambda rank=rank: (rank, 2))
-        shares.append(torch.cat(list(batches)).tolist())
-        assert len(batches) == 2  # 4 rows each, batches of 3
-    assert len(shares[0]) == len(shares[1]) == 4
-    assert set(shares[0]) | set(shares[1]) == set(range(7))  # every row, one padded repeat
+        shares.append([b.tolist() for b in batches])
+        assert len(batches) == 2
+    assert [len(b) for b in shares[0]] == [len(b) for b in shares[1]] == [2, 2]
+    for step, batch in enumerate(single):
+        assert set(shares[0][step]) | set(shares[1][step]) == set(batch) | set(single[0][:1])
+    assert {i for share in shares for b in share for i in b} == set(range(7))
+
+
+def test_index_batches_need_a_global_batch_the_processes_divide(monkeypatch):
+    batches = IndexBatches(8, 3, shuffle=False, seed=0)
+    monkeypatch.setattr(batches, "_share", lambda: (0, 2))
+    with pytest.raises(ValueError, match=r"batch_size 3 is the global batch.*2 processes"):
+        list(batches)

@@ -437,3 +437,32 @@ def test_killed_train_stage_resumes_and_matches_an_uninterrupted_run(tmp_path, a
     fresh = torch.load(repo / "models/train/model.pt", weights_only=True)
     for name, tensor in weights.items():
         assert torch.equal(tensor, fresh[name]), name
+
+
+DDP_TOLERANCE = {"accuracy": 0.02, "auroc": 0.02}  # README: Distributed training
+
+
+def test_two_process_ddp_run_matches_one_process(pipeline_repo, tmp_path):
+    """`train.devices: 2, strategy: ddp` on CPU (gloo): the stage completes, only the primary
+    process writes, and the test metrics are within DDP_TOLERANCE of the one-process run (the
+    same global batches; each process's batch-norm statistics and dropout masks differ)."""
+    import shutil
+
+    source, env, _ = pipeline_repo
+    repo = tmp_path / "repo"
+    shutil.copytree(source, repo, symlinks=True)
+    single = json.loads((repo / "metrics/eval.json").read_text())["model"]
+    params = repo / "params.yaml"
+    text = params.read_text().replace("  devices: 1 ", "  devices: 2 ")
+    params.write_text(text.replace("  strategy: auto ", "  strategy: ddp  "))
+    out = run(["dvc", "repro", "evaluate"], repo, env)
+    assert stages_run(out.stdout) == ["train", "evaluate"]
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in out.stdout + out.stderr
+    summary = json.loads((repo / "models/train/train_summary.json").read_text())["model"]
+    assert summary["processes"] == 2 and summary["epochs_run"] == 4
+    steps = (repo / "metrics/train/plots/metrics/val/loss.tsv").read_text().splitlines()
+    assert len(steps) == 1 + 4  # one writer: a header and one row per epoch
+    assert not (repo / "models/resume").exists()
+    ddp = json.loads((repo / "metrics/eval.json").read_text())["model"]
+    for name, tolerance in DDP_TOLERANCE.items():
+        assert abs(ddp[name] - single[name]) <= tolerance, (name, ddp[name], single[name])

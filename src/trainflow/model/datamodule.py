@@ -41,8 +41,10 @@ def to_tensors(frame: pd.DataFrame, pre: Preprocessor) -> TensorBatches:
 class IndexBatches(Sampler[torch.Tensor]):
     """Batches of row indices as tensors. Shuffled: a permutation drawn from `seed + epoch`, so
     every epoch's order is a function of the epoch alone (a run resumed at epoch k sees the
-    order an uninterrupted run saw). Under DDP each process takes every world_size-th batch row
-    of the same permutation (the first rows repeat to make the shares equal)."""
+    order an uninterrupted run saw). `batch_size` is the global batch: under DDP every process
+    walks the same batches and takes every world_size-th row of each, so N processes take the
+    optimizer steps one process takes, over the same rows (the permutation's first rows repeat
+    to make the shares equal)."""
 
     def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int) -> None:
         self.n, self.batch_size, self.shuffle, self.seed = n, batch_size, shuffle, seed
@@ -58,25 +60,32 @@ class IndexBatches(Sampler[torch.Tensor]):
             return dist.get_rank(), dist.get_world_size()
         return 0, 1
 
-    def _rows(self) -> torch.Tensor:
+    def _checked_share(self) -> tuple[int, int]:
         rank, world = self._share()
+        if self.batch_size % world:
+            raise ValueError(
+                f"train.batch_size {self.batch_size} is the global batch: it must be a "
+                f"multiple of the {world} processes"
+            )
+        return rank, world
+
+    def _rows(self, world: int) -> torch.Tensor:
         if self.shuffle:
             gen = torch.Generator().manual_seed(self.seed + self.epoch)
             rows = torch.randperm(self.n, generator=gen)
         else:
             rows = torch.arange(self.n)
-        if world > 1:
-            padded = -(-self.n // world) * world
-            rows = torch.cat([rows, rows[: padded - self.n]])[rank::world]
-        return rows
+        padded = -(-self.n // world) * world
+        return torch.cat([rows, rows[: padded - self.n]])
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        yield from torch.split(self._rows(), self.batch_size)
+        rank, world = self._checked_share()
+        for batch in torch.split(self._rows(world), self.batch_size):
+            yield batch[rank::world]
 
     def __len__(self) -> int:
-        _, world = self._share()
-        share = -(-self.n // world)  # ceil division
-        return -(-share // self.batch_size)
+        _, world = self._checked_share()
+        return -(-(-(-self.n // world) * world) // self.batch_size)  # ceil(padded n / batch)
 
 
 class TensorLoader:

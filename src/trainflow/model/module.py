@@ -78,8 +78,10 @@ class TabularModel(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         """Dropout masks from a seed per epoch: a run resumed at epoch k draws what an
-        uninterrupted run drew (checkpoints do not carry the global RNG state)."""
-        torch.manual_seed(self.hparams.seed * 100_003 + self.current_epoch)
+        uninterrupted run drew (checkpoints do not carry the global RNG state); each process
+        of a DDP run draws its own."""
+        rank_offset = 1_000_003 * self.global_rank
+        torch.manual_seed(self.hparams.seed * 100_003 + self.current_epoch + rank_offset)
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x_num, x_cat, y = batch

@@ -33,6 +33,7 @@ def quiet_lightning() -> None:
         ".*is smaller than the logging interval.*",
         ".*Trainer.fit` stopped.*",
         ".*Checkpoint directory .* exists and is not empty.*",  # it holds the run's fingerprint
+        ".*sync_dist=True.*",  # epoch values come from torchmetrics' compute(), already synced
     ):
         warnings.filterwarnings("ignore", message=pattern)
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
@@ -96,6 +97,16 @@ def fast_dvclive_logger(live_dir: Path, resume: bool = False):
     return FastDVCLiveLogger(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=resume)
 
 
+RANK_VARIABLES = ("RANK", "NODE_RANK", "GROUP_RANK", "LOCAL_RANK", "SLURM_PROCID")
+
+
+def is_primary_process() -> bool:
+    """True unless a distributed launcher made this process a non-zero rank: Lightning's own
+    launcher (NODE_RANK, and LOCAL_RANK in the processes it starts), torchrun (RANK) or SLURM
+    (SLURM_PROCID). Only the primary process writes the stage's outputs."""
+    return all(os.environ.get(name, "0") in ("", "0") for name in RANK_VARIABLES)
+
+
 @dataclass
 class FitResult:
     net: torch.nn.Module
@@ -112,14 +123,16 @@ def train_mlp(
     checkpoint_dir: Path,
     live_dir: Path,
     fingerprint: str = "",
-) -> FitResult:
-    """Train with early stopping on val/loss; return the best epoch's network (on CPU).
+) -> FitResult | None:
+    """Train with early stopping on val/loss; return the best epoch's network (on CPU), or
+    None in every process but the primary one of a distributed run.
 
     `checkpoint_dir` keeps the best and the last epoch's checkpoint while training runs. If it
     holds a last checkpoint of the same run (same `fingerprint`: params, data, code) from a run
     that was killed, training resumes from it; otherwise it is emptied first. Every epoch's
     batch order and dropout masks are functions of the seed and the epoch, so a resumed run
-    ends with the weights an uninterrupted run has.
+    ends with the weights an uninterrupted run has. Under DDP (`devices` or `num_nodes` > 1)
+    every process runs this function; each trains on its share of every batch row.
     """
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
@@ -128,12 +141,14 @@ def train_mlp(
 
     quiet_lightning()
     L.seed_everything(seed, workers=True, verbose=False)
-    resume_from = resumable_checkpoint(checkpoint_dir, fingerprint)
+    resume_from = resumable_checkpoint(checkpoint_dir, fingerprint, is_primary_process())
     config = mlp_config(pre, params)
     module = TabularModel(
         config, lr=params.lr, weight_decay=params.weight_decay, task=pre.task,
         target_mean=pre.target_mean, target_std=pre.target_std, seed=seed,
     )  # fmt: skip
+    if params.compile:
+        module.net.compile()  # in place: the state dict keeps its plain names
     data = TabularDataModule(train, val, pre, params.batch_size, seed)
     checkpoint = ModelCheckpoint(
         dirpath=checkpoint_dir, filename="best", monitor="val/loss", mode="min", save_last=True
@@ -143,6 +158,8 @@ def train_mlp(
     trainer = L.Trainer(
         accelerator=params.accelerator,
         devices=params.devices,
+        num_nodes=params.num_nodes,
+        strategy=params.strategy,
         precision=params.precision,
         use_distributed_sampler=False,  # IndexBatches shares batches across processes itself
         max_epochs=params.max_epochs,
@@ -160,6 +177,8 @@ def train_mlp(
         )
         log.info("resuming from %s (epoch %d done)", resume_from, resumed_epoch)
     trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+    if not trainer.is_global_zero:
+        return None  # the checkpoints, and so the result, are the primary process's
     best = checkpoint.best_model_path
     if not best:
         raise StageError("train: no checkpoint was written (did validation run?)")
@@ -174,6 +193,7 @@ def train_mlp(
         "resumed_after_epoch": resumed_epoch,
         "accelerator": type(trainer.accelerator).__name__.removesuffix("Accelerator").lower(),
         "precision": str(trainer.precision),
+        "processes": int(trainer.world_size),
         "train_rows": len(train),
         "val_rows": len(val),
     }
@@ -191,12 +211,15 @@ def run_fingerprint(parts: list[bytes]) -> str:
     return digest.hexdigest()
 
 
-def resumable_checkpoint(folder: Path, fingerprint: str) -> Path | None:
-    """The last checkpoint of an interrupted run with this fingerprint, else None (and the
-    folder emptied, stamped with the fingerprint)."""
+def resumable_checkpoint(folder: Path, fingerprint: str, primary: bool = True) -> Path | None:
+    """The last checkpoint of an interrupted run with this fingerprint, else None (and, in the
+    primary process, the folder emptied and stamped with the fingerprint; the other processes
+    of a distributed run start after it did, and only read)."""
     last, stamp = folder / "last.ckpt", folder / FINGERPRINT_FILE
     if fingerprint and last.exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return last
+    if not primary:
+        return None
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     stamp.write_text(fingerprint)
