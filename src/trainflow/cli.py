@@ -1,4 +1,5 @@
-"""`trainflow` command: fetch the default data, draft a data contract, or run one stage."""
+"""`trainflow` command: fetch the default data, draft a data contract, run one stage, or sweep
+hyper-parameters over dvc experiments."""
 
 from __future__ import annotations
 
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     init = suite_sub.add_parser("init", help="draft a suite from the configured source")
     init.add_argument("--out", type=Path, help="where to write it (default: validate.suite)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    sweep = sub.add_parser("sweep", help="Bayesian search (Optuna TPE) over dvc experiments")
+    sweep.add_argument("--trials", type=int, help="completed trials wanted (default: params)")
     for name in STAGES:
         sub.add_parser(name, help=f"run the {name} stage (as dvc repro does)")
     args = parser.parse_args(argv)
@@ -77,6 +80,10 @@ def main(argv: list[str] | None = None) -> None:
         run_stage("fetch-data", lambda: _fetch_data(args.refresh))
     elif args.command == "suite":
         run_stage("suite", lambda: _suite_init(args.out, args.force))
+    elif args.command == "sweep":
+        from trainflow.sweep import main as sweep_main
+
+        run_stage("sweep", lambda: sweep_main(args.trials))
     else:
         module = importlib.import_module(f"trainflow.stages.{args.command}")
         run_stage(args.command, module.main)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -299,6 +299,43 @@ class PackageParams(Strict):
     card: CardParams
 
 
+class RangeSpace(Strict):
+    """A numeric dimension: ints when `low` and `high` are written as ints, else floats."""
+
+    low: int | float
+    high: int | float
+    log: bool = False
+    step: int | float | None = None
+
+    @property
+    def is_int(self) -> bool:
+        return isinstance(self.low, int) and isinstance(self.high, int)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeSpace:
+        if self.high <= self.low:
+            raise ValueError("high must be greater than low")
+        if self.log and self.low <= 0:
+            raise ValueError("log needs low > 0")
+        return self
+
+
+class CategoricalSpace(Strict):
+    choices: list[Any] = Field(min_length=1)  # any params.yaml values (lists too)
+
+
+class SweepParams(Strict):
+    """`trainflow sweep`: Optuna TPE over DVC experiments. Read by no stage."""
+
+    study: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")  # experiments: <study>-<trial>
+    trials: int = Field(gt=0)  # completed trials wanted, across interruptions
+    startup_trials: int = Field(default=5, ge=1)  # random trials before TPE models the rest
+    objective: str  # a `dvc exp show` metric column, e.g. val.best_loss
+    direction: Literal["minimize", "maximize"]
+    targets: list[str] = []  # stages each trial runs up to (empty: the whole pipeline)
+    space: dict[str, RangeSpace | CategoricalSpace] = Field(min_length=1)
+
+
 class Params(Strict):
     seed: int
     data: DataParams
@@ -309,6 +346,7 @@ class Params(Strict):
     evaluate: EvaluateParams
     gate: GateParams
     package: PackageParams
+    sweep: SweepParams | None = None
 
     @model_validator(mode="after")
     def _split_columns_named(self) -> Params:
@@ -334,6 +372,24 @@ class Params(Strict):
             raise ValueError("evaluate.fairness / gate.max_fairness_gap need a binary task")
         if self.gate.max_fairness_gap and not ev.fairness:
             raise ValueError("gate.max_fairness_gap needs evaluate.fairness columns")
+        return self
+
+    @model_validator(mode="after")
+    def _sweep_keys_exist(self) -> Params:
+        if self.sweep is None:
+            return self
+        raw = self.model_dump(by_alias=True)
+        for key in self.sweep.space:
+            node: Any = raw
+            for part in key.split("."):
+                if not isinstance(node, dict) or part not in node or part == "sweep":
+                    raise ValueError(f"sweep.space: {key} is not a params.yaml key")
+                node = node[part]
+        from trainflow.stages import STAGES
+
+        stray = sorted(set(self.sweep.targets) - set(STAGES))
+        if stray:
+            raise ValueError(f"sweep.targets: unknown stages {stray}")
         return self
 
     @model_validator(mode="after")

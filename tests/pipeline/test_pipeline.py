@@ -466,3 +466,49 @@ def test_two_process_ddp_run_matches_one_process(pipeline_repo, tmp_path):
     ddp = json.loads((repo / "metrics/eval.json").read_text())["model"]
     for name, tolerance in DDP_TOLERANCE.items():
         assert abs(ddp[name] - single[name]) <= tolerance, (name, ddp[name], single[name])
+
+
+def test_sweep_runs_trials_as_experiments_and_resumes_after_a_kill(pipeline_repo, tmp_path):
+    """`trainflow sweep` (2 trials up to train), kill -9 in the second trial's train stage, run
+    it again: the cut trial's values run as a new trial and every finished trial is an
+    experiment in `dvc exp show` with its params and objective."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import time
+
+    source, env, _ = pipeline_repo
+    repo = tmp_path / "repo"
+    shutil.copytree(source, repo, symlinks=True)
+    params = repo / "params.yaml"
+    text = params.read_text().replace("  trials: 20 ", "  trials: 2  ")
+    params.write_text(text.replace("  targets: [evaluate]", "  targets: [train]"))
+    run(["git", "add", "-A"], repo, env)
+    run(["git", "commit", "-qm", "sweep baseline"], repo, env)
+    log_path = tmp_path / "killed.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(["trainflow", "sweep"], cwd=repo, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline:
+            text = log_path.read_text()
+            if "trial 1 (2 of 2)" in text and "Running stage 'train'" in text.split("trial 1")[1]:
+                break
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    killed = log_path.read_text()
+    assert "trial 0: val.best_loss = " in killed and "trial 1: val" not in killed, killed[-3000:]
+    cut = re.search(r"trial 1 \(2 of 2\): (.*)", killed).group(1)
+    resumed = run(["trainflow", "sweep"], repo, env)
+    out = resumed.stdout + resumed.stderr
+    assert "trial 1 was interrupted: its values run again" in out
+    assert f"trial 2 (2 of 2): {cut}" in out  # the same values, as a new trial
+    assert "best: mlp-" in out
+    shown = run(["dvc", "exp", "show", "--csv"], repo, env).stdout
+    rows = {r["Experiment"]: r for r in csv.DictReader(io.StringIO(shown)) if r["Experiment"]}
+    assert {"mlp-0", "mlp-2"} <= set(rows) and "mlp-1" not in rows
+    for name in ("mlp-0", "mlp-2"):
+        assert 0 < float(rows[name]["val.best_loss"]) < 1
+    assert f"train.lr={float(rows['mlp-2']['train.lr'])!r}" in cut.replace(", ", " ")

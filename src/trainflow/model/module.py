@@ -64,6 +64,9 @@ class TabularModel(L.LightningModule):
         self.val_loss = MeanMetric(nan_strategy="disable")
         self.train_metrics = metric_collection(task, n_classes, "train/", full=False)
         self.val_metrics = metric_collection(task, n_classes, "val/")
+        # the lowest val/loss so far (the epoch the best checkpoint holds), logged as
+        # val/best_loss: what a sweep compares runs on; a buffer, so a resumed run keeps it
+        self.register_buffer("best_val_loss", torch.tensor(float("inf")))
 
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
         return self.net(x_num, x_cat)
@@ -101,15 +104,19 @@ class TabularModel(L.LightningModule):
         self.val_metrics.update(*self._for_metrics(out, y))
 
     def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val/loss", self.val_loss, self.val_metrics, prog_bar=True)
+        values = self._log_epoch("val/loss", self.val_loss, self.val_metrics, prog_bar=True)
+        if not self.trainer.sanity_checking:
+            self.best_val_loss = torch.minimum(self.best_val_loss, values["val/loss"])
+            self.log("val/best_loss", self.best_val_loss)
 
     def _log_epoch(
         self, name: str, loss: MeanMetric, metrics: MetricCollection, prog_bar: bool = False
-    ) -> None:
+    ) -> dict[str, torch.Tensor]:
         values = {name: loss.compute(), **metrics.compute()}
         self.log_dict(values, prog_bar=prog_bar)
         loss.reset()
         metrics.reset()
+        return values
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(
