@@ -512,3 +512,40 @@ def test_sweep_runs_trials_as_experiments_and_resumes_after_a_kill(pipeline_repo
     for name in ("mlp-0", "mlp-2"):
         assert 0 < float(rows[name]["val.best_loss"]) < 1
     assert f"train.lr={float(rows['mlp-2']['train.lr'])!r}" in cut.replace(", ", " ")
+
+
+def test_two_node_launch_writes_outputs_on_node_zero_only(pipeline_repo, tmp_path):
+    """The README's multi-node launch, both 'nodes' on loopback, each with its own clone:
+    MASTER_ADDR / MASTER_PORT / WORLD_SIZE / NODE_RANK set, `dvc repro train` on node 0 and the
+    stage's command on node 1. One 2-process run; node 1 writes nothing."""
+    import shutil
+    import socket
+    import subprocess
+
+    source, env, _ = pipeline_repo
+    nodes = [tmp_path / "node0", tmp_path / "node1"]
+    for node in nodes:
+        shutil.copytree(source, node, symlinks=True)
+        params = node / "params.yaml"
+        text = params.read_text().replace("  num_nodes: 1 ", "  num_nodes: 2 ")
+        params.write_text(text.replace("  strategy: auto ", "  strategy: ddp  "))
+    before = (nodes[1] / "models/train/model.pt").read_bytes()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cluster = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2"}
+    worker = subprocess.Popen(
+        ["python", "-m", "trainflow.stages.train"], cwd=nodes[1],
+        env={**env, **cluster, "NODE_RANK": "1"}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    main = run(["dvc", "repro", "train"], nodes[0], {**env, **cluster, "NODE_RANK": "0"})
+    worker_out, _ = worker.communicate(timeout=300)
+    assert worker.returncode == 0, worker_out
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in worker_out
+    assert "trained:" not in worker_out  # the worker logs no result and writes no output
+    assert stages_run(main.stdout) == ["train"]
+    summary = json.loads((nodes[0] / "models/train/train_summary.json").read_text())["model"]
+    assert summary["processes"] == 2
+    assert (nodes[1] / "models/train/model.pt").read_bytes() == before
+    assert not (nodes[1] / "models/resume").exists()
