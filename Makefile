@@ -14,7 +14,7 @@ export BENTOML_DO_NOT_TRACK := True
 export BENTOML_HOME := $(CURDIR)/.bentoml
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup data services repro test test-fast lint format plots serve lock clean
+.PHONY: help setup data services repro test test-fast lint format plots serve lock clean remote-s3
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,6 +67,16 @@ serve: setup ## Import the packaged bundle and serve it on 127.0.0.1:$(PORT)
 	@tag=$$($(BIN)/python -c 'import json; print(json.load(open("models/bundle/bundle.json"))["bento_tag"])'); \
 	$(BIN)/bentoml get $$tag >/dev/null 2>&1 || $(BIN)/bentoml import $(CURDIR)/models/bundle/bundle.bento; \
 	$(BIN)/bentoml serve $$tag --host 127.0.0.1 --port $(PORT)
+
+remote-s3: ## Default remote on S3: make remote-s3 URL=s3://bucket/path [ENDPOINT=http://host:9000]
+	@test -n "$(URL)" || { echo "usage: make remote-s3 URL=s3://bucket/path [ENDPOINT=url]"; exit 1; }
+	dvc remote add --default --force s3 $(URL)
+	@if [ -n "$(ENDPOINT)" ]; then dvc remote modify s3 endpointurl $(ENDPOINT); fi
+	@# keys from the environment go to .dvc/config.local (git-ignored), never .dvc/config
+	@if [ -n "$$AWS_ACCESS_KEY_ID" ]; then \
+	   dvc remote modify --local s3 access_key_id "$$AWS_ACCESS_KEY_ID" && \
+	   dvc remote modify --local s3 secret_access_key "$$AWS_SECRET_ACCESS_KEY" && \
+	   echo "credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY -> .dvc/config.local"; fi
 
 lock: ## Re-pin requirements.lock from the current .venv (after changing pyproject.toml)
 	@{ echo "# Exact versions of every package (Python 3.11), installed by \`make setup\` with pip."; \

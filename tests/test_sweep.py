@@ -94,8 +94,11 @@ def test_a_trial_whose_experiment_finished_is_recorded_not_rerun(tmp_path):
 def test_a_changed_space_needs_a_new_study(tmp_path):
     run_sweep(sweep_params(trials=1), 0, FakeDvc().runner(), tmp_path / "s.log")
     other = sweep_params(trials=2, space={**SPACE, "train.dropout": {"low": 0.0, "high": 0.5}})
-    with pytest.raises(StageError, match="another space or objective"):
+    with pytest.raises(StageError, match="another space, objective or direction"):
         run_sweep(other, 0, FakeDvc().runner(), tmp_path / "s.log")
+    flipped = sweep_params(trials=2, direction="maximize")
+    with pytest.raises(StageError, match="another space, objective or direction"):
+        run_sweep(flipped, 0, FakeDvc().runner(), tmp_path / "s.log")
 
 
 def test_failing_trials_stop_the_sweep(tmp_path):

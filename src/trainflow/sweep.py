@@ -119,10 +119,11 @@ def open_study(sweep: SweepParams, seed: int, storage_path: Path) -> Any:
     if recorded is None:
         study.set_user_attr("space", space)
         study.set_user_attr("objective", sweep.objective)
-    elif recorded != space or study.user_attrs.get("objective") != sweep.objective:
+    elif (recorded != space or study.user_attrs.get("objective") != sweep.objective
+          or study.direction.name.lower() != sweep.direction):  # fmt: skip
         raise StageError(
-            f"sweep.study {sweep.study!r} ran with another space or objective; name a new "
-            f"study (or delete {storage_path} to start it over)"
+            f"sweep.study {sweep.study!r} ran with another space, objective or direction; "
+            f"name a new study (or delete {storage_path} to start it over)"
         )
     return study
 

@@ -14,12 +14,7 @@ import trainflow.model as model_pkg
 from trainflow import paths
 from trainflow.io import atomic_dir, read_parquet, write_json
 from trainflow.model.preprocess import fit_preprocessor
-from trainflow.model.training import (
-    is_primary_process,
-    run_fingerprint,
-    train_baseline,
-    train_mlp,
-)
+from trainflow.model.training import run_fingerprint, train_baseline, train_mlp
 from trainflow.params import load_params
 from trainflow.stages import run_stage
 
@@ -37,15 +32,12 @@ def main() -> None:
         paths.split_table("train").read_bytes(), paths.split_table("val").read_bytes(),
         *(p.read_bytes() for p in sorted(Path(model_pkg.__file__).parent.glob("*.py"))),
     ])  # fmt: skip
-    if not is_primary_process():  # another process of a DDP run: train its share, write nothing
-        train_mlp(train, val, pre, params.train, params.seed, paths.RESUME_DIR,
-                  paths.TRAIN_LIVE_DIR, fingerprint)  # fmt: skip
+    mlp = train_mlp(train, val, pre, params.train, params.seed, paths.RESUME_DIR,
+                    paths.TRAIN_LIVE_DIR, fingerprint)  # fmt: skip
+    if mlp is None:  # another process of a DDP run: it trained its share; the primary writes
         return
     with atomic_dir(paths.TRAIN_DIR) as out:
         baseline = train_baseline(train, pre, params.train, params.seed)
-        mlp = train_mlp(train, val, pre, params.train, params.seed, paths.RESUME_DIR,
-                        paths.TRAIN_LIVE_DIR, fingerprint)  # fmt: skip
-        assert mlp is not None, "the primary process returns the fit"
         torch.save(mlp.net.state_dict(), out / paths.MODEL_WEIGHTS.name)
         torch.save(baseline.net.state_dict(), out / paths.BASELINE_WEIGHTS.name)
         (out / paths.MODEL_CONFIG.name).write_text(json.dumps(mlp.config, indent=2))
