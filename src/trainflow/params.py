@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from trainflow import paths
+from trainflow import STAGES, paths
 from trainflow.errors import StageError
 
 
@@ -385,8 +385,6 @@ class Params(Strict):
                 if not isinstance(node, dict) or part not in node or part == "sweep":
                     raise ValueError(f"sweep.space: {key} is not a params.yaml key")
                 node = node[part]
-        from trainflow.stages import STAGES
-
         stray = sorted(set(self.sweep.targets) - set(STAGES))
         if stray:
             raise ValueError(f"sweep.targets: unknown stages {stray}")

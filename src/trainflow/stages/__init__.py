@@ -6,12 +6,11 @@ import logging
 import sys
 from collections.abc import Callable
 
+from trainflow import STAGES
 from trainflow.errors import StageError
 from trainflow.io import keep_freed_memory, setup_logging
 
-STAGES = (
-    "ingest", "validate", "prepare", "validate_prepared", "split", "train", "evaluate", "package",
-)  # fmt: skip
+__all__ = ["STAGES", "run_stage"]
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
