@@ -44,6 +44,7 @@ SPLIT_METRICS = METRICS_DIR / "split.json"
 TRAIN_LIVE_DIR = METRICS_DIR / "train"
 EVAL_METRICS = METRICS_DIR / "eval.json"
 GATE_METRICS = METRICS_DIR / "gate.json"
+SPEED_METRICS = METRICS_DIR / "speed.json"  # timings: this machine, this run (not reproducible)
 
 REPORTS_DIR = Path("reports")
 VALIDATION_REPORT_DIR = REPORTS_DIR / "validation"

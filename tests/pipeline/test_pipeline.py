@@ -50,9 +50,11 @@ def test_first_repro_runs_every_stage_and_writes_outputs(pipeline_repo):
     }
     ev = json.loads((repo / "metrics/eval.json").read_text())
     assert ev["test_rows"] == split["test"]["rows"]
+    speed = json.loads((repo / "metrics/speed.json").read_text())["speed"]
     for name in ("model", "baseline"):
         assert 0.75 < ev[name]["accuracy"] <= 1 and 0.8 < ev[name]["auroc"] <= 1
-        assert ev[name]["speed"]["batch_rows_per_s"] > 0
+        assert "speed" not in ev[name] and speed[name]["batch_rows_per_s"] > 0
+        assert 0 < speed[name]["single_record_p50_ms"] <= speed[name]["single_record_p95_ms"]
     assert sum(ev["model"]["confusion"].values()) == ev["test_rows"]
     for plot in ("roc_model", "roc_baseline", "precision_recall_model", "confusion"):
         assert json.loads((repo / f"reports/eval/{plot}.json").read_text())

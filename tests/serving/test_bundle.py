@@ -33,12 +33,10 @@ def test_content_version_follows_bytes(tmp_path):
 
 
 def test_model_card_reports_model_and_baseline(params):
-    speed = {"batch_rows_per_s": 1000.0, "single_record_p50_ms": 1.0, "single_record_p95_ms": 2.0}
     scores = dict.fromkeys(("accuracy", "precision", "recall", "f1", "auroc",
                             "average_precision", "calibration_error"), 0.5)  # fmt: skip
     metrics = {
-        "eval": {"model": {**scores, "accuracy": 0.85, "speed": speed},
-                 "baseline": {**scores, "accuracy": 0.84, "speed": speed}},
+        "eval": {"model": {**scores, "accuracy": 0.85}, "baseline": {**scores, "accuracy": 0.84}},
         "split": {s: {"rows": 10, "positive_rate": 0.25} for s in ("train", "val", "test")},
         "data_quality": {"expectations_evaluated": 56, "errors": 0, "warnings": 1},
         "prepared_quality": {"expectations_evaluated": 20, "errors": 0},
@@ -52,3 +50,41 @@ def test_model_card_reports_model_and_baseline(params):
     assert "56 expectations, 0 errors,\n  1 warnings" in card and "CC BY 4.0" in card
     assert "20 expectations, 0 errors" in card
     assert "Not for decisions about individual people" in card
+
+
+def _bento_like(path, built: str, mtime: float) -> None:
+    import io
+    import tarfile
+
+    files = {
+        "./bento.yaml": f"name: x\ncreation_time: '{built}'\nmodels:\n  - tag: m:1\n"
+        f"    creation_time: '{built}'\n",
+        "./models/m/1/model.yaml": f"creation_time: '{built}'\n",
+        "./src/a.py": "x = 1\n",
+    }
+    with tarfile.open(path, "w:xz") as tar:
+        for name in reversed(sorted(files)):  # a different order each time, as os.walk gives
+            data = files[name].encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.uname = len(data), mtime, "someone"
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_reproducible_archive_bytes_follow_contents(tmp_path):
+    import tarfile
+
+    from trainflow.serving.bundle import BUILT_AT, reproducible_archive
+
+    a, b = tmp_path / "a.bento", tmp_path / "b.bento"
+    _bento_like(a, "2026-11-23T21:23:40.98+00:00", 1795470459.2)
+    _bento_like(b, "2026-11-24T08:00:00.01+00:00", 1795500000.7)
+    assert a.read_bytes() != b.read_bytes()
+    reproducible_archive(a)
+    reproducible_archive(b)
+    assert a.read_bytes() == b.read_bytes()
+    with tarfile.open(a) as tar:
+        assert [m.name for m in tar.getmembers()] == sorted(m.name for m in tar.getmembers())
+        bento = tar.extractfile("./bento.yaml").read().decode()
+        assert bento.count(f"creation_time: '{BUILT_AT}'") == 2 and "name: x" in bento
+        assert tar.extractfile("./src/a.py").read() == b"x = 1\n"
+        assert {m.mtime for m in tar.getmembers()} == {0}

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
 import trainflow
 from trainflow import paths
 from trainflow.errors import StageError
+from trainflow.io import atomic_path
 from trainflow.params import DataParams
 
 SERVICE = "trainflow.serving.service:TabularModel"
@@ -142,4 +146,33 @@ def build_bundle(
         }
         out_archive.parent.mkdir(parents=True, exist_ok=True)
         bento_tag = _build_in_subprocess(ctx, build_args, out_archive.resolve())
+    reproducible_archive(out_archive)
     return {"bento_tag": bento_tag, "model_tag": model_tag}
+
+
+BUILT_AT = "1980-01-01T00:00:00+00:00"  # as in wheels: a fixed time, so bytes follow content
+_CREATION_TIME = re.compile(rb"^(\s*creation_time: ).*$", re.MULTILINE)
+
+
+def reproducible_archive(archive: Path) -> None:
+    """Rewrite an exported bento so its bytes depend on its contents alone: BentoML stamps the
+    build time into bento.yaml and model.yaml and the file times into the tar. Here members are
+    sorted, owners and mtimes fixed, and those stamps set to BUILT_AT. bentoml import reads it
+    as before; the version tags (content hashes) are unchanged."""
+    with tarfile.open(archive) as src:
+        members = sorted(src.getmembers(), key=lambda m: m.name)
+        contents = {m.name: src.extractfile(m).read() for m in members if m.isfile()}
+    with atomic_path(archive) as tmp, tarfile.open(tmp, "w:xz", format=tarfile.GNU_FORMAT) as out:
+        for member in members:
+            data = contents.get(member.name)
+            if data is not None and member.name.endswith(("bento.yaml", "model.yaml")):
+                data = _CREATION_TIME.sub(rb"\g<1>'" + BUILT_AT.encode() + rb"'", data)
+            info = tarfile.TarInfo(member.name)
+            info.type, info.mode = member.type, member.mode
+            info.linkname = member.linkname
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            if data is None:
+                out.addfile(info)
+            else:
+                info.size = len(data)
+                out.addfile(info, io.BytesIO(data))

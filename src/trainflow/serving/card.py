@@ -92,9 +92,8 @@ every number below comes from that run's metrics files.
 |---|---|---|---|
 {rows}
 
-Speed on the packaging machine: {model["speed"]["batch_rows_per_s"]:,.0f} rows/s batched,
-single record p50 {model["speed"]["single_record_p50_ms"]} ms / p95
-{model["speed"]["single_record_p95_ms"]} ms (cleaning + preprocessing + model).
+Inference speed is measured on every run and kept out of this card (so that rebuilding the
+bundle from the same inputs gives the same bytes): `metrics/speed.json` at this bundle's commit.
 
 ## Success criteria (declared in params before training)
 {_criteria(metrics.get("gate", []))}
