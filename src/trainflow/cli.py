@@ -1,5 +1,5 @@
-"""`trainflow` command: fetch the default data, draft a data contract, run one stage, or sweep
-hyper-parameters over dvc experiments."""
+"""`trainflow` command: fetch the default data, draft a data contract, run one stage, sweep
+hyper-parameters over dvc experiments, or verify that a revision reproduces."""
 
 from __future__ import annotations
 
@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     sweep = sub.add_parser("sweep", help="Bayesian search (Optuna TPE) over dvc experiments")
     sweep.add_argument("--trials", type=int, help="completed trials wanted (default: params)")
+    verify = sub.add_parser("verify", help="rerun in a fresh clone, compare with dvc.lock")
+    verify.add_argument("rev", nargs="?", default="HEAD", help="revision to verify (HEAD)")
+    verify.add_argument("--repo", default=".", help="repository to clone (this one)")
+    verify.add_argument("--workdir", type=Path, help="where to clone (default: a temp dir)")
+    verify.add_argument("--keep", action="store_true", help="keep the temporary clone")
     for name in STAGES:
         sub.add_parser(name, help=f"run the {name} stage (as dvc repro does)")
     args = parser.parse_args(argv)
@@ -80,6 +85,10 @@ def main(argv: list[str] | None = None) -> None:
         run_stage("fetch-data", lambda: _fetch_data(args.refresh))
     elif args.command == "suite":
         run_stage("suite", lambda: _suite_init(args.out, args.force))
+    elif args.command == "verify":
+        from trainflow.verify import main as verify_main
+
+        run_stage("verify", lambda: verify_main(args.rev, args.repo, args.workdir, args.keep))
     elif args.command == "sweep":
         from trainflow.sweep import main as sweep_main
 

@@ -551,3 +551,31 @@ def test_two_node_launch_writes_outputs_on_node_zero_only(pipeline_repo, tmp_pat
     assert summary["processes"] == 2
     assert (nodes[1] / "models/train/model.pt").read_bytes() == before
     assert not (nodes[1] / "models/resume").exists()
+
+
+def test_verify_reruns_a_revision_in_a_fresh_clone_bit_for_bit(pipeline_repo, tmp_path):
+    """`trainflow verify`: the committed sample run reproduces, every output identical (the
+    timings file excepted); a tampered record is caught, named, and exits non-zero."""
+    import shutil
+
+    source, env, _ = pipeline_repo
+    repo = tmp_path / "repo"
+    shutil.copytree(source, repo, symlinks=True)
+    run(["git", "add", "-A"], repo, env)
+    run(["git", "commit", "-qm", "recorded run", "--allow-empty"], repo, env)
+    done = run(["trainflow", "verify", "--workdir", str(tmp_path / "v1")], repo, env)
+    assert "reproduced: every output of HEAD is bit-identical" in done.stdout
+    table = done.stdout
+    assert re.search(r"train\s+models/train\s+(\w+)\s+\1\s+identical", table)
+    assert re.search(r"package\s+models/bundle\s+(\w+)\s+\1\s+identical", table)
+    assert re.search(r"validate\s+reports/validation\s+(\w+)\s+\1\s+identical", table)
+    assert re.search(r"metrics/speed.json .* tolerated \(inference timings", table)
+
+    ev = json.loads((repo / "metrics/eval.json").read_text())
+    ev["model"]["accuracy"] = 0.5
+    (repo / "metrics/eval.json").write_text(json.dumps(ev))
+    run(["git", "commit", "-qam", "tampered record"], repo, env)
+    bad = run(["trainflow", "verify", "--workdir", str(tmp_path / "v2")], repo, env, check=False)
+    assert bad.returncode == 1
+    assert "metrics/eval.json: model.accuracy 0.5 -> " in bad.stdout
+    assert "not reproduced: 0 outputs and 1 metric values differ" in bad.stderr
