@@ -50,6 +50,19 @@ def _criteria(checks: list[dict]) -> str:
     return "| criterion | measured | |\n|---|---|---|\n" + "\n".join(rows)
 
 
+def _exports(export: dict | None) -> str:
+    if not export:
+        return ""
+    parity = export["parity"]
+    return (
+        f"- Exported as `model.pt2` (torch.export) and `model.onnx` (onnxruntime); on the "
+        f"{parity['rows']} test rows their outputs equal eager PyTorch's within "
+        f"{parity['tolerance']:g} (max difference: torch.export "
+        f"{parity['torch_export_max_abs_diff']:.2g}, ONNX {parity['onnx_max_abs_diff']:.2g}). "
+        f"Raw records through the shipped preprocessor give bit-identical input tensors."
+    )
+
+
 def model_card(params: Params, metrics: dict) -> str:
     """Markdown from params and the pipeline's metrics files (ingest, quality, split, eval)."""
     ev, split, prep = metrics["eval"], metrics["split"], metrics["prepare"]
@@ -73,6 +86,7 @@ every number below comes from that run's metrics files.
 - Numeric features: {", ".join(d.numeric_features)}.
 - Categorical features: {", ".join(d.categorical_features)}.
 - Not used: {", ".join(d.drop) or "none"}.
+{_exports(metrics.get("export"))}
 
 ## Data
 - Source: `{source["source"]["kind"]}` {source["source"]["uri"]} (sha256

@@ -33,6 +33,16 @@ def predicted_classes(task: str, scores: np.ndarray) -> np.ndarray:
     return (scores >= 0.5).astype(np.int64) if task == "binary" else scores.argmax(axis=1)
 
 
+def records_frame(records: list[dict], data: DataParams) -> pd.DataFrame:
+    """Raw records (as a request carries them) -> the cleaned feature frame, by the training
+    code's own cleaning."""
+    # the request schema already typed each field: build the frame with those dtypes
+    dtypes = {c: "float64" for c in data.numeric_features}
+    dtypes |= {c: "str" for c in data.categorical_features}
+    frame = pd.DataFrame.from_records(records, columns=data.features).astype(dtypes)
+    return clean_features(frame, data, "request")
+
+
 @dataclass
 class Predictor:
     net: torch.nn.Module
@@ -84,12 +94,7 @@ class Predictor:
     def predict_records(self, records: list[dict]) -> list[dict]:
         """Raw records (source field names, messy values allowed) -> label + probabilities
         (classification) or value (regression)."""
-        # the request schema already typed each field: build the frame with those dtypes
-        dtypes = {c: "float64" for c in self.data.numeric_features}
-        dtypes |= {c: "str" for c in self.data.categorical_features}
-        frame = pd.DataFrame.from_records(records, columns=self.data.features).astype(dtypes)
-        clean = clean_features(frame, self.data, "request")
-        scores = self.predict_clean(clean)
+        scores = self.predict_clean(records_frame(records, self.data))
         if self.task == "regression":
             return [{"value": round(float(v), 6)} for v in scores.tolist()]
         probs = class_probabilities(self.task, scores).round(6)

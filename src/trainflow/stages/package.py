@@ -4,16 +4,30 @@ refused when the quality gate (params.gate, checked by evaluate) failed."""
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from pathlib import Path
+
+import numpy as np
+import torch
 
 from trainflow import paths
 from trainflow.errors import StageError
 from trainflow.evaluation.gate import failures
 from trainflow.evaluation.metrics import HEADLINE
-from trainflow.io import atomic_dir, read_json, write_json
-from trainflow.params import load_params
+from trainflow.io import atomic_dir, read_json, read_parquet, write_json
+from trainflow.params import Params, load_params
 from trainflow.serving.bundle import build_bundle, configure_bentoml_env, serving_requirements
 from trainflow.serving.card import model_card
+from trainflow.serving.export import (
+    ONNX_FILE,
+    PROGRAM_FILE,
+    check_parity,
+    check_round_trip,
+    export_onnx,
+    export_program,
+)
+from trainflow.serving.predictor import Predictor
 from trainflow.stages import run_stage
 
 log = logging.getLogger("trainflow.package")
@@ -39,7 +53,32 @@ def main() -> None:
         "eval": read_json(paths.EVAL_METRICS),
         "gate": checks,
     }
-    card = model_card(params, metrics)
+    with tempfile.TemporaryDirectory(prefix="trainflow-export-") as tmp:
+        exports, metrics["export"] = export_and_check(Path(tmp))
+        card = model_card(params, metrics)
+        _build(params, metrics, card, exports)
+
+
+def export_and_check(folder: Path) -> tuple[tuple[Path, ...], dict]:
+    """Export the served network (torch.export, ONNX) into `folder` and prove both equal it on
+    the test split, and the preprocessor's raw-record round trip; StageError otherwise."""
+    predictor = Predictor.load(paths.TRAIN_DIR)
+    test = read_parquet(paths.split_table("test"))
+    x_num, x_cat = predictor.preprocessor.transform(test)
+    rows = np.arange(8) % len(x_num)  # 8 rows (repeated if fewer): a batch size not 0 or 1
+    example = (torch.from_numpy(x_num[rows]), torch.from_numpy(x_cat[rows]))
+    program, onnx_file = folder / PROGRAM_FILE, folder / ONNX_FILE
+    export_program(predictor.net, example, program)
+    export_onnx(predictor.net, example, onnx_file)
+    parity = check_parity(predictor.net, x_num, x_cat, program, onnx_file)
+    round_trip = check_round_trip(predictor, paths.TRAIN_DIR / paths.PREPROCESSOR.name, test)
+    log.info("exports equal eager on %d test rows (max diff: torch.export %.2g, ONNX %.2g); "
+             "preprocessor round trip identical", parity["rows"],
+             parity["torch_export_max_abs_diff"], parity["onnx_max_abs_diff"])  # fmt: skip
+    return (program, onnx_file), {"parity": parity, "preprocessor_round_trip": round_trip}
+
+
+def _build(params: Params, metrics: dict, card: str, exports: tuple[Path, ...]) -> None:
     requirements = serving_requirements(Path(LOCK_FILE).read_text())
     ev, task = metrics["eval"], params.data.task_type
     headline = HEADLINE[task]
@@ -58,9 +97,12 @@ def main() -> None:
     }
     with atomic_dir(paths.BUNDLE_DIR) as out:
         tags = build_bundle(paths.TRAIN_DIR, card, params.package.model_name, config,
-                            requirements, out / paths.BUNDLE_ARCHIVE_NAME)  # fmt: skip
+                            requirements, out / paths.BUNDLE_ARCHIVE_NAME, exports)  # fmt: skip
         (out / paths.MODEL_CARD_NAME).write_text(card)
-        write_json(out / "bundle.json", tags | {"requirements": requirements})
+        for path in exports:  # also beside the archive: `dvc get` them without BentoML
+            shutil.copy2(path, out / path.name)
+        write_json(out / "bundle.json",
+                   tags | {"requirements": requirements, "export": metrics["export"]})  # fmt: skip
     log.info("bundle %s -> %s", tags["bento_tag"], paths.bundle_archive())
 
 
