@@ -56,3 +56,27 @@ def test_metadata(server):
     meta = requests.post(f"{server}/metadata", json={}, timeout=10).json()
     assert meta["labels"] == ["<=50K", ">50K"] and meta["metrics"]["accuracy"] > 0.7
     assert meta["task"] == "binary" and meta["metrics"]["task"] == "binary"
+
+
+def test_bundle_documents_describe_the_server(server, pipeline_repo):
+    """The bento's model carries params, lock, input schema and an example request; the
+    example validates against the schema and the running server answers it."""
+    import json
+    import tarfile
+
+    import jsonschema
+
+    repo, _, _ = pipeline_repo
+    with tarfile.open(repo / "models/bundle/bundle.bento") as tar:
+        model_files = [m for m in tar.getmembers() if m.isfile() and "/models/" in m.name]
+        docs = {m.name.rsplit("/", 1)[-1]: tar.extractfile(m).read() for m in model_files}
+    assert {"params.json", "requirements.lock", "input_schema.json", "example_request.json",
+            "model.pt2", "model.onnx", "model_card.md"} <= set(docs)  # fmt: skip
+    assert b"torch==2.13.0" in docs["requirements.lock"]
+    assert json.loads(docs["params.json"])["train"]["hidden"] == [128, 64]
+    example = json.loads(docs["example_request.json"])
+    jsonschema.validate(example, json.loads(docs["input_schema.json"]))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"records": [{"agee": 3}]}, json.loads(docs["input_schema.json"]))
+    resp = predict(server, example)
+    assert resp.status_code == 200 and len(resp.json()) == len(example["records"])

@@ -108,10 +108,10 @@ def build_bundle(
     bundle_config: dict,
     requirements: list[str],
     out_archive: Path,
-    exports: tuple[Path, ...] = (),
+    extra_files: tuple[Path, ...] = (),
 ) -> dict:
-    """Save the model (+ its `exports`) to the BentoML store, build the bento offline, export
-    it to `out_archive`."""
+    """Save the model (+ `extra_files`: exports, params, schema, example, lock) to the BentoML
+    store, build the bento offline, export it to `out_archive`."""
     import bentoml
 
     version = content_version(model_dir, paths.SERVED_MODEL_FILES)
@@ -125,7 +125,7 @@ def build_bundle(
     ) as model:
         for name in paths.SERVED_MODEL_FILES:
             shutil.copy2(model_dir / name, model.path_of(name))
-        for path in exports:
+        for path in extra_files:
             shutil.copy2(path, model.path_of(path.name))
         Path(model.path_of("model_card.md")).write_text(card)
     with tempfile.TemporaryDirectory(prefix="trainflow-build-") as tmp:

@@ -3,6 +3,7 @@ refused when the quality gate (params.gate, checked by evaluate) failed."""
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
@@ -28,6 +29,7 @@ from trainflow.serving.export import (
     export_program,
 )
 from trainflow.serving.predictor import Predictor
+from trainflow.serving.schema import record_model
 from trainflow.stages import run_stage
 
 log = logging.getLogger("trainflow.package")
@@ -56,7 +58,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="trainflow-export-") as tmp:
         exports, metrics["export"] = export_and_check(Path(tmp))
         card = model_card(params, metrics)
-        _build(params, metrics, card, exports)
+        documents = write_documents(Path(tmp), params)
+        _build(params, metrics, card, exports, documents)
+
+
+def write_documents(folder: Path, params: Params) -> tuple[Path, ...]:
+    """What a consumer of the bundle needs besides the model: the params it was built with
+    (seed, data, train, package), the locked environment, the request's JSON schema and a
+    real example request (two test rows)."""
+    test = read_parquet(paths.split_table("test"))
+    features = test[params.data.features].head(2).astype(object)
+    records = json.loads(features.where(features.notna(), None).to_json(orient="records"))
+    records_schema = {"type": "array", "minItems": 1,
+                      "maxItems": params.package.max_batch_records,
+                      "items": record_model(params.data).model_json_schema()}  # fmt: skip
+    request = {"type": "object", "required": ["records"], "additionalProperties": False,
+               "properties": {"records": records_schema}}  # fmt: skip
+    built_from = params.model_dump(mode="json", include={"seed", "data", "train", "package"})
+    files = {
+        "params.json": built_from,  # the sections this stage depends on (dvc.yaml)
+        "input_schema.json": request,
+        "example_request.json": {"records": records},
+    }
+    for name, content in files.items():
+        (folder / name).write_text(json.dumps(content, indent=2) + "\n")
+    shutil.copy2(LOCK_FILE, folder / LOCK_FILE)
+    return (*(folder / name for name in files), folder / LOCK_FILE)
 
 
 def export_and_check(folder: Path) -> tuple[tuple[Path, ...], dict]:
@@ -78,7 +105,10 @@ def export_and_check(folder: Path) -> tuple[tuple[Path, ...], dict]:
     return (program, onnx_file), {"parity": parity, "preprocessor_round_trip": round_trip}
 
 
-def _build(params: Params, metrics: dict, card: str, exports: tuple[Path, ...]) -> None:
+def _build(
+    params: Params, metrics: dict, card: str, exports: tuple[Path, ...],
+    documents: tuple[Path, ...],
+) -> None:  # fmt: skip
     requirements = serving_requirements(Path(LOCK_FILE).read_text())
     ev, task = metrics["eval"], params.data.task_type
     headline = HEADLINE[task]
@@ -97,7 +127,8 @@ def _build(params: Params, metrics: dict, card: str, exports: tuple[Path, ...]) 
     }
     with atomic_dir(paths.BUNDLE_DIR) as out:
         tags = build_bundle(paths.TRAIN_DIR, card, params.package.model_name, config,
-                            requirements, out / paths.BUNDLE_ARCHIVE_NAME, exports)  # fmt: skip
+                            requirements, out / paths.BUNDLE_ARCHIVE_NAME,
+                            (*exports, *documents))  # fmt: skip
         (out / paths.MODEL_CARD_NAME).write_text(card)
         for path in exports:  # also beside the archive: `dvc get` them without BentoML
             shutil.copy2(path, out / path.name)
