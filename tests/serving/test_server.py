@@ -80,3 +80,16 @@ def test_bundle_documents_describe_the_server(server, pipeline_repo):
         jsonschema.validate({"records": [{"agee": 3}]}, json.loads(docs["input_schema.json"]))
     resp = predict(server, example)
     assert resp.status_code == 200 and len(resp.json()) == len(example["records"])
+
+
+def test_drift_endpoint_names_the_shifted_feature(server):
+    batch = [{**RECORD, "age": 70 + i % 10, "hours_per_week": 40} for i in range(60)]
+    resp = requests.post(f"{server}/drift", json={"records": batch}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    report = resp.json()
+    assert report["rows"] == 60 and "age" in report["shifted"]
+    psis = [f["psi"] for f in report["features"] if f["psi"] is not None]
+    assert psis == sorted(psis, reverse=True)  # largest drift first
+    bad = requests.post(f"{server}/drift", json={"records": [{**RECORD, "age": "old"}]},
+                        timeout=10)  # fmt: skip
+    assert 400 <= bad.status_code < 500 and "age" in bad.text

@@ -16,7 +16,8 @@ import bentoml
 from pydantic import Field
 
 from trainflow.params import DataParams
-from trainflow.serving.predictor import Predictor
+from trainflow.serving.drift import drift_report
+from trainflow.serving.predictor import Predictor, records_frame
 from trainflow.serving.schema import record_model, response_model
 
 
@@ -30,6 +31,7 @@ DATA = DataParams.model_validate(CONFIG["data"])
 Record = record_model(DATA)
 Response = response_model(DATA)
 MAX_RECORDS = int(CONFIG["max_batch_records"])
+PROFILE_FILE = "reference_profile.json"
 
 
 @bentoml.service(name=CONFIG["service_name"], traffic={"timeout": 30})
@@ -40,6 +42,7 @@ class TabularModel:
 
     def __init__(self) -> None:
         self.predictor = Predictor.load(Path(self.model.path))
+        self.profile = json.loads((Path(self.model.path) / PROFILE_FILE).read_text())
 
     @bentoml.api
     def predict(
@@ -54,3 +57,13 @@ class TabularModel:
         """Model tag, task, labels, features and the metrics recorded at packaging time."""
         return {"model_tag": CONFIG["model_tag"], "task": DATA.task_type, "labels": DATA.labels,
                 "features": DATA.features, "metrics": CONFIG.get("metrics", {})}  # fmt: skip
+
+    @bentoml.api(route="/drift")
+    def drift(
+        self,
+        records: Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)],  # type: ignore[valid-type]
+    ) -> dict:
+        """Per-feature drift of a batch of raw records against the training split's profile
+        (population stability index over its bins; missing rates)."""
+        rows = [r.model_dump(include=set(DATA.features)) for r in records]
+        return drift_report(self.profile, records_frame(rows, DATA))

@@ -20,6 +20,7 @@ from trainflow.io import atomic_dir, read_json, read_parquet, write_json
 from trainflow.params import Params, load_params
 from trainflow.serving.bundle import build_bundle, configure_bentoml_env, serving_requirements
 from trainflow.serving.card import model_card
+from trainflow.serving.drift import reference_profile
 from trainflow.serving.export import (
     ONNX_FILE,
     PROGRAM_FILE,
@@ -63,7 +64,8 @@ def main() -> None:
 
 
 def write_documents(folder: Path, params: Params) -> tuple[Path, ...]:
-    """What a consumer of the bundle needs besides the model: the params it was built with
+    """What a consumer of the bundle needs besides the model: the training split's reference
+    profile (drift), the params it was built with
     (seed, data, train, package), the locked environment, the request's JSON schema and a
     real example request (two test rows)."""
     test = read_parquet(paths.split_table("test"))
@@ -75,7 +77,9 @@ def write_documents(folder: Path, params: Params) -> tuple[Path, ...]:
     request = {"type": "object", "required": ["records"], "additionalProperties": False,
                "properties": {"records": records_schema}}  # fmt: skip
     built_from = params.model_dump(mode="json", include={"seed", "data", "train", "package"})
+    train = read_parquet(paths.split_table("train"))
     files = {
+        "reference_profile.json": reference_profile(train, params.data),  # for /drift
         "params.json": built_from,  # the sections this stage depends on (dvc.yaml)
         "input_schema.json": request,
         "example_request.json": {"records": records},
