@@ -10,7 +10,6 @@ them, into exactly the tensors the model was evaluated on.
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from pathlib import Path
@@ -21,7 +20,7 @@ import torch
 
 from trainflow.errors import StageError
 from trainflow.model.preprocess import Preprocessor
-from trainflow.serving.predictor import Predictor, records_frame
+from trainflow.serving.predictor import Predictor, json_records, records_frame
 
 PARITY_TOLERANCE = 1e-5  # fp32: |exported - eager| <= tol * max(1, |eager|), every output
 PROGRAM_FILE, ONNX_FILE = "model.pt2", "model.onnx"
@@ -90,8 +89,7 @@ def check_round_trip(predictor: Predictor, preprocessor_path: Path, clean: pd.Da
     model was evaluated on."""
     expected = predictor.preprocessor.transform(clean)
     loaded = Preprocessor.load(preprocessor_path)
-    features = clean[predictor.data.features].astype(object)
-    records = json.loads(features.where(features.notna(), None).to_json(orient="records"))
+    records = json_records(clean, predictor.data)
     rebuilt = records_frame(records, predictor.data)
     got = loaded.transform(rebuilt)
     for name, a, b in (("numeric", expected[0], got[0]), ("categorical", expected[1], got[1])):

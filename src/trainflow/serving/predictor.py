@@ -33,6 +33,12 @@ def predicted_classes(task: str, scores: np.ndarray) -> np.ndarray:
     return (scores >= 0.5).astype(np.int64) if task == "binary" else scores.argmax(axis=1)
 
 
+def json_records(frame: pd.DataFrame, data: DataParams) -> list[dict]:
+    """A frame's feature columns as the records a JSON request would carry (missing: null)."""
+    features = frame[data.features].astype(object)
+    return json.loads(features.where(features.notna(), None).to_json(orient="records"))
+
+
 def records_frame(records: list[dict], data: DataParams) -> pd.DataFrame:
     """Raw records (as a request carries them) -> the cleaned feature frame, by the training
     code's own cleaning."""

@@ -52,3 +52,11 @@ def record_model(data: DataParams) -> type[BaseModel]:
     return create_model(
         "Record", __config__=ConfigDict(extra="forbid", str_max_length=200), **fields
     )
+
+
+def request_schema(data: DataParams, max_records: int) -> dict:
+    """JSON Schema of a `predict` / `drift` request body: {"records": [Record, ...]}."""
+    records = {"type": "array", "minItems": 1, "maxItems": max_records,
+               "items": record_model(data).model_json_schema()}  # fmt: skip
+    return {"type": "object", "required": ["records"], "additionalProperties": False,
+            "properties": {"records": records}}  # fmt: skip

@@ -37,7 +37,12 @@ from trainflow.evaluation.metrics import (
 from trainflow.evaluation.speed import batch_throughput, latency_percentiles
 from trainflow.io import atomic_dir, read_parquet, write_json
 from trainflow.params import EvaluateParams, Params, load_params
-from trainflow.serving.predictor import Predictor, class_probabilities, predicted_classes
+from trainflow.serving.predictor import (
+    Predictor,
+    class_probabilities,
+    json_records,
+    predicted_classes,
+)
 from trainflow.stages import run_stage
 
 log = logging.getLogger("trainflow.evaluate")
@@ -65,8 +70,7 @@ def measure_speed(
             predictor.predict_clean(features.iloc[start : start + params.batch_size])
 
     n = min(params.latency_rows, len(features))
-    records = features.sample(n=n, random_state=seed).astype(object)
-    records = records.where(records.notna(), None).to_dict("records")
+    records = json_records(features.sample(n=n, random_state=seed), predictor.data)
     latency = latency_percentiles(lambda i: predictor.predict_records([records[i]]), n)
     return {
         "batch_rows_per_s": round(batch_throughput(predict_all, len(features)), 1),

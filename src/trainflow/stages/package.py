@@ -29,8 +29,8 @@ from trainflow.serving.export import (
     export_onnx,
     export_program,
 )
-from trainflow.serving.predictor import Predictor
-from trainflow.serving.schema import record_model
+from trainflow.serving.predictor import Predictor, json_records
+from trainflow.serving.schema import request_schema
 from trainflow.stages import run_stage
 
 log = logging.getLogger("trainflow.package")
@@ -65,24 +65,16 @@ def main() -> None:
 
 def write_documents(folder: Path, params: Params) -> tuple[Path, ...]:
     """What a consumer of the bundle needs besides the model: the training split's reference
-    profile (drift), the params it was built with
-    (seed, data, train, package), the locked environment, the request's JSON schema and a
-    real example request (two test rows)."""
+    profile (drift), the params it was built with (seed, data, train, package), the locked
+    environment, the request's JSON schema and a real example request (two test rows)."""
     test = read_parquet(paths.split_table("test"))
-    features = test[params.data.features].head(2).astype(object)
-    records = json.loads(features.where(features.notna(), None).to_json(orient="records"))
-    records_schema = {"type": "array", "minItems": 1,
-                      "maxItems": params.package.max_batch_records,
-                      "items": record_model(params.data).model_json_schema()}  # fmt: skip
-    request = {"type": "object", "required": ["records"], "additionalProperties": False,
-               "properties": {"records": records_schema}}  # fmt: skip
     built_from = params.model_dump(mode="json", include={"seed", "data", "train", "package"})
     train = read_parquet(paths.split_table("train"))
     files = {
         "reference_profile.json": reference_profile(train, params.data),  # for /drift
         "params.json": built_from,  # the sections this stage depends on (dvc.yaml)
-        "input_schema.json": request,
-        "example_request.json": {"records": records},
+        "input_schema.json": request_schema(params.data, params.package.max_batch_records),
+        "example_request.json": {"records": json_records(test.head(2), params.data)},
     }
     for name, content in files.items():
         (folder / name).write_text(json.dumps(content, indent=2) + "\n")
