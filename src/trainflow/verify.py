@@ -160,9 +160,12 @@ def reproduce(source: str, rev: str, workdir: Path) -> tuple[list[Row], list[str
     if local_external.is_dir():
         shutil.copytree(local_external, workdir / "data/external", dirs_exist_ok=True)
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    # the clone's own code at `rev`, not the (editable) install this command runs from
+    python_path = os.pathsep.join(filter(None, [str(workdir / "src"),
+                                                os.environ.get("PYTHONPATH")]))  # fmt: skip
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "BENTOML_DO_NOT_TRACK": "True",
            "BENTOML_HOME": str(workdir / ".bentoml"), "CI": os.environ.get("CI", "true"),
-           "PATH": path}  # fmt: skip
+           "PATH": path, "PYTHONPATH": python_path}  # fmt: skip
     steps = [["trainflow", "fetch-data"], ["dvc", "repro", "--force"]]
     log_path = workdir.parent / f"{workdir.name}.log"
     with open(log_path, "w") as log_file:

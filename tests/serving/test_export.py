@@ -73,3 +73,11 @@ def test_preprocessor_round_trip(trained, tmp_path):
     (tmp_path / "preprocessor.json").write_text(json.dumps(drifted))
     with pytest.raises(StageError, match="preprocessor round trip: numeric tensors differ"):
         check_round_trip(predictor, tmp_path / "preprocessor.json", clean)
+
+
+def test_exports_do_not_record_where_the_code_lives(trained):
+    """Exported from another checkout, the same weights must give the same bytes."""
+    folder = trained[0]
+    for name in ("model.pt2", "model.onnx"):
+        data = (folder / name).read_bytes()
+        assert b"src/trainflow" not in data and b"stack_trace" not in data, name

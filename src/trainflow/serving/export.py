@@ -2,8 +2,10 @@
 
 Two formats: torch.export's ExportedProgram (`model.pt2`: a serialized graph + weights, loaded
 with `torch.export.load`, no trainflow code needed) and ONNX (`model.onnx`, weights inside, run
-by onnxruntime). Both take a batch of any size. `check_parity` runs eager, exported and ONNX
-on the same tensors (the test split) and fails unless every output agrees within the tolerance;
+by onnxruntime). Both take a batch of any size, and neither records where the code lives (the
+exporters' stack traces are dropped), so the same weights give the same bytes anywhere.
+`check_parity` runs eager, exported and ONNX on the same tensors (the test split) and fails
+unless every output agrees within the tolerance;
 `check_round_trip` proves that the saved preprocessor turns raw records, as the server receives
 them, into exactly the tensors the model was evaluated on.
 """
@@ -34,6 +36,8 @@ def _batch_dims() -> tuple[dict, dict]:
 def export_program(net: torch.nn.Module, example: tuple[torch.Tensor, torch.Tensor], path: Path):
     """torch.export with a dynamic batch dimension, saved to `path`; returns the program."""
     program = torch.export.export(net.eval(), example, dynamic_shapes=_batch_dims())
+    for node in program.graph.nodes:  # source paths of this checkout: not part of the model
+        node.meta.pop("stack_trace", None)
     torch.export.save(program, path)
     return program
 
@@ -49,6 +53,22 @@ def export_onnx(net: torch.nn.Module, example: tuple[torch.Tensor, torch.Tensor]
             input_names=["x_num", "x_cat"], output_names=["output"],
             dynamic_shapes=_batch_dims(), verbose=False,
         )  # fmt: skip
+    _drop_stack_traces(path)
+
+
+def _drop_stack_traces(path: Path) -> None:
+    """The exporter records each node's Python stack (absolute source paths) as metadata: the
+    same model exported from two checkouts would differ. Keep the graph, drop those."""
+    import onnx
+
+    model = onnx.load(str(path))
+    graphs = [model.graph, *(f for f in model.functions)]
+    for graph in graphs:
+        for node in graph.node:
+            kept = [p for p in node.metadata_props if not p.key.endswith("stack_trace")]
+            del node.metadata_props[:]
+            node.metadata_props.extend(kept)
+    onnx.save_model(model, str(path))
 
 
 def _max_excess(reference: np.ndarray, other: np.ndarray) -> tuple[float, bool]:
