@@ -4,9 +4,11 @@ from a fresh directory, with only a bare git server and the S3 bucket to fetch f
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
+import yaml
 
 from tests.conftest import run
 from tests.servers import S3_ENV, s3_server
@@ -41,10 +43,12 @@ def test_register_assign_rollback_and_fetch_from_s3(pipeline_repo, tmp_path):
         run(["gto", "assign", ARTIFACT, "--version", "v1.0.0", "--stage", "prod"], repo, env)
         run(["dvc", "push"], repo, env)
 
-        params = repo / "params.yaml"
-        params.write_text(params.read_text().replace("lr: 0.003", "lr: 0.006"))
+        params = repo / "params.yaml"  # earlier tests may have left another lr in the copy
+        text = params.read_text()
+        lr = yaml.safe_load(text)["train"]["lr"]
+        params.write_text(re.sub(r"^  lr: \S+", f"  lr: {lr * 2}", text, count=1, flags=re.M))
         run(["dvc", "repro"], repo, env)
-        run(["git", "commit", "-qam", "run 2: lr 0.006"], repo, env)
+        run(["git", "commit", "-qam", "run 2: lr doubled"], repo, env)
         v2 = (repo / BUNDLE).read_bytes()
         assert v2 != v1
         run(["gto", "register", ARTIFACT, "--version", "v1.1.0"], repo, env)
