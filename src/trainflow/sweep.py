@@ -163,12 +163,11 @@ def run_sweep(sweep: SweepParams, seed: int, runner: Runner, storage_path: Path)
     study = open_study(sweep, seed, storage_path)
     recover(study, sweep, runner)
     failures = 0
-    while finished(study) < sweep.trials:
+    while (done := finished(study)) < sweep.trials:
         trial = study.ask()
         name = experiment_name(sweep.study, trial.number)
         trial.set_user_attr("experiment", name)
         values = suggest(trial, sweep.space)
-        done = finished(study)
         log.info("trial %d (%d of %d): %s", trial.number, done + 1, sweep.trials,
                  ", ".join(f"{k}={json.dumps(v)}" for k, v in values.items()))  # fmt: skip
         code = runner.run_experiment(name, set_args(values), list(sweep.targets))

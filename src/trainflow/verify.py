@@ -25,11 +25,12 @@ from typing import Any
 
 import yaml
 
+from trainflow import paths
 from trainflow.errors import StageError
 
 log = logging.getLogger("trainflow.verify")
 
-TOLERATED = {"metrics/speed.json": "inference timings of this machine and run"}
+TOLERATED = {str(paths.SPEED_METRICS): "inference timings of this machine and run"}
 
 
 @dataclass(frozen=True)
@@ -150,10 +151,10 @@ def reproduce(source: str, rev: str, workdir: Path) -> tuple[list[Row], list[str
             "run `make setup` and verify with .venv/bin/trainflow"
         )
     recorded_lock = yaml.safe_load(_git(["show", "HEAD:dvc.lock"], workdir))
-    dvc_yaml = yaml.safe_load((workdir / "dvc.yaml").read_text())
-    recorded_metrics = {}
-    for name in metrics_files(dvc_yaml):
-        recorded_metrics[name] = json.loads(_git(["show", f"HEAD:{name}"], workdir))
+    metric_names = metrics_files(yaml.safe_load((workdir / "dvc.yaml").read_text()))
+    recorded_metrics = {
+        name: json.loads(_git(["show", f"HEAD:{name}"], workdir)) for name in metric_names
+    }
     # fetched (not tracked) source data: copy it from a local source checkout, else fetch it;
     # either way ingest's recorded dependency hash is compared below
     local_external = Path(source) / "data/external"
@@ -182,7 +183,7 @@ def reproduce(source: str, rev: str, workdir: Path) -> tuple[list[Row], list[str
              for stage, dep, a, b in changed_inputs(recorded_lock, reproduced_lock)]  # fmt: skip
     reproduced_metrics = {
         name: json.loads((workdir / name).read_text())
-        for name in metrics_files(dvc_yaml) if (workdir / name).exists()
+        for name in metric_names if (workdir / name).exists()
     }  # fmt: skip
     return rows, compare_metrics(recorded_metrics, reproduced_metrics)
 

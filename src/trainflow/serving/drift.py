@@ -29,25 +29,37 @@ def _shares(counts: np.ndarray) -> np.ndarray:
     return counts / total if total else np.zeros_like(counts, dtype=float)
 
 
+def _numbers(series: pd.Series) -> np.ndarray:
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+
+
+def _bin_shares(edges: list[float] | np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Share of the values in each bin between consecutive edges (and below / above them)."""
+    counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1)
+    return _shares(counts)
+
+
+def _categories(series: pd.Series) -> pd.Series:
+    return series.dropna().astype(str)
+
+
 def reference_profile(frame: pd.DataFrame, data: DataParams) -> dict:
     """The training split's per-feature distribution, as JSON-ready data."""
     numeric, categorical = {}, {}
     for col in data.numeric_features:
-        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+        values = _numbers(frame[col])
         present = values[~np.isnan(values)]
         edges = np.unique(np.quantile(present, np.linspace(0.1, 0.9, 9))) if len(present) else []
-        counts = np.bincount(np.searchsorted(edges, present, side="right"),
-                             minlength=len(edges) + 1)  # fmt: skip
         numeric[col] = {
             "edges": [float(e) for e in edges],
-            "shares": [round(float(s), 6) for s in _shares(counts)],
+            "shares": [round(float(s), 6) for s in _bin_shares(edges, present)],
             "missing_rate": round(float(np.isnan(values).mean()) if len(values) else 0.0, 6),
             "mean": float(present.mean()) if len(present) else None,
             "std": float(present.std()) if len(present) else None,
         }
     for col in data.categorical_features:
         series = frame[col]
-        present = series.dropna().astype(str)
+        present = _categories(series)
         counts = present.value_counts()
         top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CATEGORIES]
         total = max(len(present), 1)
@@ -77,16 +89,15 @@ def drift_report(profile: dict, frame: pd.DataFrame) -> dict:
     sorted by PSI, largest first."""
     features = []
     for col, ref in profile["numeric"].items():
-        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+        values = _numbers(frame[col])
         present = values[~np.isnan(values)]
-        counts = np.bincount(np.searchsorted(ref["edges"], present, side="right"),
-                             minlength=len(ref["edges"]) + 1)  # fmt: skip
-        value = psi(ref["shares"], _shares(counts)) if len(present) else math.nan
+        shares = _bin_shares(ref["edges"], present)
+        value = psi(ref["shares"], shares) if len(present) else math.nan
         features.append((col, "numeric", value, ref["missing_rate"], np.isnan(values).mean()))
     for col, ref in profile["categorical"].items():
         series = frame[col]
         known = [k for k in ref["shares"] if k != OTHER]
-        observed = series.dropna().astype(str)
+        observed = _categories(series)
         counts = observed.value_counts()
         batch = [float(counts.get(k, 0)) for k in known]
         batch.append(float(len(observed) - sum(batch)))

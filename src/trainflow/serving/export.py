@@ -33,16 +33,19 @@ def _batch_dims() -> tuple[dict, dict]:
     return {0: batch}, {0: batch}
 
 
-def export_program(net: torch.nn.Module, example: tuple[torch.Tensor, torch.Tensor], path: Path):
-    """torch.export with a dynamic batch dimension, saved to `path`; returns the program."""
+def export_program(
+    net: torch.nn.Module, example: tuple[torch.Tensor, torch.Tensor], path: Path
+) -> None:
+    """torch.export with a dynamic batch dimension, saved to `path`."""
     program = torch.export.export(net.eval(), example, dynamic_shapes=_batch_dims())
     for node in program.graph.nodes:  # source paths of this checkout: not part of the model
         node.meta.pop("stack_trace", None)
     torch.export.save(program, path)
-    return program
 
 
-def export_onnx(net: torch.nn.Module, example: tuple[torch.Tensor, torch.Tensor], path: Path):
+def export_onnx(
+    net: torch.nn.Module, example: tuple[torch.Tensor, torch.Tensor], path: Path
+) -> None:
     """ONNX through torch's dynamo exporter, weights in the one file, dynamic batch."""
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # "torchvision not installed" ...
     with warnings.catch_warnings():

@@ -3,13 +3,13 @@ refused when the quality gate (params.gate, checked by evaluate) failed."""
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from trainflow import paths
@@ -56,18 +56,18 @@ def main() -> None:
         "eval": read_json(paths.EVAL_METRICS),
         "gate": checks,
     }
+    test = read_parquet(paths.split_table("test"))
     with tempfile.TemporaryDirectory(prefix="trainflow-export-") as tmp:
-        exports, metrics["export"] = export_and_check(Path(tmp))
+        exports, metrics["export"] = export_and_check(Path(tmp), test)
         card = model_card(params, metrics)
-        documents = write_documents(Path(tmp), params)
+        documents = write_documents(Path(tmp), params, test)
         _build(params, metrics, card, exports, documents)
 
 
-def write_documents(folder: Path, params: Params) -> tuple[Path, ...]:
+def write_documents(folder: Path, params: Params, test: pd.DataFrame) -> tuple[Path, ...]:
     """What a consumer of the bundle needs besides the model: the training split's reference
     profile (drift), the params it was built with (seed, data, train, package), the locked
     environment, the request's JSON schema and a real example request (two test rows)."""
-    test = read_parquet(paths.split_table("test"))
     built_from = params.model_dump(mode="json", include={"seed", "data", "train", "package"})
     train = read_parquet(paths.split_table("train"))
     files = {
@@ -77,16 +77,15 @@ def write_documents(folder: Path, params: Params) -> tuple[Path, ...]:
         "example_request.json": {"records": json_records(test.head(2), params.data)},
     }
     for name, content in files.items():
-        (folder / name).write_text(json.dumps(content, indent=2) + "\n")
+        write_json(folder / name, content)
     shutil.copy2(LOCK_FILE, folder / LOCK_FILE)
     return (*(folder / name for name in files), folder / LOCK_FILE)
 
 
-def export_and_check(folder: Path) -> tuple[tuple[Path, ...], dict]:
+def export_and_check(folder: Path, test: pd.DataFrame) -> tuple[tuple[Path, ...], dict]:
     """Export the served network (torch.export, ONNX) into `folder` and prove both equal it on
     the test split, and the preprocessor's raw-record round trip; StageError otherwise."""
     predictor = Predictor.load(paths.TRAIN_DIR)
-    test = read_parquet(paths.split_table("test"))
     x_num, x_cat = predictor.preprocessor.transform(test)
     rows = np.arange(8) % len(x_num)  # 8 rows (repeated if fewer): a batch size not 0 or 1
     example = (torch.from_numpy(x_num[rows]), torch.from_numpy(x_cat[rows]))
