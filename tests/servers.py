@@ -6,7 +6,6 @@ Each is started on a free port and stopped by its fixture, also when a test fail
 from __future__ import annotations
 
 import glob
-import json
 import os
 import shutil
 import signal
@@ -22,11 +21,7 @@ from pathlib import Path
 
 import requests
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from trainflow.loadtest import free_port, serve_bundle
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, what: str, limit_s: float = 30) -> None:
@@ -132,45 +127,6 @@ def s3_server() -> Iterator[str]:
 
 @contextmanager
 def bento_server(bundle_dir: Path, env: dict[str, str], workdir: Path) -> Iterator[str]:
-    """`bentoml import` the bundle the pipeline built and `bentoml serve` it on a free port;
-    yields the base URL. The server's process group is stopped on exit, also on failure."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    env = {**env, "BENTOML_HOME": str(workdir / "bentoml_home")}
-    imported = subprocess.run(
-        ["bentoml", "import", str(bundle_dir / "bundle.bento")], cwd=workdir, env=env,
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if imported.returncode != 0:
-        raise RuntimeError(f"bentoml import failed: {imported.stderr[-1000:]}")
-    tag = json.loads((bundle_dir / "bundle.json").read_text())["bento_tag"]
-    port = free_port()
-    log_path = workdir / "serve.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(url, proc, log_path)
-            yield url
-        finally:  # also when readiness failed: never leave a server behind
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _wait_ready(url: str, proc: subprocess.Popen, log: Path, limit_s: float = 90) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"bentoml serve exited early: {log.read_text()[-2000:]}")
-        time.sleep(0.5)
-    raise RuntimeError(f"bentoml serve was not ready within {limit_s:.0f} s")
+    """The bundle the pipeline built, served on a free loopback port; yields the base URL."""
+    with serve_bundle(bundle_dir, workdir, env) as server:
+        yield server.url

@@ -36,3 +36,34 @@ def test_environment_drift_names_the_package():
     assert environment_drift("no-such-package-xyz==1.0\n") == [
         "no-such-package-xyz: locked 1.0, not installed"
     ]
+
+
+def test_a_stamped_bundle_is_reproduced_when_its_content_hash_is():
+    from trainflow.verify import changed_inputs, settle_stamped
+
+    recorded = lock({"models/bundle": "b1", "models/train": "aa"})
+    rebuilt = lock({"models/bundle": "b2", "models/train": "aa"})
+    same = {"metrics/bundle.json": {"bundle": {"content_sha256": "c1"}}}
+    other = {"metrics/bundle.json": {"bundle": {"content_sha256": "c2"}}}
+    rows = compare_outputs(recorded, rebuilt)
+    assert {r.path: r.status for r in settle_stamped(rows, same, same)}["models/bundle"] == (
+        "identical*"
+    )
+    assert {r.path: r.status for r in settle_stamped(rows, same, other)}["models/bundle"] == (
+        "DIFFERENT"
+    )
+    assert {r.path: r.status for r in settle_stamped(rows, same, {})}["models/bundle"] == (
+        "DIFFERENT"
+    )
+    table = render(settle_stamped(rows, same, same), [])
+    assert "2 of 2 outputs identical" in table and "lineage" in table
+
+    # a later stage reading the exempt timings is not a changed input; any other dep is
+    def deps(speed: str, train: str) -> dict:
+        paths = {"metrics/speed.json": speed, "models/train": train}
+        return {"stages": {"package": {"deps": [{"path": p, "md5": m} for p, m in paths.items()]}}}
+
+    assert changed_inputs(deps("s1", "a"), deps("s2", "a")) == []
+    assert changed_inputs(deps("s1", "a"), deps("s1", "b")) == [
+        ("package", "models/train", "a", "b")
+    ]

@@ -293,9 +293,20 @@ class CardParams(Strict):
     data_credit: str
 
 
+class BatchingParams(Strict):
+    """BentoML adaptive batching of `predict`: concurrent requests are merged into one model
+    call (request cleaning costs per call, not per record), at most `max_records` records and
+    `max_latency_ms` of queueing + inference (a request past it gets 503, not a slow answer)."""
+
+    enabled: bool = True
+    max_records: int = Field(default=512, ge=2)
+    max_latency_ms: int = Field(default=2000, gt=0)
+
+
 class PackageParams(Strict):
     model_name: str = Field(pattern=r"^[a-z0-9_][a-z0-9_.-]*$")
     max_batch_records: int = Field(default=10000, gt=0)
+    batching: BatchingParams = BatchingParams()
     card: CardParams
 
 

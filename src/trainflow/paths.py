@@ -45,12 +45,14 @@ TRAIN_LIVE_DIR = METRICS_DIR / "train"
 EVAL_METRICS = METRICS_DIR / "eval.json"
 GATE_METRICS = METRICS_DIR / "gate.json"
 SPEED_METRICS = METRICS_DIR / "speed.json"  # timings: this machine, this run (not reproducible)
+BUNDLE_METRICS = METRICS_DIR / "bundle.json"  # tags + content hash of the bundle (verify)
 
 REPORTS_DIR = Path("reports")
 VALIDATION_REPORT_DIR = REPORTS_DIR / "validation"
 PREPARED_VALIDATION_DIR = REPORTS_DIR / "validation_prepared"
 EVAL_PLOTS_DIR = REPORTS_DIR / "eval"
 GATE_REPORT = EVAL_PLOTS_DIR / "gate.json"
+SLICES_REPORT = EVAL_PLOTS_DIR / "report_slices.json"
 
 
 def split_table(name: str) -> Path:

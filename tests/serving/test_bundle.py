@@ -1,8 +1,16 @@
+import shutil
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import ROOT
 from trainflow.errors import StageError
-from trainflow.serving.bundle import content_version, serving_requirements
+from trainflow.serving.bundle import (
+    SERVING_MODULES,
+    _served_version,
+    content_version,
+    serving_requirements,
+)
 from trainflow.serving.card import model_card
 
 LOCK = (
@@ -32,6 +40,22 @@ def test_content_version_follows_bytes(tmp_path):
     assert content_version(tmp_path, ("a",)) != v1
 
 
+def test_bento_version_follows_what_decides_the_answers(tmp_path):
+    source = tmp_path / "trainflow"
+    for module in SERVING_MODULES:
+        (source / module).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / "src/trainflow" / module, source / module)
+    config, reqs = {"batching": {"enabled": True}}, ["torch==2.13.0"]
+    v1 = _served_version("m1", source, config, reqs)
+    assert v1 == _served_version("m1", source, dict(config), list(reqs))
+    assert _served_version("m2", source, config, reqs) != v1  # another model
+    assert _served_version("m1", source, {"batching": {"enabled": False}}, reqs) != v1
+    assert _served_version("m1", source, config, ["torch==2.12.0"]) != v1
+    with open(source / "serving/service.py", "a") as f:
+        f.write("# changed\n")
+    assert _served_version("m1", source, config, reqs) != v1  # the service's code
+
+
 def test_model_card_reports_model_and_baseline(params):
     scores = dict.fromkeys(("accuracy", "precision", "recall", "f1", "auroc",
                             "average_precision", "calibration_error"), 0.5)  # fmt: skip
@@ -45,11 +69,59 @@ def test_model_card_reports_model_and_baseline(params):
         "ingest": {"source": {"kind": "adult_wheel", "uri": "pypi:x", "sha256": "ab" * 32},
                    "rows": 48842, "snapshot_sha256": "cd" * 32},
     }  # fmt: skip
-    card = model_card(params, metrics)
+    metrics["eval"]["model"]["fairness"] = {"sex": {
+        "demographic_parity_difference": 0.2, "equal_opportunity_difference": 0.15,
+        "groups_compared": 2}}  # fmt: skip
+    slices = {"sex": {"Female": {"rows": 40, "accuracy": 0.9, "auroc": 0.91},
+                      "Male": {"rows": 60, "accuracy": 0.8, "auroc": 0.88}},
+              "race": {"Other": {"rows": 3}, "White": {"rows": 97, "accuracy": 0.85}}}  # fmt: skip
+    lineage = {"git": {"commit": "f" * 40, "uncommitted": ["params.yaml"]},
+               "latency": {"single_record_p50_ms": 9.87, "single_record_p95_ms": 12.3,
+                           "batch_rows_per_s": 250000.0}}  # fmt: skip
+    card = model_card(params, metrics, slices, lineage)
     assert "| accuracy | 0.8500 | 0.8400 | +0.0100 |" in card
     assert "56 expectations, 0 errors,\n  1 warnings" in card and "CC BY 4.0" in card
     assert "20 expectations, 0 errors" in card
     assert "Not for decisions about individual people" in card
+    assert (
+        "| sex | rows | accuracy | auroc |" in card and "| Female | 40 | 0.9000 | 0.9100 |" in card
+    )
+    assert "| Other | 3 | - |" in card  # too few rows to rank: count only
+    assert "demographic parity difference 0.2000" in card
+    assert f"git commit `{'f' * 40}`, plus uncommitted changes to params.yaml" in card
+    assert "9.87 ms p50 / 12.30 ms p95" in card and "250,000 rows/s" in card
+    stable = model_card(params, metrics, slices)
+    assert "f" * 40 not in stable and "9.87" not in stable
+    assert card.startswith(stable.rstrip("\n"))  # the lineage section is all that is added
+
+
+def test_content_hash_covers_all_but_the_card_lineage(tmp_path):
+    import io
+    import tarfile
+
+    from trainflow.serving.bundle import content_sha256
+
+    def archive(name: str, card: str, lineage: str, weights: bytes) -> Path:
+        files = {"./README.md": card, "./models/m/1/model_card.md": card,
+                 "./bento.yaml": "description: stable card", "./models/m/1/lineage.json": lineage,
+                 "./models/m/1/model.pt": weights}  # fmt: skip
+        with tarfile.open(tmp_path / name, "w:xz") as tar:
+            for member, content in files.items():
+                data = content if isinstance(content, bytes) else content.encode()
+                info = tarfile.TarInfo(member)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return tmp_path / name
+
+    stable = "# card\n"
+    a = content_sha256(archive("a", stable + "commit aaa", "{1}", b"w"),
+                       (stable + "commit aaa", stable), ("lineage.json",))  # fmt: skip
+    b = content_sha256(archive("b", stable + "commit bbb", "{2}", b"w"),
+                       (stable + "commit bbb", stable), ("lineage.json",))  # fmt: skip
+    c = content_sha256(archive("c", stable + "commit aaa", "{1}", b"W"),
+                       (stable + "commit aaa", stable), ("lineage.json",))  # fmt: skip
+    assert a == b  # another commit and latency: the same content
+    assert a != c  # one weight byte: not
 
 
 def _bento_like(path, built: str, mtime: float) -> None:

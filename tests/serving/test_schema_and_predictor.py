@@ -44,6 +44,32 @@ def test_record_model_names_the_bad_field(data_params, change, field, kind):
     assert first["loc"] == (field,) and first["type"] == kind
 
 
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [(39, 39.0), (39.5, 39.5), (" 2174 ", 2174.0), ("-1e3", -1000.0), (".5", 0.5),
+     ("?", None), (" ? ", None), (None, None),
+     (True, "reject"), ("inf", "reject"), ("nan", "reject"), ("1_000", "reject"),
+     ("old", "reject"), ("", "reject"), ("1e400", "reject"), ("9" * 400, "reject"),
+     ([1], "reject"), ({"a": 1}, "reject")],
+)  # fmt: skip
+def test_numeric_fields_accept_exactly_what_their_json_schema_says(data_params, value, accepted):
+    """Schema fuzzing holds the server to its OpenAPI document: what the schema allows must be
+    accepted, anything else rejected (a bool is not silently 0/1)."""
+    import jsonschema
+
+    Record = record_model(data_params)
+    schema = Record.model_json_schema()
+    by_schema = jsonschema.Draft202012Validator({**schema["properties"]["age"]})
+    if accepted == "reject":
+        with pytest.raises(ValidationError) as err:
+            Record(**{**RECORD, "age": value})
+        assert err.value.errors()[0]["loc"] == ("age",)
+        assert not by_schema.is_valid(value)
+    else:
+        assert Record(**{**RECORD, "age": value}).age == accepted
+        assert by_schema.is_valid(value)
+
+
 def test_missing_required_field(data_params):
     with pytest.raises(ValidationError) as err:
         record_model(data_params)(**{k: v for k, v in RECORD.items() if k != "race"})

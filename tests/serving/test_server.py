@@ -1,19 +1,32 @@
-"""`bentoml serve` of the bundle the pipeline built, on a free loopback port."""
+"""`bentoml serve` of the bundle the pipeline built, on a free loopback port: answers, errors,
+adaptive batching, schema fuzzing (schemathesis) and a two-minute load."""
+
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
 
-from tests.servers import bento_server
 from tests.serving.test_schema_and_predictor import RECORD
+from trainflow.loadtest import Call, run_load, serve_bundle, tree_rss_mb
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(pipeline_repo, tmp_path_factory):
+def served(pipeline_repo, tmp_path_factory):
     repo, env, _ = pipeline_repo
-    with bento_server(repo / "models/bundle", env, tmp_path_factory.mktemp("serve")) as url:
-        yield url
+    with serve_bundle(repo / "models/bundle", tmp_path_factory.mktemp("serve"), env) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    return served.url
 
 
 def predict(url: str, payload) -> requests.Response:
@@ -93,3 +106,95 @@ def test_drift_endpoint_names_the_shifted_feature(server):
     bad = requests.post(f"{server}/drift", json={"records": [{**RECORD, "age": "old"}]},
                         timeout=10)  # fmt: skip
     assert 400 <= bad.status_code < 500 and "age" in bad.text
+
+
+def test_wrong_content_type_is_a_415(server):
+    resp = requests.post(f"{server}/predict", data=b"records=1", timeout=10,
+                         headers={"content-type": "multipart/form-data"})  # fmt: skip
+    assert resp.status_code == 415 and "application/json" in resp.text
+
+
+def _records(n: int, offset: int) -> list[dict]:
+    return [{**RECORD, "age": 17 + (offset + i) % 70, "hours_per_week": 1 + (offset * 7 + i) % 90}
+            for i in range(n)]  # fmt: skip
+
+
+def test_concurrent_requests_are_batched_and_answered_in_order(server):
+    """Adaptive batching joins concurrent requests into one model call and splits the answers
+    back: every request gets its own records' answers, in order, as when sent alone."""
+    requests_ = [{"records": _records(1 + i % 3, i * 5)} for i in range(48)]
+    alone = [predict(server, r).json() for r in requests_]
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        together = list(pool.map(lambda r: predict(server, r), requests_))
+    assert all(resp.status_code == 200 for resp in together)
+    for a, t in zip(alone, together, strict=True):
+        assert [p["label"] for p in t.json()] == [p["label"] for p in a]
+        assert [p["probability"] for p in t.json()] == pytest.approx(
+            [p["probability"] for p in a], abs=1e-5
+        )
+    metrics = requests.get(f"{server}/metrics", timeout=10).text
+    sums = {line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+            if line.startswith("bentoml_service_adaptive_batch_size_")
+            and 'method_name="predict"' in line and not line.startswith("#")}  # fmt: skip
+    count = sums["bentoml_service_adaptive_batch_size_count"]
+    assert sums["bentoml_service_adaptive_batch_size_sum"] > count  # some calls joined requests
+
+
+def test_schema_fuzzing_finds_no_server_error(server, tmp_path):
+    """schemathesis against the running server's own OpenAPI document, bounded (60 cases per
+    operation, fixed seed): no 5xx, schema-invalid bodies rejected, schema-valid ones
+    accepted, only declared status codes."""
+    checks = ("not_a_server_error,negative_data_rejection,positive_data_acceptance,"
+              "status_code_conformance")  # fmt: skip
+    cli = str(Path(sys.executable).with_name("schemathesis"))
+    done = subprocess.run(
+        [cli, "run", f"{server}/docs.json", "--checks", checks, "--max-examples", "60",
+         "--seed", "7", "--workers", "1", "--generation-database", "none",
+         "--request-timeout", "30", "--max-failures", "5"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
+    assert "No issues found" in done.stdout
+
+
+LOAD_SECONDS = 120
+
+
+def test_two_minute_load_has_no_errors_and_no_memory_growth(served):
+    """8 closed-loop clients for two minutes on loopback, a mix of single records, batches,
+    drift reports, metadata and bad requests: every answer as expected (no 5xx, no dropped
+    connection, bad requests 400), and the server's memory flat once warm."""
+    bad = {"records": [{**RECORD, "age": "old"}]}
+    calls = [
+        *(Call("/predict", {"records": _records(1, i)}) for i in range(20)),
+        *(Call("/predict", {"records": _records(50, i)}) for i in range(5)),
+        Call("/drift", {"records": _records(200, 3)}),
+        Call("/metadata", {}),
+        Call("/predict", bad, frozenset({400})),
+        Call("/predict", {"records": [{**RECORD, "agee": 1}]}, frozenset({400})),
+    ]
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        start = time.monotonic()
+        while not stop.wait(2.0):
+            samples.append((time.monotonic() - start, tree_rss_mb(served.pid)))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = run_load(served.url, calls, clients=8, seconds=LOAD_SECONDS, seed=1)
+    finally:
+        stop.set()
+        sampler.join()
+    assert not result.wrong, dict(result.wrong)
+    assert result.requests > 20 * LOAD_SECONDS  # it really was under load
+    warm = [rss for t, rss in samples if 20 <= t < 40]
+    end = [rss for t, rss in samples if t >= LOAD_SECONDS - 20]
+    growth = min(end) - max(warm)
+    print(
+        f"load: {result.requests} requests, {result.throughput:.0f}/s, p99 "
+        f"{result.percentile(99):.0f} ms; server RSS {max(warm):.0f} -> {min(end):.0f} MiB"
+    )
+    assert growth < 16, f"server memory grew {growth:.1f} MiB under steady load: {samples}"

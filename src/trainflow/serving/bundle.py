@@ -70,6 +70,21 @@ def serving_requirements(
     return [pins[name] for name in sorted(pins)]
 
 
+def _served_version(
+    model_version: str, source: Path, config: dict, requirements: list[str]
+) -> str:
+    """The bento's version: a hash of everything that decides its answers (model files, the
+    service's code, its config, the pinned packages), so a changed service never reuses a
+    tag. The model card (lineage) is left out: same behaviour, same tag."""
+    digest = hashlib.sha256(model_version.encode())
+    for module in SERVING_MODULES:
+        digest.update(module.encode())
+        digest.update((source / module).read_bytes())
+    digest.update(json.dumps(config, sort_keys=True).encode())
+    digest.update("\n".join(requirements).encode())
+    return digest.hexdigest()[:16]
+
+
 def _fresh_tag(kind: str, tag: str) -> None:
     import bentoml
     from bentoml.exceptions import NotFound
@@ -104,20 +119,26 @@ def _build_in_subprocess(ctx: Path, build_args: dict, archive: Path) -> str:
 
 def build_bundle(
     model_dir: Path,
-    card: str,
+    cards: tuple[str, str],
     model_name: str,
     bundle_config: dict,
     requirements: list[str],
     out_archive: Path,
     extra_files: tuple[Path, ...] = (),
 ) -> dict:
-    """Save the model (+ `extra_files`: exports, params, schema, example, lock) to the BentoML
-    store, build the bento offline, export it to `out_archive`."""
+    """Save the model (+ `extra_files`: exports, params, schema, example, lock, lineage) to the
+    BentoML store, build the bento offline, export it to `out_archive`. `cards`: the model card
+    with and without its lineage section; the first is the card and the bento's README, the
+    second its description (bento.yaml), so that only the card files carry the lineage."""
+    card, stable_card = cards
     import bentoml
 
     version = content_version(model_dir, paths.SERVED_MODEL_FILES)
     model_tag = f"{model_name}:{version}"
-    _fresh_tag("bento", f"{model_name}_service:{version}")
+    config = {**bundle_config, "model_tag": model_tag, "service_name": f"{model_name}_service"}
+    source = Path(trainflow.__file__).parent
+    bento_version = _served_version(version, source, config, requirements)
+    _fresh_tag("bento", f"{model_name}_service:{bento_version}")
     _fresh_tag("model", model_tag)
     task = DataParams.model_validate(bundle_config["data"]).task_type
     labels = {"project": "trainflow", "framework": "pytorch", "task": TASK_LABELS[task]}
@@ -131,20 +152,18 @@ def build_bundle(
         Path(model.path_of("model_card.md")).write_text(card)
     with tempfile.TemporaryDirectory(prefix="trainflow-build-") as tmp:
         ctx = Path(tmp)
-        source = Path(trainflow.__file__).parent
         for module in SERVING_MODULES:
             (ctx / "trainflow" / module).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / module, ctx / "trainflow" / module)
-        config = {**bundle_config, "model_tag": model_tag, "service_name": f"{model_name}_service"}
         (ctx / "trainflow/serving/bundle.json").write_text(json.dumps(config, indent=2))
         (ctx / "requirements.txt").write_text("\n".join(requirements) + "\n")
         (ctx / "README.md").write_text(card)
         build_args = {
             "service": SERVICE,
             "name": f"{model_name}_service",
-            "version": version,
+            "version": bento_version,
             "labels": labels,
-            "description": card,
+            "description": stable_card,
             "include": ["/trainflow/**/*.py", "/trainflow/serving/bundle.json"],
             "python": {"requirements_txt": "requirements.txt", "lock_packages": False},
             "build_ctx": str(ctx),
@@ -153,6 +172,24 @@ def build_bundle(
         bento_tag = _build_in_subprocess(ctx, build_args, out_archive.resolve())
     reproducible_archive(out_archive)
     return {"bento_tag": bento_tag, "model_tag": model_tag}
+
+
+def content_sha256(archive: Path, cards: tuple[str, str], skip: tuple[str, ...]) -> str:
+    """A hash of the archive's files (names and bytes, in name order) with each copy of the
+    card read as the card without its lineage section and the `skip` files left out: what a
+    rebuild from the same inputs reproduces exactly, though its git commit and latency
+    differ."""
+    card, stable_card = (c.encode() for c in cards)
+    digest = hashlib.sha256()
+    with tarfile.open(archive) as tar:
+        for member in sorted(tar.getmembers(), key=lambda m: m.name):
+            if not member.isfile() or member.name.rsplit("/", 1)[-1] in skip:
+                continue
+            data = tar.extractfile(member).read()
+            data = stable_card if data == card else data
+            digest.update(f"{member.name}\0{len(data)}\0".encode())
+            digest.update(data)
+    return digest.hexdigest()
 
 
 BUILT_AT = "1980-01-01T00:00:00+00:00"  # as in wheels: a fixed time, so bytes follow content

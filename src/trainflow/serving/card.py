@@ -63,8 +63,58 @@ def _exports(export: dict | None) -> str:
     )
 
 
-def model_card(params: Params, metrics: dict) -> str:
-    """Markdown from params and the pipeline's metrics files (ingest, quality, split, eval)."""
+def _slices(slices: dict, fairness: dict) -> str:
+    """Per-slice test metrics (evaluate's report_slices.json; "-": too few rows to rank) and
+    the fairness gaps."""
+    if not slices:
+        return "No slices declared (params.yaml `evaluate.slices`)."
+    parts = []
+    for column, values in slices.items():
+        names = list(dict.fromkeys(k for m in values.values() for k in m if k != "rows"))
+        head = f"| {column} | rows | {' | '.join(names)} |\n|---|---:|{'---:|' * len(names)}"
+        rows = [f"| {value} | {m['rows']} | " + " | ".join(
+                    f"{m[n]:.4f}" if isinstance(m.get(n), float) else "-" for n in names) + " |"
+                for value, m in values.items()]  # fmt: skip
+        parts.append("\n".join([head, *rows]))
+    gaps = [f"- `{column}`: demographic parity difference "
+            f"{g['demographic_parity_difference']:.4f}, equal opportunity difference "
+            f"{g['equal_opportunity_difference']:.4f} over {g['groups_compared']} groups."
+            for column, g in fairness.items()]  # fmt: skip
+    return "\n\n".join([*parts, "\n".join(gaps)] if gaps else parts)
+
+
+def _lineage(lineage: dict | None) -> str:
+    """The two facts a rebuild cannot reproduce bit for bit: the git commit the bundle was
+    built at (with the inputs changed since) and latency measured on the building machine.
+    Without them the card is what the bundle's content_sha256 covers."""
+    if lineage is None:
+        return ""
+    git, speed = lineage["git"], lineage["latency"]
+    if git.get("commit"):
+        changed = git["uncommitted"]
+        more = " and more" if len(changed) > 8 else ""
+        state = f", plus uncommitted changes to {', '.join(changed[:8])}{more}" if changed else ""
+        commit = f"git commit `{git['commit']}`{state}"
+    else:
+        commit = "not built from a git checkout"
+    return f"""
+## Lineage of this build
+- Built at {commit}. The `dvc.lock` committed with this bundle pins every input and output
+  by hash.
+- Latency measured by evaluate on the building machine: one raw record
+  {speed["single_record_p50_ms"]:.2f} ms p50 / {speed["single_record_p95_ms"]:.2f} ms p95
+  (cleaning + preprocessing + model, in process); {speed["batch_rows_per_s"]:,.0f} rows/s in
+  batches. Served over HTTP: see the README's serving benchmark.
+- These two facts differ on every rebuild; `metrics/bundle.json`'s content_sha256 covers the
+  rest of the bundle, this card without this section included.
+"""
+
+
+def model_card(
+    params: Params, metrics: dict, slices: dict | None = None, lineage: dict | None = None
+) -> str:
+    """Markdown from params and the pipeline's metrics files (ingest, quality, split, eval),
+    evaluate's per-slice report, and the build's lineage (None: the reproducible card)."""
     ev, split, prep = metrics["eval"], metrics["split"], metrics["prepare"]
     dq, pq = metrics["data_quality"], metrics["prepared_quality"]
     model, base = ev["model"], ev["baseline"]
@@ -106,8 +156,8 @@ every number below comes from that run's metrics files.
 |---|---|---|---|
 {rows}
 
-Inference speed is measured on every run and kept out of this card (so that rebuilding the
-bundle from the same inputs gives the same bytes): `metrics/speed.json` at this bundle's commit.
+## Performance by slice (test split, threshold 0.5 where it applies)
+{_slices(slices or {}, model.get("fairness", {}))}
 
 ## Success criteria (declared in params before training)
 {_criteria(metrics.get("gate", []))}
@@ -120,4 +170,4 @@ bundle from the same inputs gives the same bytes): `metrics/speed.json` at this 
 
 ## Credits
 {card.data_credit}
-"""
+{_lineage(lineage)}"""

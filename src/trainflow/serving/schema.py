@@ -3,9 +3,12 @@ field. Imported by the service; kept apart so tests can exercise it without a se
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
+from pydantic_core import PydanticCustomError
 
 from trainflow.params import DataParams
 
@@ -28,17 +31,45 @@ def response_model(data: DataParams) -> type[BaseModel]:
     return Prediction if data.is_classification else Estimate
 
 
+# a number as a CSV cell holds it; no inf/nan, and bounded (<= 200 integer digits, a 2-digit
+# exponent) so that every string the JSON schema allows is a finite float
+NUMBER_TEXT = r"[-+]?(?:\d{1,200}(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,2})?"
+
+
+def numeric_field(markers: set[str]) -> Any:
+    """A numeric feature as raw sources spell it: a JSON number, a number written as text
+    ("2174", " 39 "), null or a missing marker (both: missing). true/false, inf, nan and other
+    text are rejected; the JSON schema says exactly this, so schema fuzzing can hold us to it."""
+    text = re.compile(rf"\s*({NUMBER_TEXT})\s*")
+    marker_alternatives = "|".join(re.escape(m) for m in sorted(markers))
+    pattern = rf"^\s*(?:{NUMBER_TEXT}{'|' + marker_alternatives if markers else ''})\s*$"
+
+    def parse(value: Any) -> float | None:
+        if value is None or (isinstance(value, str) and value.strip() in markers):
+            return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        elif isinstance(value, str) and (match := text.fullmatch(value)):
+            number = float(match.group(1))
+        else:
+            number = math.nan
+        if not math.isfinite(number):
+            raise PydanticCustomError(
+                "float_parsing", "Input should be a finite number, a number written as text, "
+                "null or a missing marker ({markers})", {"markers": sorted(markers)},
+            )  # fmt: skip
+        return number
+
+    schema = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": pattern},
+                        {"type": "null"}]}  # fmt: skip
+    return Annotated[float | None, BeforeValidator(parse), WithJsonSchema(schema)]
+
+
 def record_model(data: DataParams) -> type[BaseModel]:
     """One raw record: every feature required (null = missing), the source's other columns
     (dropped features, the target) optional and ignored, anything else rejected."""
     markers = {m.strip() for m in data.missing_markers}
-
-    def marker_to_none(value: Any) -> Any:
-        if isinstance(value, str) and value.strip() in markers:
-            return None
-        return value
-
-    number = Annotated[float | None, BeforeValidator(marker_to_none)]
+    number = numeric_field(markers)
     fields: dict[str, Any] = {}
     for col in data.numeric_features:
         fields[col] = (number, Field(description="numeric; null or a missing marker = missing"))
@@ -50,7 +81,9 @@ def record_model(data: DataParams) -> type[BaseModel]:
     target = str | None if data.is_classification else number
     fields[data.target] = (target, Field(default=None, description="ignored if present"))
     return create_model(
-        "Record", __config__=ConfigDict(extra="forbid", str_max_length=200), **fields
+        "Record",
+        __config__=ConfigDict(extra="forbid", str_max_length=200, allow_inf_nan=False),
+        **fields,
     )
 
 

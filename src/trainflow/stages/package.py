@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -18,7 +19,12 @@ from trainflow.evaluation.gate import failures
 from trainflow.evaluation.metrics import HEADLINE
 from trainflow.io import atomic_dir, read_json, read_parquet, write_json
 from trainflow.params import Params, load_params
-from trainflow.serving.bundle import build_bundle, configure_bentoml_env, serving_requirements
+from trainflow.serving.bundle import (
+    build_bundle,
+    configure_bentoml_env,
+    content_sha256,
+    serving_requirements,
+)
 from trainflow.serving.card import model_card
 from trainflow.serving.drift import reference_profile
 from trainflow.serving.export import (
@@ -36,6 +42,7 @@ from trainflow.stages import run_stage
 log = logging.getLogger("trainflow.package")
 LOCK_FILE = "requirements.lock"
 BENTOML_HOME = ".bentoml"
+LINEAGE_FILE = "lineage.json"
 
 
 def main() -> None:
@@ -57,17 +64,38 @@ def main() -> None:
         "gate": checks,
     }
     test = read_parquet(paths.split_table("test"))
+    slices = read_json(paths.SLICES_REPORT)
+    lineage = {"git": git_state(), "latency": read_json(paths.SPEED_METRICS)["speed"]["model"]}
     with tempfile.TemporaryDirectory(prefix="trainflow-export-") as tmp:
         exports, metrics["export"] = export_and_check(Path(tmp), test)
-        card = model_card(params, metrics)
-        documents = write_documents(Path(tmp), params, test)
-        _build(params, metrics, card, exports, documents)
+        cards = (model_card(params, metrics, slices, lineage), model_card(params, metrics, slices))
+        documents = write_documents(Path(tmp), params, test, lineage)
+        _build(params, metrics, cards, exports, documents, lineage)
 
 
-def write_documents(folder: Path, params: Params, test: pd.DataFrame) -> tuple[Path, ...]:
+def git_state() -> dict:
+    """The commit HEAD points at and the tracked files changed since, leaving out DVC's own
+    records (dvc.lock, metrics/), which every run rewrites. No commit outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()  # fmt: skip
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+             ":!dvc.lock", f":!{paths.METRICS_DIR}"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "uncommitted": []}
+    return {"commit": head, "uncommitted": sorted(line[3:] for line in status.splitlines())}
+
+
+def write_documents(
+    folder: Path, params: Params, test: pd.DataFrame, lineage: dict
+) -> tuple[Path, ...]:
     """What a consumer of the bundle needs besides the model: the training split's reference
     profile (drift), the params it was built with (seed, data, train, package), the locked
-    environment, the request's JSON schema and a real example request (two test rows)."""
+    environment, the request's JSON schema, a real example request (two test rows) and the
+    build's lineage (git commit, measured latency)."""
     built_from = params.model_dump(mode="json", include={"seed", "data", "train", "package"})
     train = read_parquet(paths.split_table("train"))
     files = {
@@ -75,6 +103,7 @@ def write_documents(folder: Path, params: Params, test: pd.DataFrame) -> tuple[P
         "params.json": built_from,  # the sections this stage depends on (dvc.yaml)
         "input_schema.json": request_schema(params.data, params.package.max_batch_records),
         "example_request.json": {"records": json_records(test.head(2), params.data)},
+        LINEAGE_FILE: lineage,  # left out of content_sha256: differs on every rebuild
     }
     for name, content in files.items():
         write_json(folder / name, content)
@@ -101,8 +130,8 @@ def export_and_check(folder: Path, test: pd.DataFrame) -> tuple[tuple[Path, ...]
 
 
 def _build(
-    params: Params, metrics: dict, card: str, exports: tuple[Path, ...],
-    documents: tuple[Path, ...],
+    params: Params, metrics: dict, cards: tuple[str, str], exports: tuple[Path, ...],
+    documents: tuple[Path, ...], lineage: dict,
 ) -> None:  # fmt: skip
     requirements = serving_requirements(Path(LOCK_FILE).read_text())
     ev, task = metrics["eval"], params.data.task_type
@@ -118,18 +147,22 @@ def _build(
     config = {
         "data": params.data.model_dump(),
         "max_batch_records": params.package.max_batch_records,
+        "batching": params.package.batching.model_dump(),
         "metrics": summary,
     }
     with atomic_dir(paths.BUNDLE_DIR) as out:
-        tags = build_bundle(paths.TRAIN_DIR, card, params.package.model_name, config,
-                            requirements, out / paths.BUNDLE_ARCHIVE_NAME,
-                            (*exports, *documents))  # fmt: skip
-        (out / paths.MODEL_CARD_NAME).write_text(card)
+        archive = out / paths.BUNDLE_ARCHIVE_NAME
+        tags = build_bundle(paths.TRAIN_DIR, cards, params.package.model_name, config,
+                            requirements, archive, (*exports, *documents))  # fmt: skip
+        tags["content_sha256"] = content_sha256(archive, cards, skip=(LINEAGE_FILE,))
+        (out / paths.MODEL_CARD_NAME).write_text(cards[0])
         for path in exports:  # also beside the archive: `dvc get` them without BentoML
             shutil.copy2(path, out / path.name)
-        write_json(out / "bundle.json",
-                   tags | {"requirements": requirements, "export": metrics["export"]})  # fmt: skip
-    log.info("bundle %s -> %s", tags["bento_tag"], paths.bundle_archive())
+        write_json(out / "bundle.json", tags | {"requirements": requirements,
+                   "export": metrics["export"], "lineage": lineage})  # fmt: skip
+    write_json(paths.BUNDLE_METRICS, {"bundle": tags})  # verify compares content_sha256
+    log.info("bundle %s -> %s (content %s)", tags["bento_tag"], paths.bundle_archive(),
+             tags["content_sha256"][:16])  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,0 +1,80 @@
+"""Serving speed: the built bundle under `bentoml serve`, with and without adaptive batching,
+driven from this (separate) process by 1, 8 and 32 concurrent closed-loop clients.
+
+    .venv/bin/python benchmarks/serve_speed.py                  # after `dvc repro package`
+    .venv/bin/python benchmarks/serve_speed.py --seconds 20 --clients 1 8 32 64
+
+Each client posts one raw test record per request to /predict (the online case: a request per
+user event) and sends the next as soon as the answer arrives. The same bundle is served twice:
+package.batching on (BentoML joins concurrent requests into one model call) and off. A third
+row per client count is the batched server's /metadata (no model, no cleaning): what BentoML's
+HTTP path alone costs on this machine, measured in the same run, so the model rows can be read
+against the framework's own floor. Figures: answered requests per second, p50 and p99 latency
+(ms) as the client sees it, and requests that did not get a 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from trainflow import paths
+from trainflow.loadtest import Call, LoadResult, run_load, serve_bundle
+from trainflow.params import load_params
+from trainflow.serving.predictor import json_records
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def measure(url: str, calls: list[Call], clients: list[int], seconds: float) -> list[LoadResult]:
+    run_load(url, calls, max(clients), min(seconds, 3))  # warm-up: batching's own calibration
+    return [run_load(url, calls, n, seconds, seed=n) for n in clients]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path, default=ROOT / paths.BUNDLE_DIR)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--seconds", type=float, default=10.0, help="per client count")
+    parser.add_argument("--records", type=int, default=1, help="records per request")
+    args = parser.parse_args()
+    if not (args.bundle / paths.BUNDLE_ARCHIVE_NAME).exists():
+        sys.exit(f"{args.bundle / paths.BUNDLE_ARCHIVE_NAME}: missing; run `dvc repro package`")
+    data = load_params(ROOT / "params.yaml").data
+    test = pd.read_parquet(ROOT / paths.split_table("test"))
+    records = json_records(test.sample(n=min(2000, len(test)), random_state=0), data)
+    k = args.records
+    predict = [Call("/predict", {"records": records[i : i + k]})
+               for i in range(0, len(records), k)]  # fmt: skip
+    rows: dict[str, list[LoadResult]] = {}
+    with tempfile.TemporaryDirectory(prefix="trainflow-serve-bench-") as tmp:
+        for batching in (False, True):
+            with serve_bundle(args.bundle, Path(tmp), batching=batching) as server:
+                name = "batched" if batching else "unbatched"
+                print(f"{name}: {server.bento_tag} at {server.url}", flush=True)
+                rows[f"/predict {name}"] = measure(server.url, predict, args.clients, args.seconds)
+                if batching:
+                    floor = [Call("/metadata", {})]
+                    rows["/metadata (HTTP floor)"] = measure(
+                        server.url, floor, args.clients, args.seconds
+                    )
+    print(f"\n{k} record(s) per request, {args.seconds:g} s per row\n")
+    print("| endpoint | clients | requests/s | p50 ms | p99 ms | not 200 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, results in rows.items():
+        for r in results:
+            print(f"| {name} | {r.clients} | {r.throughput:.0f} | {r.percentile(50):.1f} | "
+                  f"{r.percentile(99):.1f} | {sum(r.wrong.values())} |")  # fmt: skip
+    unbatched, batched = rows["/predict unbatched"], rows["/predict batched"]
+    print()
+    for u, b in zip(unbatched, batched, strict=True):
+        print(f"{u.clients} clients: batched / unbatched throughput "
+              f"{b.throughput / u.throughput:.1f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
