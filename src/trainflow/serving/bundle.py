@@ -29,8 +29,8 @@ SERVING_MODULES = (  # what the service imports; package's deps in dvc.yaml list
     "__init__.py", "params.py", "paths.py", "errors.py",
     "data/__init__.py", "data/clean.py", "data/columnar.py",
     "model/__init__.py", "model/network.py", "model/preprocess.py",
-    "serving/__init__.py", "serving/drift.py", "serving/predictor.py", "serving/schema.py",
-    "serving/service.py",
+    "serving/__init__.py", "serving/drift.py", "serving/middleware.py", "serving/predictor.py",
+    "serving/schema.py", "serving/service.py",
 )  # fmt: skip
 
 TASK_LABELS = {"binary": "binary-classification", "multiclass": "multiclass-classification",
