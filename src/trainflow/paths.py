@@ -34,6 +34,7 @@ train stage resumes from here; a finished one empties it."""
 BUNDLE_DIR = Path("models/bundle")
 BUNDLE_ARCHIVE_NAME = "bundle.bento"
 MODEL_CARD_NAME = "model_card.md"
+LINEAGE_NAME = "lineage.json"  # in the bento's model: git commit and latency of the build
 
 METRICS_DIR = Path("metrics")
 INGEST_METRICS = METRICS_DIR / "ingest.json"

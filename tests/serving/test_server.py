@@ -69,6 +69,9 @@ def test_metadata(server):
     meta = requests.post(f"{server}/metadata", json={}, timeout=10).json()
     assert meta["labels"] == ["<=50K", ">50K"] and meta["metrics"]["accuracy"] > 0.7
     assert meta["task"] == "binary" and meta["metrics"]["task"] == "binary"
+    assert len(meta["data"]["snapshot_sha256"]) == 64 and len(meta["data"]["source_sha256"]) == 64
+    assert set(meta["lineage"]) == {"git", "latency"}
+    assert meta["lineage"]["latency"]["single_record_p50_ms"] > 0
 
 
 def test_bundle_documents_describe_the_server(server, pipeline_repo):

@@ -15,6 +15,7 @@ from typing import Annotated
 import bentoml
 from pydantic import Field
 
+from trainflow import paths
 from trainflow.params import DataParams
 from trainflow.serving.drift import drift_report
 from trainflow.serving.middleware import JsonBodiesOnly, RequiredBodiesInOpenAPI
@@ -45,6 +46,7 @@ class TabularModel:
     def __init__(self) -> None:
         self.predictor = Predictor.load(Path(self.model.path))
         self.profile = json.loads((Path(self.model.path) / PROFILE_FILE).read_text())
+        self.lineage = json.loads((Path(self.model.path) / paths.LINEAGE_NAME).read_text())
 
     @bentoml.api(
         batchable=BATCHING["enabled"],
@@ -62,9 +64,11 @@ class TabularModel:
 
     @bentoml.api(route="/metadata")
     def metadata(self) -> dict:
-        """Model tag, task, labels, features and the metrics recorded at packaging time."""
+        """Model tag, task, labels, features, the data's hashes, the test metrics recorded at
+        packaging time, and the build's lineage (git commit, measured latency)."""
         return {"model_tag": CONFIG["model_tag"], "task": DATA.task_type, "labels": DATA.labels,
-                "features": DATA.features, "metrics": CONFIG.get("metrics", {})}  # fmt: skip
+                "features": DATA.features, "data": CONFIG["data_hashes"],
+                "metrics": CONFIG["metrics"], "lineage": self.lineage}  # fmt: skip
 
     @bentoml.api(route="/drift")
     def drift(

@@ -42,7 +42,6 @@ from trainflow.stages import run_stage
 log = logging.getLogger("trainflow.package")
 LOCK_FILE = "requirements.lock"
 BENTOML_HOME = ".bentoml"
-LINEAGE_FILE = "lineage.json"
 
 
 def main() -> None:
@@ -103,7 +102,7 @@ def write_documents(
         "params.json": built_from,  # the sections this stage depends on (dvc.yaml)
         "input_schema.json": request_schema(params.data, params.package.max_batch_records),
         "example_request.json": {"records": json_records(test.head(2), params.data)},
-        LINEAGE_FILE: lineage,  # left out of content_sha256: differs on every rebuild
+        paths.LINEAGE_NAME: lineage,  # left out of content_sha256: differs on every rebuild
     }
     for name, content in files.items():
         write_json(folder / name, content)
@@ -148,13 +147,17 @@ def _build(
         "data": params.data.model_dump(),
         "max_batch_records": params.package.max_batch_records,
         "batching": params.package.batching.model_dump(),
+        "data_hashes": {  # for /metadata: which data this model learned from
+            "source_sha256": metrics["ingest"]["source"]["sha256"],
+            "snapshot_sha256": metrics["ingest"]["snapshot_sha256"],
+        },
         "metrics": summary,
     }
     with atomic_dir(paths.BUNDLE_DIR) as out:
         archive = out / paths.BUNDLE_ARCHIVE_NAME
         tags = build_bundle(paths.TRAIN_DIR, cards, params.package.model_name, config,
                             requirements, archive, (*exports, *documents))  # fmt: skip
-        tags["content_sha256"] = content_sha256(archive, cards, skip=(LINEAGE_FILE,))
+        tags["content_sha256"] = content_sha256(archive, cards, skip=(paths.LINEAGE_NAME,))
         (out / paths.MODEL_CARD_NAME).write_text(cards[0])
         for path in exports:  # also beside the archive: `dvc get` them without BentoML
             shutil.copy2(path, out / path.name)
