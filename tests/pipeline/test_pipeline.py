@@ -555,7 +555,8 @@ def test_two_node_launch_writes_outputs_on_node_zero_only(pipeline_repo, tmp_pat
 
 def test_verify_reruns_a_revision_in_a_fresh_clone_bit_for_bit(pipeline_repo, tmp_path):
     """`trainflow verify`: the committed sample run reproduces, every output identical (the
-    timings file excepted); a tampered record is caught, named, and exits non-zero."""
+    timings file excepted, the bundle by its content hash); a tampered record is caught,
+    named, and exits non-zero."""
     import shutil
 
     source, env, _ = pipeline_repo
@@ -567,15 +568,22 @@ def test_verify_reruns_a_revision_in_a_fresh_clone_bit_for_bit(pipeline_repo, tm
     assert "reproduced: every output of HEAD is bit-identical" in done.stdout
     table = done.stdout
     assert re.search(r"train\s+models/train\s+(\w+)\s+\1\s+identical", table)
-    assert re.search(r"package\s+models/bundle\s+(\w+)\s+\1\s+identical", table)
+    # another commit in the card's lineage: other bytes, the same content hash
+    assert re.search(r"package\s+models/bundle\s+(\w+)\s+(?!\1)\w+\s+identical\* \(only the "
+                     r"card's lineage differs", table)  # fmt: skip
     assert re.search(r"validate\s+reports/validation\s+(\w+)\s+\1\s+identical", table)
     assert re.search(r"metrics/speed.json .* tolerated \(inference timings", table)
 
     ev = json.loads((repo / "metrics/eval.json").read_text())
     ev["model"]["accuracy"] = 0.5
     (repo / "metrics/eval.json").write_text(json.dumps(ev))
+    bundle = json.loads((repo / "metrics/bundle.json").read_text())
+    bundle["bundle"]["content_sha256"] = "0" * 64  # as if the bundle held something else
+    (repo / "metrics/bundle.json").write_text(json.dumps(bundle))
     run(["git", "commit", "-qam", "tampered record"], repo, env)
     bad = run(["trainflow", "verify", "--workdir", str(tmp_path / "v2")], repo, env, check=False)
     assert bad.returncode == 1
     assert "metrics/eval.json: model.accuracy 0.5 -> " in bad.stdout
-    assert "not reproduced: 0 outputs and 1 metric values differ" in bad.stderr
+    assert f"metrics/bundle.json: bundle.content_sha256 '{'0' * 64}' -> " in bad.stdout
+    assert re.search(r"package\s+models/bundle\s+\w+\s+\w+\s+DIFFERENT", bad.stdout)
+    assert "not reproduced: 1 outputs and 2 metric values differ" in bad.stderr
