@@ -6,6 +6,7 @@ the server it measures."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import random
@@ -181,7 +182,11 @@ def run_load(
     random from `calls` (seeded)."""
     if not calls:
         raise ValueError("no calls to send")
-    return asyncio.run(_run(base_url.rstrip("/"), calls, clients, seconds, seed, timeout_s))
+    gc.freeze()  # this process's own collector pauses must not count as server latency
+    try:
+        return asyncio.run(_run(base_url.rstrip("/"), calls, clients, seconds, seed, timeout_s))
+    finally:
+        gc.unfreeze()
 
 
 def tree_rss_mb(pid: int) -> float:

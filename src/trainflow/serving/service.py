@@ -7,18 +7,24 @@ data schema, batch limit); for local development TRAINFLOW_BUNDLE_CONFIG can poi
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
 from typing import Annotated
 
 import bentoml
+from bentoml.validators import ContentType
 from pydantic import Field
 
 from trainflow import paths
 from trainflow.params import DataParams
 from trainflow.serving.drift import drift_report
-from trainflow.serving.middleware import JsonBodiesOnly, RequiredBodiesInOpenAPI
+from trainflow.serving.middleware import (
+    JsonBodiesOnly,
+    RequiredBodiesInOpenAPI,
+    cancel_timeout_timers,
+)
 from trainflow.serving.predictor import Predictor, records_frame
 from trainflow.serving.schema import record_model, response_model
 
@@ -35,6 +41,9 @@ Response = response_model(DATA)
 MAX_RECORDS = int(CONFIG["max_batch_records"])
 BATCHING = CONFIG["batching"]  # package.batching in params.yaml
 PROFILE_FILE = "reference_profile.json"
+# A declared content type: else BentoML derives it from the output's JSON schema, which it
+# regenerates for every response (a tenth of the worker's time under load, measured).
+JSON = ContentType("application/json")
 
 
 @bentoml.service(name=CONFIG["service_name"], traffic={"timeout": 30})
@@ -47,6 +56,10 @@ class TabularModel:
         self.predictor = Predictor.load(Path(self.model.path))
         self.profile = json.loads((Path(self.model.path) / PROFILE_FILE).read_text())
         self.lineage = json.loads((Path(self.model.path) / paths.LINEAGE_NAME).read_text())
+        # Everything loaded so far (torch, pandas, BentoML, the model) lives as long as the
+        # worker: out of the collector's sight, a full collection under load takes ~1 ms
+        # instead of 200-340 ms (measured), the pauses that made the p99 latency.
+        gc.freeze()
 
     @bentoml.api(
         batchable=BATCHING["enabled"],
@@ -56,14 +69,14 @@ class TabularModel:
     def predict(
         self,
         records: Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)],  # type: ignore[valid-type]
-    ) -> list[Response]:  # type: ignore[valid-type]
+    ) -> Annotated[list[Response], JSON]:  # type: ignore[valid-type]
         """Batched (package.batching): BentoML validates each request alone, then may join
         concurrent ones into one call here and split the answers back in order."""
         rows = [r.model_dump(include=set(DATA.features)) for r in records]
         return [Response(**p) for p in self.predictor.predict_records(rows)]
 
     @bentoml.api(route="/metadata")
-    def metadata(self) -> dict:
+    def metadata(self) -> Annotated[dict, JSON]:
         """Model tag, task, labels, features, the data's hashes, the test metrics recorded at
         packaging time, and the build's lineage (git commit, measured latency)."""
         return {"model_tag": CONFIG["model_tag"], "task": DATA.task_type, "labels": DATA.labels,
@@ -74,12 +87,13 @@ class TabularModel:
     def drift(
         self,
         records: Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)],  # type: ignore[valid-type]
-    ) -> dict:
+    ) -> Annotated[dict, JSON]:
         """Per-feature drift of a batch of raw records against the training split's profile
         (population stability index over its bins; missing rates)."""
         rows = [r.model_dump(include=set(DATA.features)) for r in records]
         return drift_report(self.profile, records_frame(rows, DATA))
 
 
+cancel_timeout_timers()
 TabularModel.add_asgi_middleware(JsonBodiesOnly)
 TabularModel.add_asgi_middleware(RequiredBodiesInOpenAPI)
