@@ -31,11 +31,14 @@ APP = RequiredBodiesInOpenAPI(JsonBodiesOnly(Starlette(routes=[
     Route("/predict", echo, methods=["POST"]), Route("/docs.json", docs)])))  # fmt: skip
 
 
-def call(method: str, path: str, body: bytes = b"", content_type: str | None = None):
-    """One request straight through the ASGI app: (status, headers, body)."""
+def request_scope(method: str, path: str, content_type: str | None = None) -> dict:
     headers = [(b"content-type", content_type.encode())] if content_type else []
-    scope = {"type": "http", "method": method, "path": path, "headers": headers,
-             "query_string": b"", "root_path": ""}  # fmt: skip
+    return {"type": "http", "method": method, "path": path, "headers": headers,
+            "query_string": b"", "root_path": ""}  # fmt: skip
+
+
+async def respond(app, scope: dict, body: bytes = b"") -> list[dict]:
+    """One request straight through an ASGI app: the messages it sent back."""
     sent: list[dict] = []
 
     async def receive() -> dict:
@@ -44,7 +47,13 @@ def call(method: str, path: str, body: bytes = b"", content_type: str | None = N
     async def send(message: dict) -> None:
         sent.append(message)
 
-    asyncio.run(APP(scope, receive, send))
+    await app(scope, receive, send)
+    return sent
+
+
+def call(method: str, path: str, body: bytes = b"", content_type: str | None = None):
+    """One request through APP: (status, headers, body)."""
+    sent = asyncio.run(respond(APP, request_scope(method, path, content_type), body))
     start = sent[0]
     return (start["status"], dict(start["headers"]),
             b"".join(m.get("body", b"") for m in sent[1:]))  # fmt: skip
@@ -78,22 +87,11 @@ async def _stuck(scope, receive, send) -> None:
 def timed_calls(middleware, app, n: int, timeout: float) -> tuple[list[int], int]:
     """`n` requests through `middleware(app, timeout)` on one event loop: their statuses and
     how many timers are still live on the loop when the last one is answered."""
-    scope = {"type": "http", "method": "GET", "path": "/", "headers": [],
-             "query_string": b"", "root_path": ""}  # fmt: skip
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
 
     async def main() -> tuple[list[int], int]:
-        wrapped, statuses = middleware(app, timeout=timeout), []
-        for _ in range(n):
-            sent: list[dict] = []
-
-            async def send(message: dict, sent=sent) -> None:
-                sent.append(message)
-
-            await wrapped(scope, receive, send)
-            statuses.append(sent[0]["status"])
+        wrapped = middleware(app, timeout=timeout)
+        statuses = [(await respond(wrapped, request_scope("GET", "/")))[0]["status"]
+                    for _ in range(n)]  # fmt: skip
         loop = asyncio.get_running_loop()
         return statuses, sum(not h.cancelled() for h in loop._scheduled)
 
