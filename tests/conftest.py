@@ -116,10 +116,11 @@ SAMPLE_GATE = """gate:
 
 
 def sample_params(text: str, rows: int = 4000, epochs: int = 4) -> str:
-    """The small-sample override the pipeline tests run with: fewer rows and epochs, and the
-    success criteria such a quick run can be held to."""
+    """The small-sample override the pipeline tests run with: fewer rows, epochs and boosting
+    rounds, and the success criteria such a quick run can be held to."""
     text = text.replace("sample_rows: null", f"sample_rows: {rows}")
-    text = text.replace("max_epochs: 30", f"max_epochs: {epochs}")
+    text = text.replace("max_epochs: 40", f"max_epochs: {epochs}")
+    text = text.replace("max_rounds: 5000", "max_rounds: 300")
     start = text.index("\ngate:\n") + 1
     end = text.index("\n\n", start) + 1
     return text[:start] + SAMPLE_GATE + text[end:]

@@ -7,33 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from trainflow.imports import closure, shipped_modules
 from trainflow.stages import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-
-
-def _module_file(name: str) -> Path | None:
-    base = SRC / Path(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imports(path: Path) -> set[Path]:
-    """trainflow modules a file imports (anywhere in it, also inside functions)."""
-    found: set[Path] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        for name in names:
-            if name.split(".")[0] == "trainflow" and (file := _module_file(name)):
-                found.add(file)
-    return found
 
 
 def _has_code(path: Path) -> bool:
@@ -51,33 +29,50 @@ def code_closure(stage: str, folders: set[str]) -> set[str]:
 
 
 def _closure(todo: list[Path]) -> set[str]:
-    seen: set[Path] = set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        todo += _imports(path)
-    return {str(p.relative_to(ROOT)) for p in seen if p.name != "__init__.py" or _has_code(p)}
+    return {str(p.relative_to(ROOT)) for p in closure(todo)
+            if p.name != "__init__.py" or _has_code(p)}  # fmt: skip
+
+
+def _variants(stage: str) -> list[tuple[str, list[str], list[str]]]:
+    """(name, listed src deps, extra modules the stage loads by name) per stage variant: one
+    per family for the foreach train stage (it imports trainflow.families.<family> by name)."""
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
+    if "foreach" not in spec:
+        return [(stage, spec["deps"], [])]
+    from trainflow.families import FAMILIES
+
+    return [(f"{stage}@{key}", [d.replace("${key}", key) for d in spec["do"]["deps"]],
+             [f"src/trainflow/families/{key}.py"]) for key in FAMILIES]  # fmt: skip
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_stage_lists_exactly_the_code_it_imports(stage):
-    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
-    listed = {d for d in spec["deps"] if d.startswith("src/")}
-    folders = {d for d in listed if (ROOT / d).is_dir()}  # e.g. the bento's build context
-    needed = code_closure(stage, folders)
-    covered = {n for n in needed if any(n.startswith(f"{f}/") for f in folders)}
-    missing = needed - listed - covered
-    assert not missing, f"{stage}: imports but does not list {sorted(missing)}"
-    unused = {d for d in listed - needed if d not in folders or not any(
-        n.startswith(f"{d}/") for n in needed)}  # fmt: skip
+    used: set[str] = set()
+    all_listed: set[str] = set()
+    for name, deps, loaded in _variants(stage):
+        listed = {d for d in deps if d.startswith("src/")}
+        folders = {d for d in listed if (ROOT / d).is_dir()}  # e.g. the bento's build context
+        needed = code_closure(stage, folders) | _closure([ROOT / m for m in loaded])
+        covered = {n for n in needed if any(n.startswith(f"{f}/") for f in folders)}
+        missing = needed - listed - covered
+        assert not missing, f"{name}: imports but does not list {sorted(missing)}"
+        used |= {d for d in listed if d in needed or (d in folders and any(
+            n.startswith(f"{d}/") for n in needed))}  # fmt: skip
+        all_listed |= listed
+    # a foreach stage lists one set for every family: each entry must serve one of them
+    unused = all_listed - used
     assert not unused, f"{stage}: lists but does not import {sorted(unused)}"
 
 
-def test_bento_ships_every_module_the_service_imports():
-    from trainflow.serving.bundle import SERVING_MODULES
-
-    needed = _closure([SRC / "trainflow" / "serving" / "service.py"])
-    shipped = {f"src/trainflow/{m}" for m in SERVING_MODULES}
-    assert not {n for n in needed if n not in shipped}
+def test_bento_ships_what_the_service_and_the_champions_family_import():
+    """Computed from the source: the gbdt champion's bento ships LightGBM's family module and
+    not the networks; an MLP's ships the networks and not the trees."""
+    tree = shipped_modules(("serving/service.py", "families/gbdt.py"))
+    net = shipped_modules(("serving/service.py", "families/mlp.py"))
+    for shipped in (tree, net):
+        assert {"serving/service.py", "serving/predictor.py", "families/__init__.py",
+                "data/clean.py", "model/preprocess.py", "params.py"} <= set(shipped)  # fmt: skip
+        assert not any(m.startswith("stages/") for m in shipped)
+    assert "families/gbdt.py" in tree and "model/network.py" not in tree
+    assert {"families/mlp.py", "model/network.py", "model/explain.py"} <= set(net)
+    assert "families/gbdt.py" not in net

@@ -22,10 +22,32 @@ def test_repo_params_load(params):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda p: p["train"].update(lrr=0.1), "unknown key train.lrr"),
-        (lambda p: p["train"].pop("lr"), "missing key train.lr"),
-        (lambda p: p["train"].update(lr="fast"), "train.lr: Input should be a valid number"),
-        (lambda p: p["train"].update(batch_size=0), "train.batch_size"),
+        (lambda p: p["train"].update(lrr=0.1), "unknown key train.lrr$"),
+        (lambda p: p["families"]["mlp"].pop("lr"), "missing key families.mlp.lr"),
+        (
+            lambda p: p["families"]["mlp"].update(lrr=p["families"]["mlp"].pop("lr")),
+            r"unknown key families.mlp.lrr \(did you mean families.mlp.lr\? it is missing\)",
+        ),
+        (
+            lambda p: p["families"]["mlp"].update(lr="fast"),
+            "families.mlp.lr: Input should be a valid number",
+        ),
+        (lambda p: p["families"]["mlp"].update(batch_size=0), "families.mlp.batch_size"),
+        (lambda p: p["families"].update(xgboost={}), "unknown key families.xgboost"),
+        (lambda p: p["families"]["gbdt"].update(device="tpu"), "families.gbdt.device"),
+        (
+            lambda p: p["select"].update(candidates=["mlp", "svm"]),
+            r"select.candidates: \['svm'\] "
+            "not configured under families",
+        ),
+        (
+            lambda p: p["families"].pop("linear"),
+            "select.candidates: \\['linear'\\] not configured",
+        ),
+        (
+            lambda p: p["select"].update(metric="rmse"),
+            "select.metric: 'rmse' is not a binary metric",
+        ),
         (lambda p: p["data"]["label_map"].update(x="nope"), "not in data.labels"),
         (lambda p: p["train"]["preprocess"].update(log1p=["sex"]), "non-numeric features"),
         (lambda p: p["data"].update(drop=["zzz"]), "not features"),
@@ -106,3 +128,25 @@ def test_task_is_inferred_from_labels(params):
     assert parse_params(raw).data.task_type == "regression"
     raw["data"] |= {"labels": ["a", "b", "c"]}
     assert parse_params(raw).data.task_type == "multiclass"
+
+
+def test_labels_may_be_written_as_numbers_or_booleans(params):
+    raw = params.model_dump(by_alias=True, mode="json")
+    raw["data"] |= {"labels": [0, 1], "label_map": {1.0: 1}}
+    raw["evaluate"] |= {"fairness": []}
+    raw["gate"] |= {"max_fairness_gap": {}}
+    data = parse_params(raw).data
+    assert data.labels == ["0", "1"] and data.label_map == {"1": "1"}
+    raw["data"] |= {"labels": [False, True], "label_map": {}}
+    assert parse_params(raw).data.labels == ["False", "True"]
+
+
+def test_selection_metric_follows_the_task(params):
+    assert params.selection_metric == "log_loss"
+    raw = params.model_dump(by_alias=True, mode="json")
+    raw["data"] |= {"labels": [], "label_map": {}, "task": "regression"}
+    raw["evaluate"] |= {"fairness": []}
+    raw["gate"] |= {"max_fairness_gap": {}}
+    assert parse_params(raw).selection_metric == "rmse"
+    raw["select"] |= {"metric": "mae"}
+    assert parse_params(raw).selection_metric == "mae"

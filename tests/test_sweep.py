@@ -125,8 +125,8 @@ def test_set_args_are_yaml_values():
     ("space", "message"),
     [
         ({"train.nope": {"low": 0, "high": 1}}, "sweep.space: train.nope is not a params.yaml"),
-        ({"train.lr": {"low": 0.1, "high": 0.01}}, "high must be greater than low"),
-        ({"train.lr": {"low": 0.0, "high": 0.1, "log": True}}, "log needs low > 0"),
+        ({"families.mlp.lr": {"low": 0.1, "high": 0.01}}, "high must be greater than low"),
+        ({"families.mlp.lr": {"low": 0.0, "high": 0.1, "log": True}}, "log needs low > 0"),
     ],
 )
 def test_bad_sweep_space_names_the_key(params, space, message):

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from trainflow.verify import compare_metrics, compare_outputs, environment_drift, render
+from trainflow.verify import (
+    compare_metrics,
+    compare_outputs,
+    environment_drift,
+    record_files,
+    render,
+)
 
 
 def lock(outs: dict[str, str]) -> dict:
@@ -11,21 +17,30 @@ def lock(outs: dict[str, str]) -> dict:
 
 def test_outputs_are_identical_different_missing_or_tolerated():
     rows = compare_outputs(
-        lock({"models/train": "aa", "metrics/speed.json": "11", "reports/eval": "cc"}),
-        lock({"models/train": "aa", "metrics/speed.json": "22", "data/new": "dd"}),
-    )
+        lock({"models/families/mlp": "aa", "metrics/speed/train_mlp.json": "11",
+              "reports/eval": "cc", "reports/leaderboard.md": "ee"}),
+        lock({"models/families/mlp": "aa", "metrics/speed/train_mlp.json": "22",
+              "data/new": "dd", "reports/leaderboard.md": "ff"}),
+    )  # fmt: skip
     status = {r.path: r.status for r in rows}
-    assert status == {"models/train": "identical", "metrics/speed.json": "tolerated",
-                      "reports/eval": "missing", "data/new": "missing"}  # fmt: skip
+    assert status == {"models/families/mlp": "identical",
+                      "metrics/speed/train_mlp.json": "tolerated", "reports/eval": "missing",
+                      "reports/leaderboard.md": "tolerated", "data/new": "missing"}  # fmt: skip
     table = render(rows, [])
     assert "1 of 3 outputs identical" in table and "timings" in table
 
 
+def test_record_files_are_the_json_files_under_metrics():
+    tracked = "metrics/eval.json\nmetrics/train/mlp/metrics.json\nmetrics/train/mlp/plots/" \
+              "metrics/val/loss.tsv\nreports/leaderboard.md\nparams.yaml\n"  # fmt: skip
+    assert record_files(tracked) == ["metrics/eval.json", "metrics/train/mlp/metrics.json"]
+
+
 def test_metric_values_compared_exactly_except_timings():
     before = {"metrics/eval.json": {"model": {"accuracy": 0.85, "auroc": 0.9}},
-              "metrics/speed.json": {"speed": {"p50": 1.0}}}  # fmt: skip
+              "metrics/speed/evaluate.json": {"speed": {"p50": 1.0}}}  # fmt: skip
     after = {"metrics/eval.json": {"model": {"accuracy": 0.85, "auroc": 0.9000001}},
-             "metrics/speed.json": {"speed": {"p50": 2.0}}}  # fmt: skip
+             "metrics/speed/evaluate.json": {"speed": {"p50": 2.0}}}  # fmt: skip
     assert compare_metrics(before, after) == ["metrics/eval.json: model.auroc 0.9 -> 0.9000001"]
 
 
@@ -60,7 +75,7 @@ def test_a_stamped_bundle_is_reproduced_when_its_content_hash_is():
 
     # a later stage reading the exempt timings is not a changed input; any other dep is
     def deps(speed: str, train: str) -> dict:
-        paths = {"metrics/speed.json": speed, "models/train": train}
+        paths = {"metrics/speed/evaluate.json": speed, "models/train": train}
         return {"stages": {"package": {"deps": [{"path": p, "md5": m} for p, m in paths.items()]}}}
 
     assert changed_inputs(deps("s1", "a"), deps("s2", "a")) == []

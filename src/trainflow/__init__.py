@@ -2,7 +2,9 @@
 
 __version__ = "0.1.0"
 
-# the pipeline's stages in order: dvc.yaml's stages, modules under trainflow.stages
+# the pipeline's stages in order: dvc.yaml's stages, modules under trainflow.stages (train is
+# one stage per model family in dvc.yaml: train@linear, train@mlp, ...)
 STAGES = (
-    "ingest", "validate", "prepare", "validate_prepared", "split", "train", "evaluate", "package",
+    "ingest", "validate", "prepare", "validate_prepared", "split", "train", "select", "evaluate",
+    "package",
 )  # fmt: skip

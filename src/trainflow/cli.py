@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> None:
     verify.add_argument("--workdir", type=Path, help="where to clone (default: a temp dir)")
     verify.add_argument("--keep", action="store_true", help="keep the temporary clone")
     for name in STAGES:
-        sub.add_parser(name, help=f"run the {name} stage (as dvc repro does)")
+        stage = sub.add_parser(name, help=f"run the {name} stage (as dvc repro does)")
+        if name == "train":
+            stage.add_argument("family", help="the model family to train (params.yaml families)")
     args = parser.parse_args(argv)
     if args.command == "fetch-data":
         run_stage("fetch-data", lambda: _fetch_data(args.refresh))
@@ -93,6 +95,10 @@ def main(argv: list[str] | None = None) -> None:
         from trainflow.sweep import main as sweep_main
 
         run_stage("sweep", lambda: sweep_main(args.trials))
+    elif args.command == "train":
+        from trainflow.stages.train import train_family
+
+        run_stage("train", lambda: train_family(args.family))
     else:
         module = importlib.import_module(f"trainflow.stages.{args.command}")
         run_stage(args.command, module.main)

@@ -5,13 +5,21 @@ A wrong type, an unknown key or a missing key fails at start with the dotted key
 
 from __future__ import annotations
 
+import difflib
 import re
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from trainflow import STAGES, paths
 from trainflow.errors import StageError
@@ -22,6 +30,21 @@ class Strict(BaseModel):
 
 
 Task = Literal["auto", "binary", "multiclass", "regression"]
+
+
+def label_text(value: object) -> str:
+    """The one spelling of a class label, whether params or the data hold it as a number, a
+    boolean or text: 1, 1.0 and "1" are "1"; True is "True"; text is kept as written."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+Label = Annotated[str, BeforeValidator(lambda v: label_text(v) if v is not None else v)]
 TASK_TYPES = ("binary", "multiclass", "regression")
 
 
@@ -31,8 +54,8 @@ class DataParams(Strict):
     target: str
     # auto: from data.labels (none: regression on a numeric target; 2: binary; more: multiclass)
     task: Task = "auto"
-    labels: list[str] = []
-    label_map: dict[str, str] = {}
+    labels: list[Label] = []
+    label_map: dict[Label, Label] = {}
     missing_markers: list[str] = []
     numeric: list[str]
     categorical: list[str]
@@ -223,28 +246,106 @@ class PreprocessParams(Strict):
     log1p: list[str] = []
 
 
-class BaselineParams(Strict):
-    l2: float = Field(default=1e-4, ge=0)
-    max_iter: int = Field(default=200, gt=0)
-
-
 class TrainParams(Strict):
+    """What every family shares: the preprocessor (fitted on train), and how the neural families
+    run (Lightning's accelerator, devices, precision)."""
+
     preprocess: PreprocessParams = PreprocessParams()
-    hidden: list[int] = Field(min_length=1)
-    max_embedding_dim: int = Field(default=16, gt=0)
-    dropout: float = Field(default=0.1, ge=0, lt=1)
-    lr: float = Field(gt=0)
-    weight_decay: float = Field(default=0.0, ge=0)
-    batch_size: int = Field(gt=0)
-    max_epochs: int = Field(gt=0)
-    patience: int = Field(default=4, gt=0)
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
     devices: int | Literal["auto"] = 1  # processes per node (GPUs, or CPU processes)
     num_nodes: int = Field(default=1, gt=0)
     strategy: Literal["auto", "ddp"] = "auto"  # auto: one process, or DDP when devices > 1
     precision: Literal["32-true", "32", "bf16-mixed", "16-mixed"] = "32-true"
     compile: bool = False  # torch.compile the network (worth it on a GPU; slow start on CPU)
-    baseline: BaselineParams = BaselineParams()
+    # optimizer steps per Lightning training_step: amortises Lightning's per-step bookkeeping
+    steps_per_call: int = Field(default=8, gt=0)
+
+
+class LinearParams(Strict):
+    """The linear baseline: logistic / softmax / ridge regression by task, full-batch L-BFGS."""
+
+    l2: float = Field(default=1e-4, ge=0)
+    max_iter: int = Field(default=200, gt=0)
+
+
+class NeuralParams(Strict):
+    """What every neural family trains with (Lightning, AdamW, early stopping on val loss)."""
+
+    lr: float = Field(gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    batch_size: int = Field(gt=0)
+    max_epochs: int = Field(gt=0)
+    patience: int = Field(default=4, gt=0)  # early stopping on val/loss
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    # numeric features: periodic (sin/cos of learned frequencies) or piecewise-linear
+    # encodings (quantile bins), each into a learned embedding (Gorishniy et al., 2022)
+    numeric_embedding: Literal["periodic", "piecewise_linear", "none"] = "periodic"
+    d_embedding: int = Field(default=16, gt=0)  # per numeric feature
+    frequency_scale: float = Field(default=20.0, gt=0)  # periodic: init std of the frequencies
+    n_frequencies: int = Field(default=48, gt=0)  # periodic
+    n_bins: int = Field(default=48, gt=1)  # piecewise_linear: quantile bins per feature
+    d_category: int = Field(default=16, gt=0)  # embedding size per categorical feature
+
+
+class MLPParams(NeuralParams):
+    """An MLP (Gorishniy et al., 2021) on the embedded features."""
+
+    n_blocks: int = Field(default=2, gt=0)
+    width: int = Field(default=256, gt=0)
+
+
+class ResNetParams(NeuralParams):
+    """The ResNet-style MLP of Gorishniy et al. (2021): residual blocks with batch norm."""
+
+    n_blocks: int = Field(default=2, gt=0)
+    width: int = Field(default=256, gt=0)
+    hidden_multiplier: float = Field(default=2.0, gt=0)
+    residual_dropout: float = Field(default=0.0, ge=0, lt=1)
+
+
+class GBDTParams(Strict):
+    """LightGBM gradient-boosted trees, native categoricals, early stopping on the val split."""
+
+    learning_rate: float = Field(default=0.03, gt=0)
+    num_leaves: int = Field(default=15, gt=1)
+    min_child_samples: int = Field(default=20, gt=0)
+    subsample: float = Field(default=0.8, gt=0, le=1)
+    colsample_bytree: float = Field(default=0.8, gt=0, le=1)
+    reg_lambda: float = Field(default=0.0, ge=0)
+    max_rounds: int = Field(default=5000, gt=0)
+    early_stopping_rounds: int = Field(default=200, gt=0)
+    device: Literal["cpu", "gpu"] = "cpu"  # gpu: LightGBM's OpenCL build (the PyPI wheel)
+
+
+class FamiliesParams(Strict):
+    """The candidate model families, each trained by its own stage (train@<family>): changing
+    one family's settings retrains that family only. Leave one out to not train it."""
+
+    linear: LinearParams | None = None
+    mlp: MLPParams | None = None
+    resnet: ResNetParams | None = None
+    gbdt: GBDTParams | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name in type(self).model_fields if getattr(self, name) is not None]
+
+
+SELECTION_METRICS = {
+    "binary": ("log_loss", "accuracy", "auroc", "f1", "average_precision"),
+    "multiclass": ("log_loss", "accuracy", "f1_macro"),
+    "regression": ("rmse", "mae", "r2"),
+}
+
+
+class SelectParams(Strict):
+    """Choosing the champion on the validation split (never on test)."""
+
+    metric: str = "auto"  # auto: log_loss (classification), rmse (regression)
+    candidates: list[str] = Field(min_length=1)  # families compared (all trained ones by default)
+    ensemble: bool = True  # a weighted ensemble (Caruana's selection on val) when it is better
+    ensemble_rounds: int = Field(default=25, gt=0)  # weights are multiples of 1/rounds
+    baseline: str = "linear"  # what gate.max_below_baseline compares the champion with
 
 
 class EvaluateParams(Strict):
@@ -354,6 +455,8 @@ class Params(Strict):
     validate_: ValidateParams = Field(alias="validate")
     split: SplitParams
     train: TrainParams
+    families: FamiliesParams
+    select: SelectParams
     evaluate: EvaluateParams
     gate: GateParams
     package: PackageParams
@@ -402,6 +505,28 @@ class Params(Strict):
         return self
 
     @model_validator(mode="after")
+    def _selection_fits(self) -> Params:
+        trained, sel = self.families.names, self.select
+        stray = [c for c in sel.candidates if c not in trained]
+        if stray:
+            raise ValueError(f"select.candidates: {stray} not configured under families "
+                             f"(have {trained})")  # fmt: skip
+        if sel.baseline not in trained:
+            raise ValueError(f"select.baseline: {sel.baseline!r} is not under families")
+        allowed = SELECTION_METRICS[self.data.task_type]
+        if sel.metric != "auto" and sel.metric not in allowed:
+            raise ValueError(f"select.metric: {sel.metric!r} is not a {self.data.task_type} "
+                             f"metric; one of {list(allowed)} or auto")  # fmt: skip
+        return self
+
+    @property
+    def selection_metric(self) -> str:
+        """The validation metric the champion is chosen by (select.metric, auto resolved)."""
+        if self.select.metric != "auto":
+            return self.select.metric
+        return "rmse" if self.data.task_type == "regression" else "log_loss"
+
+    @model_validator(mode="after")
     def _log1p_are_numeric(self) -> Params:
         stray = sorted(set(self.train.preprocess.log1p) - set(self.data.numeric_features))
         if stray:
@@ -413,20 +538,35 @@ SOURCE_TAGS = ("adult_wheel", "file", "sql", "s3")
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
-    """Dotted key of an error location, without pydantic's union-tag and validator parts."""
-    parts = [str(p) for p in loc if not str(p).startswith("function-")]
+    """Dotted key of an error location, without pydantic's union-tag, union-member and
+    validator parts."""
+    members = {name for name, obj in globals().items()
+               if isinstance(obj, type) and issubclass(obj, BaseModel)}  # fmt: skip
+    parts = [str(p) for p in loc if not str(p).startswith("function-") and str(p) not in members]
     if len(parts) > 2 and parts[:2] == ["ingest", "source"] and parts[2] in SOURCE_TAGS:
         del parts[2]
     return ".".join(parts) or "<root>"
 
 
 def _one_line(err: ValidationError) -> str:
-    first = err.errors()[0]
+    """The first error, by dotted key. A misspelt key (`lrr:` for `lr:`) is both unknown and
+    missing: say both, so the typo is plain."""
+    errors = err.errors()
+    unknown = [_dotted(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
+    missing = [_dotted(e["loc"]) for e in errors if e["type"] == "missing"]
+    if unknown and len(unknown) + len(missing) == len(errors):
+        line = f"unknown key {unknown[0]}"
+        parent = unknown[0].rpartition(".")[0]
+        beside = [m for m in missing if m.rpartition(".")[0] == parent]
+        close = difflib.get_close_matches(unknown[0], beside or missing, n=1, cutoff=0.6)
+        if close:
+            line += f" (did you mean {close[0]}? it is missing)"
+        elif beside:
+            line += f"; missing key {beside[0]}"
+        return line
+    first = errors[0]
     loc = _dotted(first["loc"])
-    kind = first["type"]
-    if kind == "extra_forbidden":
-        return f"unknown key {loc}"
-    if kind == "missing":
+    if first["type"] == "missing":
         return f"missing key {loc}"
     msg = first["msg"].removeprefix("Value error, ")
     more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""

@@ -5,8 +5,9 @@ locked one, reruns every stage (`dvc repro --force`), and compares every output'
 new dvc.lock, and every metric in the metrics files, with what the revision recorded. Prints a
 table, one row per output, and exits non-zero on any difference.
 
-Two tolerances are declared, each with its reason. metrics/speed.json holds inference timings
-of the machine and the moment, which no rerun reproduces: exempt. The bundle's model card
+Two tolerances are declared, each with its reason. metrics/speed/ holds fit and inference
+timings of the machine and the moment, which no rerun reproduces, and reports/leaderboard.md
+shows them beside the (verified) leaderboard values: exempt. The bundle's model card
 carries the git commit it was built at and that latency: its bytes differ on every rebuild, so
 models/bundle counts as reproduced when its content hash (metrics/bundle.json: every file of the
 archive, the card without its lineage section, lineage.json left out) is identical. Everything
@@ -34,7 +35,21 @@ from trainflow.errors import StageError
 
 log = logging.getLogger("trainflow.verify")
 
-TOLERATED = {str(paths.SPEED_METRICS): "inference timings of this machine and run"}
+TOLERATED = {
+    f"{paths.SPEED_DIR}/": "fit and inference timings of this machine and run",
+    str(paths.LEADERBOARD_TABLE): "the leaderboard table shows those timings",
+}
+"""Outputs exempt from the comparison, by path or folder prefix (ending in /), with why."""
+
+
+def tolerated(path: str) -> str | None:
+    """Why `path` is exempt, or None."""
+    for prefix, reason in TOLERATED.items():
+        if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
+            return reason
+    return None
+
+
 # output -> (metrics file, key): the output may differ only where that content hash says so
 STAMPED = {str(paths.BUNDLE_DIR): (str(paths.BUNDLE_METRICS), "bundle.content_sha256")}
 STAMP_NOTE = "only the card's lineage differs: content_sha256 identical"
@@ -65,7 +80,7 @@ def compare_outputs(recorded: dict, reproduced: dict) -> list[Row]:
     for path in [*rec, *(p for p in new if p not in rec)]:
         stage, before = rec.get(path, (new.get(path, ("?", ""))[0], ""))
         after = new.get(path, (stage, ""))[1]
-        if path in TOLERATED:
+        if tolerated(path):
             status = "tolerated"
         elif path in STAMPED and before and after and before != after:
             status = "stamped"  # settled by its content hash: see settle_stamped
@@ -105,7 +120,7 @@ def compare_metrics(recorded: dict[str, Any], reproduced: dict[str, Any]) -> lis
     """'file: key recorded -> reproduced' for every metric value that differs."""
     diffs = []
     for name in sorted(set(recorded) | set(reproduced)):
-        if name in TOLERATED:
+        if tolerated(name):
             continue
         before, after = flatten(recorded.get(name, {})), flatten(reproduced.get(name, {}))
         for key in sorted(set(before) | set(after)):
@@ -134,19 +149,18 @@ def environment_drift(lock_text: str) -> list[str]:
     return drift
 
 
-def metrics_files(dvc_yaml: dict) -> list[str]:
-    names = []
-    for stage in dvc_yaml.get("stages", {}).values():
-        for entry in stage.get("metrics", []):
-            names.extend(entry if isinstance(entry, dict) else [entry])
-    return names
+def record_files(tracked: str) -> list[str]:
+    """The JSON records a run leaves in git (`git ls-files metrics` output): metrics, reports
+    of counts, dvclive summaries. Every value in them is compared."""
+    return sorted(line for line in tracked.splitlines()
+                  if line.startswith(f"{paths.METRICS_DIR}/") and line.endswith(".json"))  # fmt: skip
 
 
 def render(rows: list[Row], metric_diffs: list[str]) -> str:
     width = max(len(r.path) for r in rows)
     lines = [f"{'stage':18s} {'output':{width}s} {'recorded':10s} {'reproduced':10s} result"]
     for r in rows:
-        note = {"tolerated": f" ({TOLERATED.get(r.path)})",
+        note = {"tolerated": f" ({tolerated(r.path)})",
                 "identical*": f" ({STAMP_NOTE})"}.get(r.status, "")  # fmt: skip
         lines.append(f"{r.stage:18s} {r.path:{width}s} {r.recorded[:8] or '-':10s} "
                      f"{r.reproduced[:8] or '-':10s} {r.status}{note}")  # fmt: skip
@@ -176,7 +190,7 @@ def reproduce(source: str, rev: str, workdir: Path) -> tuple[list[Row], list[str
             "run `make setup` and verify with .venv/bin/trainflow"
         )
     recorded_lock = yaml.safe_load(_git(["show", "HEAD:dvc.lock"], workdir))
-    metric_names = metrics_files(yaml.safe_load((workdir / "dvc.yaml").read_text()))
+    metric_names = record_files(_git(["ls-files", str(paths.METRICS_DIR)], workdir))
     recorded_metrics = {
         name: json.loads(_git(["show", f"HEAD:{name}"], workdir)) for name in metric_names
     }
@@ -221,7 +235,7 @@ def changed_inputs(recorded: dict, reproduced: dict) -> list[tuple[str, str, str
         new = {d["path"]: d.get("md5", "") for d in
                reproduced.get("stages", {}).get(stage, {}).get("deps", [])}  # fmt: skip
         for dep in entry.get("deps", []):
-            if dep["path"] in TOLERATED:  # an exempt output read by a later stage
+            if tolerated(dep["path"]):  # an exempt output read by a later stage
                 continue
             if new.get(dep["path"], "") != dep.get("md5", ""):
                 changed.append((stage, dep["path"], dep.get("md5", ""), new.get(dep["path"], "")))

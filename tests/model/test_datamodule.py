@@ -7,7 +7,7 @@ from trainflow.model.datamodule import IndexBatches, TabularDataModule, TensorBa
 def test_batches_are_gathered_from_tensors(splits, pre):
     dm = TabularDataModule(splits["train"], splits["val"], pre, batch_size=32, seed=7)
     dm.setup()
-    batches = list(dm.train_dataloader())
+    batches = [b for (b,) in dm.train_dataloader()]  # one batch per chunk by default
     n = len(splits["train"])
     assert len(batches) == -(-n // 32)
     x_num, x_cat, _ = batches[0]
@@ -16,9 +16,27 @@ def test_batches_are_gathered_from_tensors(splits, pre):
     assert seen.sum() == dm.train_set.y.sum()  # every row once per epoch
     again = TabularDataModule(splits["train"], splits["val"], pre, 32, seed=7)
     again.setup()
-    assert torch.equal(next(iter(again.train_dataloader()))[0], x_num)  # seeded shuffle
-    val = next(iter(dm.val_dataloader()))
+    assert torch.equal(next(iter(again.train_dataloader()))[0][0], x_num)  # seeded shuffle
+    (val,) = next(iter(dm.val_dataloader()))
     assert torch.equal(val[0], dm.val_set.x_num[:32])  # no shuffle for validation
+
+
+def test_chunks_hold_steps_per_call_batches_in_order(splits, pre):
+    """Chunks of 3 batches: the same batches, in the same order, as one batch per call."""
+    single = TabularDataModule(splits["train"], splits["val"], pre, 32, seed=7)
+    chunked = TabularDataModule(splits["train"], splits["val"], pre, 32, seed=7, steps_per_call=3)
+    for dm in (single, chunked):
+        dm.setup()
+    loader = chunked.train_dataloader()
+    chunks = list(loader)
+    n_batches = -(-len(splits["train"]) // 32)
+    assert len(loader) == len(chunks) == -(-n_batches // 3)
+    assert [len(c) for c in chunks] == [3] * (n_batches // 3) + (
+        [n_batches % 3] if n_batches % 3 else []
+    )
+    flat = [b for c in chunks for b in c]
+    for (a,), b in zip(single.train_dataloader(), flat, strict=True):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[2], b[2])
 
 
 def test_tensor_batches_index_by_tensor():

@@ -1,22 +1,32 @@
 import pytest
 import torch
 
-from trainflow.model.training import train_baseline, train_mlp
-from trainflow.params import TrainParams
+from trainflow.families.neural import tabular_config
+from trainflow.model.training import train_network
+from trainflow.params import MLPParams, TrainParams
 
-TINY = TrainParams(hidden=[16], lr=0.01, batch_size=64, max_epochs=3, patience=2,
-                   accelerator="cpu")  # fmt: skip
+TINY = MLPParams(width=16, n_blocks=1, d_embedding=4, d_category=4, n_frequencies=8, lr=0.01,
+                 batch_size=64, max_epochs=3, patience=2)  # fmt: skip
+CPU = TrainParams(accelerator="cpu", steps_per_call=4)
 
 
-def test_train_mlp_writes_checkpoints_and_live_metrics(tmp_path, splits, pre):
+def train_mlp(train, val, pre, params, seed, checkpoints, live, fingerprint="", trainer=CPU):
+    config = tabular_config("mlp", pre, params, train, {"n_blocks": params.n_blocks,
+                                                        "width": params.width})  # fmt: skip
+    return train_network(config, train, val, pre, params, trainer, seed, checkpoints, live,
+                         fingerprint)  # fmt: skip
+
+
+def test_train_network_writes_checkpoints_and_live_metrics(tmp_path, splits, pre):
     result = train_mlp(
         splits["train"], splits["val"], pre, TINY, 0, tmp_path / "ck", tmp_path / "live"
     )
     assert (tmp_path / "ck/best.ckpt").exists() and (tmp_path / "ck/last.ckpt").exists()
     assert (tmp_path / "live/metrics.json").exists()
-    assert (tmp_path / "live/plots/metrics/val/loss.tsv").exists()
+    epochs = (tmp_path / "live/plots/metrics/val/loss.tsv").read_text().splitlines()[1:]
+    assert len(epochs) == result.summary["epochs_run"]  # one row per epoch
     assert result.summary["accelerator"] == "cpu" and 1 <= result.summary["epochs_run"] <= 3
-    assert result.config["kind"] == "mlp" and not result.net.training
+    assert result.config["kind"] == "tabular" and not result.net.training
 
 
 def test_same_seed_same_weights(tmp_path, splits, pre):
@@ -28,11 +38,19 @@ def test_same_seed_same_weights(tmp_path, splits, pre):
         assert torch.equal(x, y), name
 
 
-def test_baseline(splits, pre):
-    result = train_baseline(splits["train"], pre, TINY, 0)
-    assert result.config == {"kind": "linear", "n_numeric": len(pre.numeric),
-                             "cardinalities": pre.cardinalities, "n_outputs": 1}  # fmt: skip
-    assert 0 < result.summary["train_loss"] < 0.7
+def test_chunked_steps_make_the_updates_one_step_per_call_makes(tmp_path, splits, pre):
+    """steps_per_call only changes how many optimizer steps one Lightning call makes: the
+    weights after training are the ones a batch-per-call run ends with, bit for bit."""
+    one = CPU.model_copy(update={"steps_per_call": 1})
+    a = train_mlp(splits["train"], splits["val"], pre, TINY, 3, tmp_path / "a", tmp_path / "la",
+                  trainer=one)  # fmt: skip
+    b = train_mlp(splits["train"], splits["val"], pre, TINY, 3, tmp_path / "b", tmp_path / "lb",
+                  trainer=CPU.model_copy(update={"steps_per_call": 3}))  # fmt: skip
+    assert a.summary["epochs_run"] == b.summary["epochs_run"]
+    for (name, x), (_, y) in zip(
+        a.net.state_dict().items(), b.net.state_dict().items(), strict=True
+    ):
+        assert torch.equal(x, y), name
 
 
 def test_resumed_run_ends_with_the_uninterrupted_weights(tmp_path, splits, pre):
@@ -102,9 +120,8 @@ def test_compiled_training_keeps_plain_weight_names_and_learns(tmp_path, splits,
     one = TINY.model_copy(update={"max_epochs": 1, "dropout": 0.0})
     eager = train_mlp(splits["train"], splits["val"], pre, one, 2, tmp_path / "e",
                       tmp_path / "le")  # fmt: skip
-    compiled = train_mlp(splits["train"], splits["val"], pre,
-                         one.model_copy(update={"compile": True}), 2, tmp_path / "c",
-                         tmp_path / "lc")  # fmt: skip
+    compiled = train_mlp(splits["train"], splits["val"], pre, one, 2, tmp_path / "c",
+                         tmp_path / "lc", trainer=CPU.model_copy(update={"compile": True}))  # fmt: skip
     assert list(compiled.net.state_dict()) == list(eager.net.state_dict())
     assert not any("_orig_mod" in k for k in compiled.net.state_dict())
     assert compiled.summary["best_val_loss"] == pytest.approx(

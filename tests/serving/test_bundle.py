@@ -5,8 +5,9 @@ import pytest
 
 from tests.conftest import ROOT
 from trainflow.errors import StageError
+from trainflow.imports import shipped_modules
 from trainflow.serving.bundle import (
-    SERVING_MODULES,
+    SERVING_PACKAGES,
     _served_version,
     content_version,
     serving_requirements,
@@ -15,45 +16,53 @@ from trainflow.serving.card import model_card
 
 LOCK = (
     "# pins\nbentoml==1.4.39\nnumpy==2.4.6\npandas==3.1.1\npydantic==2.14.3\n"
-    "PyYAML==6.0.3\ntorch==2.13.0\nrich==15.0.0\n"
+    "PyYAML==6.0.3\ntorch==2.13.0\nrich==15.0.0\nlightgbm==4.7.0\n"
 )
 
 
 def test_serving_requirements_come_from_the_lock():
     reqs = serving_requirements(LOCK)
     assert reqs == ["bentoml==1.4.39", "numpy==2.4.6", "pandas==3.1.1", "pydantic==2.14.3",
-                    "PyYAML==6.0.3", "torch==2.13.0"]  # fmt: skip
+                    "PyYAML==6.0.3"]  # fmt: skip
+    assert "lightgbm==4.7.0" in serving_requirements(LOCK, (*SERVING_PACKAGES, "lightgbm"))
     with pytest.raises(StageError, match=r"no pinned version for \['torch'\]"):
-        serving_requirements(LOCK.replace("torch==2.13.0", ""))
+        serving_requirements(LOCK.replace("torch==2.13.0", ""), (*SERVING_PACKAGES, "torch"))
 
 
-def test_repo_lock_pins_torch_exactly():
-    reqs = serving_requirements((ROOT / "requirements.lock").read_text())
-    assert "torch==2.13.0" in reqs
+def test_repo_lock_pins_every_familys_serving_packages():
+    from trainflow.families.gbdt import PACKAGES
+    from trainflow.families.neural import TABULAR_PACKAGES
+
+    reqs = serving_requirements((ROOT / "requirements.lock").read_text(),
+                                (*SERVING_PACKAGES, *PACKAGES, *TABULAR_PACKAGES))  # fmt: skip
+    assert "torch==2.13.0" in reqs and "lightgbm==4.7.0" in reqs
 
 
-def test_content_version_follows_bytes(tmp_path):
+def test_content_version_follows_every_file_of_the_folder(tmp_path):
     (tmp_path / "a").write_bytes(b"1")
-    v1 = content_version(tmp_path, ("a",))
-    assert v1 == content_version(tmp_path, ("a",)) and len(v1) == 16
-    (tmp_path / "a").write_bytes(b"2")
-    assert content_version(tmp_path, ("a",)) != v1
+    (tmp_path / "members/m").mkdir(parents=True)
+    (tmp_path / "members/m/b").write_bytes(b"1")
+    v1 = content_version(tmp_path)
+    assert v1 == content_version(tmp_path) and len(v1) == 16
+    (tmp_path / "members/m/b").write_bytes(b"2")
+    assert content_version(tmp_path) != v1
 
 
 def test_bento_version_follows_what_decides_the_answers(tmp_path):
     source = tmp_path / "trainflow"
-    for module in SERVING_MODULES:
+    modules = shipped_modules(("serving/service.py", "families/gbdt.py"))
+    for module in modules:
         (source / module).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / "src/trainflow" / module, source / module)
-    config, reqs = {"batching": {"enabled": True}}, ["torch==2.13.0"]
-    v1 = _served_version("m1", source, config, reqs)
-    assert v1 == _served_version("m1", source, dict(config), list(reqs))
-    assert _served_version("m2", source, config, reqs) != v1  # another model
-    assert _served_version("m1", source, {"batching": {"enabled": False}}, reqs) != v1
-    assert _served_version("m1", source, config, ["torch==2.12.0"]) != v1
+    config, reqs, mods = {"batching": {"enabled": True}}, ["torch==2.13.0"], modules
+    v1 = _served_version("m1", source, config, reqs, mods)
+    assert v1 == _served_version("m1", source, dict(config), list(reqs), mods)
+    assert _served_version("m2", source, config, reqs, mods) != v1  # another model
+    assert _served_version("m1", source, {"batching": {"enabled": False}}, reqs, mods) != v1
+    assert _served_version("m1", source, config, ["torch==2.12.0"], mods) != v1
     with open(source / "serving/service.py", "a") as f:
         f.write("# changed\n")
-    assert _served_version("m1", source, config, reqs) != v1  # the service's code
+    assert _served_version("m1", source, config, reqs, mods) != v1  # the service's code
 
 
 def test_model_card_reports_model_and_baseline(params):
@@ -68,6 +77,11 @@ def test_model_card_reports_model_and_baseline(params):
                     "labels_normalised": 7, "rows_out": 100},
         "ingest": {"source": {"kind": "adult_wheel", "uri": "pypi:x", "sha256": "ab" * 32},
                    "rows": 48842, "snapshot_sha256": "cd" * 32},
+        "selection": {"metric": "val log_loss", "champion": "ensemble",
+                      "weights": {"gbdt": 0.68, "mlp": 0.32},
+                      "leaderboard": [{"family": "ensemble", "log_loss": 0.2569},
+                                      {"family": "gbdt", "log_loss": 0.2581},
+                                      {"family": "linear", "log_loss": 0.3246}]},
     }  # fmt: skip
     metrics["eval"]["model"]["fairness"] = {"sex": {
         "demographic_parity_difference": 0.2, "equal_opportunity_difference": 0.15,
@@ -80,6 +94,10 @@ def test_model_card_reports_model_and_baseline(params):
                            "batch_rows_per_s": 250000.0}}  # fmt: skip
     card = model_card(params, metrics, slices, lineage)
     assert "| accuracy | 0.8500 | 0.8400 | +0.0100 |" in card
+    assert "Champion: **ensemble**, chosen by val log_loss among ensemble, gbdt, linear" in card
+    assert "  - gbdt: log_loss 0.2581" in card
+    assert "- `gbdt` (weight 0.68): learning_rate 0.03, num_leaves 15" in card
+    assert "- `mlp` (weight 0.32): lr 0.001" in card
     assert "56 expectations, 0 errors,\n  1 warnings" in card and "CC BY 4.0" in card
     assert "20 expectations, 0 errors" in card
     assert "Not for decisions about individual people" in card

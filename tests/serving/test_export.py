@@ -1,7 +1,9 @@
-"""Exports (torch.export, ONNX) equal the eager network; the preprocessor round-trips records."""
+"""Exports (torch.export, ONNX) equal the eager network; the preprocessor round-trips records.
+(Every family's exports are also checked by tests/families/test_contract.py.)"""
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -9,16 +11,12 @@ from tests.conftest import messy_frame
 from trainflow.data.clean import clean_table
 from trainflow.data.sources import SOURCE_FILE_COLUMN
 from trainflow.errors import StageError
+from trainflow.families.base import compare_outputs
+from trainflow.model.export import export_and_check
 from trainflow.model.network import build_network
 from trainflow.model.preprocess import fit_preprocessor
 from trainflow.params import PreprocessParams
-from trainflow.serving.export import (
-    check_parity,
-    check_round_trip,
-    export_onnx,
-    export_program,
-)
-from trainflow.serving.predictor import Predictor
+from trainflow.serving.export import check_round_trip
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +24,11 @@ def trained(tmp_path_factory, data_params):
     folder = tmp_path_factory.mktemp("model")
     clean, _ = clean_table(messy_frame(300, seed=4), data_params, [SOURCE_FILE_COLUMN], "t")
     pre = fit_preprocessor(clean, data_params, PreprocessParams(log1p=["capital_gain"]))
-    config = {"kind": "mlp", "n_numeric": len(pre.numeric), "cardinalities": pre.cardinalities,
-              "embedding_dims": [3] * len(pre.cardinalities), "hidden": [16, 8],
-              "dropout": 0.2, "n_outputs": 1}  # fmt: skip
+    config = {"kind": "tabular", "backbone": "resnet", "n_numeric": len(pre.numeric),
+              "numeric_embedding": "periodic", "d_embedding": 4, "frequency_scale": 1.0,
+              "n_frequencies": 8, "bins": None, "cardinalities": pre.cardinalities,
+              "d_category": 3, "n_blocks": 2, "width": 16, "hidden_multiplier": 2.0,
+              "dropout": 0.2, "residual_dropout": 0.1, "n_outputs": 1}  # fmt: skip
     torch.manual_seed(0)
     net = build_network(config)
     with torch.no_grad():  # batch-norm statistics that are not the identity
@@ -36,43 +36,43 @@ def trained(tmp_path_factory, data_params):
             if isinstance(m, torch.nn.BatchNorm1d):
                 m.running_mean.uniform_(-1, 1)
                 m.running_var.uniform_(0.5, 2)
-    torch.save(net.state_dict(), folder / "model.pt")
-    (folder / "model_config.json").write_text(json.dumps(config))
+    x_num, x_cat = pre.transform(clean)
+    report = export_and_check(net.eval(), x_num, x_cat, folder)
     pre.save(folder / "preprocessor.json")
-    (folder / "data_schema.json").write_text(data_params.model_dump_json())
-    predictor = Predictor.load(folder)
-    x_num, x_cat = predictor.preprocessor.transform(clean)
-    example = (torch.from_numpy(x_num[:8]), torch.from_numpy(x_cat[:8]))
-    export_program(predictor.net, example, folder / "model.pt2")
-    export_onnx(predictor.net, example, folder / "model.onnx")
-    return folder, predictor, clean, x_num, x_cat
+    return folder, net, pre, clean, x_num, x_cat, report
 
 
 def test_exports_equal_eager_on_any_batch_size(trained):
-    folder, predictor, _, x_num, x_cat = trained
+    folder, net, _, _, x_num, x_cat, report = trained
+    assert report["rows"] == len(x_num) and report["torch_export_max_abs_diff"] <= 1e-5
+    program = torch.export.load(folder / "model.pt2").module()
     for n in (1, 3, len(x_num)):  # exported with 8 rows; the batch dimension is dynamic
-        report = check_parity(predictor.net, x_num[:n], x_cat[:n], folder / "model.pt2",
-                              folder / "model.onnx")  # fmt: skip
-        assert report["rows"] == n and report["torch_export_max_abs_diff"] <= 1e-5
-        assert report["onnx_max_abs_diff"] <= 1e-5
+        with torch.inference_mode():
+            got = program(torch.from_numpy(x_num[:n]), torch.from_numpy(x_cat[:n]))
+            assert torch.allclose(got, net(torch.from_numpy(x_num[:n]),
+                                           torch.from_numpy(x_cat[:n])), atol=1e-6)  # fmt: skip
     assert not list(folder.glob("*.data"))  # ONNX weights inside the one file
 
 
-def test_parity_fails_when_the_exports_are_not_the_model(trained):
-    folder, _, _, x_num, x_cat = trained
-    other = build_network(json.loads((folder / "model_config.json").read_text())).eval()
-    with pytest.raises(StageError, match=r"export parity: torch_export differs from eager"):
-        check_parity(other, x_num, x_cat, folder / "model.pt2", folder / "model.onnx")
+def test_parity_names_the_format_that_is_off():
+    reference = np.array([0.5, 2.0, -3.0])
+    assert compare_outputs(reference, {"onnx": reference + 1e-7})["onnx_max_abs_diff"] < 1e-6
+    with pytest.raises(StageError, match=r"export parity: onnx differs from the model by up to "
+                                         r"0\.001 \(tolerance 1e-05\) on 3 rows"):  # fmt: skip
+        compare_outputs(reference, {"torch_export": reference, "onnx": reference + 1e-3})
+    with pytest.raises(StageError, match=r"onnx output shape \(2,\) != \(3,\)"):
+        compare_outputs(reference, {"onnx": reference[:2]})
 
 
-def test_preprocessor_round_trip(trained, tmp_path):
-    folder, predictor, clean, _, _ = trained
-    assert check_round_trip(predictor, folder / "preprocessor.json", clean)["identical"]
+def test_preprocessor_round_trip(trained, tmp_path, data_params):
+    folder, _, pre, clean, _, _, _ = trained
+    assert check_round_trip(pre, data_params, folder / "preprocessor.json", clean)["identical"]
     drifted = json.loads((folder / "preprocessor.json").read_text())
     drifted["mean"]["age"] += 1.0  # a shipped preprocessor that is not the evaluated one
     (tmp_path / "preprocessor.json").write_text(json.dumps(drifted))
-    with pytest.raises(StageError, match="preprocessor round trip: numeric tensors differ"):
-        check_round_trip(predictor, tmp_path / "preprocessor.json", clean)
+    with pytest.raises(StageError, match=r"preprocessor round trip: numeric features differ "
+                                         r"\(first row 0\)"):  # fmt: skip
+        check_round_trip(pre, data_params, tmp_path / "preprocessor.json", clean)
 
 
 def test_exports_do_not_record_where_the_code_lives(trained):

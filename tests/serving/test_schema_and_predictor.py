@@ -1,5 +1,3 @@
-import json
-
 import pytest
 import torch
 from pydantic import ValidationError
@@ -7,6 +5,8 @@ from pydantic import ValidationError
 from tests.conftest import messy_frame
 from trainflow.data.clean import clean_table
 from trainflow.data.sources import SOURCE_FILE_COLUMN
+from trainflow.families import save_fitted
+from trainflow.families.neural import NetworkFitted
 from trainflow.model.network import build_network
 from trainflow.model.preprocess import fit_preprocessor
 from trainflow.params import PreprocessParams
@@ -87,10 +87,10 @@ def model_folder(tmp_path, data_params):
     }
     torch.manual_seed(0)
     net = build_network(config)
-    torch.save(net.state_dict(), tmp_path / "model.pt")
-    (tmp_path / "model_config.json").write_text(json.dumps(config))
-    pre.save(tmp_path / "preprocessor.json")
-    (tmp_path / "data_schema.json").write_text(data_params.model_dump_json())
+    torch.nn.init.normal_(net.numeric.weight)  # a model whose answers depend on the features
+    fitted = NetworkFitted(family="linear", preprocessor=pre, config={"network": config},
+                           net=net.eval(), files=("model.pt",))  # fmt: skip
+    save_fitted(fitted, tmp_path, data_params)
     return tmp_path, clean
 
 
@@ -108,8 +108,12 @@ def test_predictor_raw_records_match_cleaned_frame(model_folder, data_params):
     assert same["probabilities"] == out[0]["probabilities"]  # one cleaning implementation
 
 
-def test_predictor_missing_files(tmp_path):
+def test_predictor_missing_files(tmp_path, model_folder):
     from trainflow.errors import StageError
 
-    with pytest.raises(StageError, match="missing from the model folder"):
-        Predictor.load(tmp_path)
+    with pytest.raises(StageError, match="not a trained model folder"):
+        Predictor.load(tmp_path / "nowhere")
+    folder, _ = model_folder
+    (folder / "model.pt").unlink()
+    with pytest.raises(StageError, match="model.pt: missing from the model folder"):
+        Predictor.load(folder)

@@ -13,7 +13,7 @@ import torch
 from torchmetrics.functional.classification import binary_groups_stat_rates
 
 from trainflow.evaluation.metrics import LOWER_IS_BETTER, log_loss, task_metrics
-from trainflow.serving.predictor import class_probabilities, predicted_classes
+from trainflow.tasks import class_probabilities, predicted_classes
 
 MISSING = "(missing)"
 SLICE_METRICS = {  # what each slice reports, beside its row count

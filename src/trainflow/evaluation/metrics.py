@@ -36,6 +36,9 @@ HEADLINE = {
     "multiclass": ("accuracy", "f1_macro", "auroc_macro", "log_loss"),
     "regression": ("rmse", "mae", "r2"),
 }
+# the champion's test metrics that are `dvc exp show` columns (metrics/eval.json)
+EXP_SHOW = {"binary": ("accuracy", "auroc"), "multiclass": ("accuracy", "f1_macro"),
+            "regression": ("rmse", "r2")}  # fmt: skip
 LOWER_IS_BETTER = {"error_rate", "log_loss", "calibration_error", "mse", "rmse", "mae"}
 PLOT_POINTS = 2000  # scatter plots keep a seeded sample of this many test rows
 CALIBRATION_BINS = 15
@@ -54,6 +57,7 @@ def binary_metrics(probs: torch.Tensor, target: torch.Tensor, threshold: float =
         "f1": round(float(binary_f1_score(probs, y, threshold=threshold)), 6),
         "auroc": round(float(binary_auroc(probs, y)), 6),
         "average_precision": round(float(binary_average_precision(probs, y)), 6),
+        "log_loss": round(binary_log_loss(probs, y), 6),
         "calibration_error": round(float(binary_calibration_error(probs, y, n_bins=15)), 6),
         "confusion": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
     }
@@ -86,6 +90,12 @@ def multiclass_metrics(probs: torch.Tensor, target: torch.Tensor, labels: list[s
             for actual, row in zip(labels, matrix, strict=True)
         },
     }
+
+
+def binary_log_loss(probs: torch.Tensor, target: torch.Tensor) -> float:
+    """Mean negative log-likelihood of binary labels under positive-class probabilities."""
+    p = probs.double().clamp(1e-12, 1 - 1e-12)
+    return float(torch.nn.functional.binary_cross_entropy(p, target.double()))
 
 
 def log_loss(probs: torch.Tensor, target: torch.Tensor) -> float:

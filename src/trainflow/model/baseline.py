@@ -3,6 +3,8 @@ fitted full-batch with torch's L-BFGS."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from trainflow.model.network import LinearBaseline
@@ -19,8 +21,10 @@ def fit_linear(
     l2: float,
     max_iter: int,
     seed: int,
+    on_loss: Callable[[float], None] | None = None,
 ) -> tuple[LinearBaseline, dict]:
-    """Fit on the training split; deterministic for a fixed seed. Returns (model, fit info)."""
+    """Fit on the training split; deterministic for a fixed seed. `on_loss` sees the training
+    loss at every L-BFGS evaluation. Returns (model, fit info)."""
     torch.manual_seed(seed)
     model = LinearBaseline(x_num.shape[1], cardinalities, n_outputs)
     loss_fn = loss_for(task)
@@ -32,6 +36,8 @@ def fit_linear(
         optimizer.zero_grad()
         loss = loss_fn(model(x_num, x_cat), y) + l2 * model.l2_penalty()
         loss.backward()
+        if on_loss is not None:
+            on_loss(float(loss.detach()))
         return loss
 
     model.train()
@@ -39,5 +45,5 @@ def fit_linear(
     model.eval()
     with torch.no_grad():
         final = float(loss_fn(model(x_num, x_cat), y))
-    state = optimizer.state[optimizer._params[0]]
+    state = optimizer.state[optimizer.param_groups[0]["params"][0]]  # L-BFGS keeps it there
     return model, {"train_loss": final, "lbfgs_iterations": int(state.get("n_iter", 0))}

@@ -1,4 +1,5 @@
-"""The LightningDataModule: cleaned frames -> tensors once, then whole batches by index.
+"""The LightningDataModule: cleaned frames -> tensors once, then whole batches by index, handed
+to Lightning in chunks of `steps_per_call` batches (see trainflow.model.module).
 
 Batches are gathered from tensors with one fancy-index per batch, from index tensors sliced out of
 a seeded permutation: no per-row Python (no per-row __getitem__ + collate, no sampler yielding
@@ -88,27 +89,39 @@ class IndexBatches(Sampler[torch.Tensor]):
         return -(-(-(-self.n // world) * world) // self.batch_size)  # ceil(padded n / batch)
 
 
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
 class TensorLoader:
-    """Iterates a TensorBatches in the batches of an IndexBatches. `sampler` and
-    `batch_sampler` are the DataLoader attributes Lightning reads (for `set_epoch`, and to
-    see whether a loader shuffles)."""
+    """Iterates a TensorBatches in the batches of an IndexBatches, `chunk` batches at a time
+    (a list per Lightning step). `sampler` and `batch_sampler` are the DataLoader attributes
+    Lightning reads (for `set_epoch`, and to see whether a loader shuffles)."""
 
     batch_sampler = None
 
-    def __init__(self, data: TensorBatches, sampler: IndexBatches) -> None:
-        self.data, self.sampler = data, sampler
+    def __init__(self, data: TensorBatches, sampler: IndexBatches, chunk: int = 1) -> None:
+        self.data, self.sampler, self.chunk = data, sampler, chunk
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[list[Batch]]:
         device = self.data.y.device
+        chunk: list[Batch] = []
         for index in self.sampler:
-            yield self.data[index.to(device, non_blocking=True)]
+            chunk.append(self.data[index.to(device, non_blocking=True)])
+            if len(chunk) == self.chunk:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
 
     def __len__(self) -> int:
-        return len(self.sampler)
+        return -(-len(self.sampler) // self.chunk)
 
 
 class TabularDataModule(L.LightningDataModule):
-    """Train/val tensors from cleaned frames; shuffling from a seeded generator per epoch."""
+    """Train/val tensors from cleaned frames; shuffling from a seeded generator per epoch.
+
+    Chunks hold `steps_per_call` batches in one process; under DDP one batch each, since DDP
+    synchronises gradients once per call of its wrapped module (one backward per step)."""
 
     def __init__(
         self,
@@ -117,12 +130,14 @@ class TabularDataModule(L.LightningDataModule):
         preprocessor: Preprocessor,
         batch_size: int,
         seed: int,
+        steps_per_call: int = 1,
     ) -> None:
         super().__init__()
         self.train_frame, self.val_frame = train, val
         self.preprocessor = preprocessor
         self.batch_size = batch_size
         self.seed = seed
+        self.steps_per_call = steps_per_call
         self.train_set: TensorBatches | None = None
         self.val_set: TensorBatches | None = None
 
@@ -133,7 +148,10 @@ class TabularDataModule(L.LightningDataModule):
             self.val_set = to_device(to_tensors(self.val_frame, self.preprocessor), device)
 
     def _loader(self, data: TensorBatches, shuffle: bool) -> TensorLoader:
-        return TensorLoader(data, IndexBatches(len(data), self.batch_size, shuffle, self.seed))
+        world = self.trainer.world_size if self.trainer else 1
+        chunk = self.steps_per_call if world == 1 else 1
+        sampler = IndexBatches(len(data), self.batch_size, shuffle, self.seed)
+        return TensorLoader(data, sampler, chunk)
 
     def train_dataloader(self) -> TensorLoader:
         assert self.train_set is not None, "call setup() first"

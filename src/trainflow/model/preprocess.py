@@ -47,8 +47,13 @@ class Preprocessor:
         """One logit (binary), one per class (multiclass), one value (regression)."""
         return len(self.labels) if self.task == "multiclass" else 1
 
-    def transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Cleaned features -> (float32 numerics [n, n_num], int64 category ids [n, n_cat])."""
+    def transform(
+        self, frame: pd.DataFrame, fill_missing: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Cleaned features -> (float32 numerics [n, n_num], int64 category ids [n, n_cat]).
+
+        A missing number becomes the train mean (0 after standardising), or NaN with
+        `fill_missing=False`, for models that route missing values themselves (trees)."""
         missing = [c for c in [*self.numeric, *self.categorical] if c not in frame.columns]
         if missing:
             raise StageError(f"preprocessor: missing feature column(s) {missing}")
@@ -59,7 +64,9 @@ class Preprocessor:
             if col in self.log1p:
                 values = np.log1p(np.clip(values, 0, None))
             values = (values - self.mean[col]) / self.std[col]
-            x_num[:, j] = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+            if fill_missing:
+                values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+            x_num[:, j] = values
         x_cat = np.zeros((n, len(self.categorical)), dtype=np.int64)
         for j, col in enumerate(self.categorical):
             lookup = {v: i + 2 for i, v in enumerate(self.vocab[col])}

@@ -1,4 +1,4 @@
-"""Fit the MLP with Lightning (early stopping, checkpoints, dvclive) and the linear baseline."""
+"""Fit a neural family's network with Lightning: early stopping, checkpoints, resume, DDP, dvclive."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ import pandas as pd
 import torch
 
 from trainflow.errors import StageError
-from trainflow.model.baseline import fit_linear
-from trainflow.model.datamodule import TabularDataModule, to_tensors
-from trainflow.model.network import embedding_dim
+from trainflow.live import offline_live_class
+from trainflow.model.datamodule import TabularDataModule
 from trainflow.model.preprocess import Preprocessor
-from trainflow.params import TrainParams
+from trainflow.params import NeuralParams, TrainParams
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +44,6 @@ def show_progress() -> bool:
     return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true")
 
 
-def mlp_config(pre: Preprocessor, params: TrainParams) -> dict:
-    cards = pre.cardinalities
-    return {
-        "kind": "mlp",
-        "n_numeric": len(pre.numeric),
-        "cardinalities": cards,
-        "embedding_dims": [embedding_dim(c, params.max_embedding_dim) for c in cards],
-        "hidden": list(params.hidden),
-        "dropout": params.dropout,
-        "n_outputs": pre.n_outputs,
-    }
-
-
 SYNC_POINTS = frozenset(
     ("update_train_step_metrics", "update_train_epoch_metrics", "log_eval_end_metrics")
 )
@@ -66,24 +52,20 @@ SYNC_POINTS = frozenset(
 def fast_dvclive_logger(live_dir: Path, resume: bool = False):
     """dvclive's Lightning logger minus two costs that grow past a training epoch of this model:
     to decide whether to write a step it scans `inspect.stack()`, which reads the source file of
-    every frame (~30 ms a call), and on every write it rebuilds the whole run's data (every plot
-    file re-parsed) for DVC Studio even when no Studio is configured. Same files written."""
+    every frame (~30 ms a call), and it writes through OfflineLive (above). Same files written."""
     from dvclive import Live
     from dvclive.lightning import DVCLiveLogger
     from lightning.fabric.loggers.logger import rank_zero_experiment
     from lightning.pytorch.utilities import rank_zero_only
 
-    class OfflineLive(Live):
-        def post_data_to_studio(self) -> None:
-            if "data" not in self._studio_events_to_skip:
-                super().post_data_to_studio()
+    live_class = offline_live_class()
 
     class FastDVCLiveLogger(DVCLiveLogger):
         @property
         @rank_zero_experiment
         def experiment(self) -> Live:
             if self._experiment is None:
-                self._experiment = OfflineLive(**self._kwargs)
+                self._experiment = live_class(**self._kwargs)
             return self._experiment
 
         @rank_zero_only
@@ -114,11 +96,13 @@ class FitResult:
     summary: dict
 
 
-def train_mlp(
+def train_network(
+    net_config: dict,
     train: pd.DataFrame,
     val: pd.DataFrame,
     pre: Preprocessor,
-    params: TrainParams,
+    neural: NeuralParams,
+    trainer_params: TrainParams,
     seed: int,
     checkpoint_dir: Path,
     live_dir: Path,
@@ -137,32 +121,32 @@ def train_mlp(
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from trainflow.model.module import TabularModel
+    from trainflow.model.module import NetworkModule
 
     quiet_lightning()
     L.seed_everything(seed, workers=True, verbose=False)
     resume_from = resumable_checkpoint(checkpoint_dir, fingerprint, is_primary_process())
-    config = mlp_config(pre, params)
-    module = TabularModel(
-        config, lr=params.lr, weight_decay=params.weight_decay, task=pre.task,
+    module = NetworkModule(
+        net_config, lr=neural.lr, weight_decay=neural.weight_decay, task=pre.task,
         target_mean=pre.target_mean, target_std=pre.target_std, seed=seed,
     )  # fmt: skip
-    if params.compile:
+    if trainer_params.compile:
         module.net.compile()  # in place: the state dict keeps its plain names
-    data = TabularDataModule(train, val, pre, params.batch_size, seed)
+    data = TabularDataModule(train, val, pre, neural.batch_size, seed,
+                             trainer_params.steps_per_call)  # fmt: skip
     checkpoint = ModelCheckpoint(
         dirpath=checkpoint_dir, filename="best", monitor="val/loss", mode="min", save_last=True
     )
-    stopping = EarlyStopping(monitor="val/loss", mode="min", patience=params.patience)
+    stopping = EarlyStopping(monitor="val/loss", mode="min", patience=neural.patience)
     logger = fast_dvclive_logger(live_dir, resume=resume_from is not None)
     trainer = L.Trainer(
-        accelerator=params.accelerator,
-        devices=params.devices,
-        num_nodes=params.num_nodes,
-        strategy=params.strategy,
-        precision=params.precision,
+        accelerator=trainer_params.accelerator,
+        devices=trainer_params.devices,
+        num_nodes=trainer_params.num_nodes,
+        strategy=trainer_params.strategy,
+        precision=trainer_params.precision,
         use_distributed_sampler=False,  # IndexBatches shares batches across processes itself
-        max_epochs=params.max_epochs,
+        max_epochs=neural.max_epochs,
         deterministic=True,
         callbacks=[checkpoint, stopping],
         logger=logger,
@@ -197,7 +181,7 @@ def train_mlp(
         "train_rows": len(train),
         "val_rows": len(val),
     }
-    return FitResult(net=net, config=config, summary=summary)
+    return FitResult(net=net, config=net_config, summary=summary)
 
 
 FINGERPRINT_FILE = "fingerprint.txt"
@@ -224,21 +208,3 @@ def resumable_checkpoint(folder: Path, fingerprint: str, primary: bool = True) -
     folder.mkdir(parents=True)
     stamp.write_text(fingerprint)
     return None
-
-
-def train_baseline(
-    train: pd.DataFrame, pre: Preprocessor, params: TrainParams, seed: int
-) -> FitResult:
-    data = to_tensors(train, pre)
-    model, info = fit_linear(
-        data.x_num, data.x_cat, data.y, pre.cardinalities, task=pre.task,
-        n_outputs=pre.n_outputs, l2=params.baseline.l2, max_iter=params.baseline.max_iter,
-        seed=seed,
-    )  # fmt: skip
-    config = {
-        "kind": "linear",
-        "n_numeric": len(pre.numeric),
-        "cardinalities": pre.cardinalities,
-        "n_outputs": pre.n_outputs,
-    }
-    return FitResult(net=model, config=config, summary=info)

@@ -18,20 +18,20 @@ import tempfile
 from pathlib import Path
 
 import trainflow
-from trainflow import paths
 from trainflow.errors import StageError
+from trainflow.imports import shipped_modules
 from trainflow.io import atomic_path
 from trainflow.params import DataParams
 
 SERVICE = "trainflow.serving.service:TabularModel"
-SERVING_PACKAGES = ("bentoml", "numpy", "pandas", "pydantic", "pyyaml", "torch")
-SERVING_MODULES = (  # what the service imports; package's deps in dvc.yaml list the same files
-    "__init__.py", "params.py", "paths.py", "errors.py",
-    "data/__init__.py", "data/clean.py", "data/columnar.py",
-    "model/__init__.py", "model/network.py", "model/preprocess.py",
-    "serving/__init__.py", "serving/drift.py", "serving/middleware.py", "serving/predictor.py",
-    "serving/schema.py", "serving/service.py",
-)  # fmt: skip
+SERVING_PACKAGES = ("bentoml", "numpy", "pandas", "pydantic", "pyyaml")
+"""What every bundle needs; the champion's family adds its own (Fitted.packages)."""
+SERVICE_MODULE = "serving/service.py"
+"""The bento ships every trainflow module the service and the champion's family module can
+import (trainflow.imports, read from the source): nothing listed by hand. Training code among
+them is never run by the server, and its libraries (Lightning) are not in the bento."""
+
+EXPORTS_DIR = "exports"  # in the bento's model and beside the archive: portable exports
 
 TASK_LABELS = {"binary": "binary-classification", "multiclass": "multiclass-classification",
                "regression": "regression"}  # fmt: skip
@@ -43,12 +43,13 @@ def configure_bentoml_env(home: Path) -> None:
     os.environ["BENTOML_DO_NOT_TRACK"] = "True"
 
 
-def content_version(folder: Path, names: tuple[str, ...]) -> str:
-    """A short hash over the named files' bytes: same model, same version tag."""
+def content_version(folder: Path) -> str:
+    """A short hash over every file of a model folder (names and bytes): same model, same
+    version tag."""
     digest = hashlib.sha256()
-    for name in names:
-        digest.update(name.encode())
-        digest.update((folder / name).read_bytes())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -71,13 +72,14 @@ def serving_requirements(
 
 
 def _served_version(
-    model_version: str, source: Path, config: dict, requirements: list[str]
-) -> str:
+    model_version: str, source: Path, config: dict, requirements: list[str],
+    modules: tuple[str, ...],
+) -> str:  # fmt: skip
     """The bento's version: a hash of everything that decides its answers (model files, the
     service's code, its config, the pinned packages), so a changed service never reuses a
     tag. The model card (lineage) is left out: same behaviour, same tag."""
     digest = hashlib.sha256(model_version.encode())
-    for module in SERVING_MODULES:
+    for module in modules:
         digest.update(module.encode())
         digest.update((source / module).read_bytes())
     digest.update(json.dumps(config, sort_keys=True).encode())
@@ -125,34 +127,40 @@ def build_bundle(
     requirements: list[str],
     out_archive: Path,
     extra_files: tuple[Path, ...] = (),
+    family_modules: tuple[str, ...] = (),
+    exports: Path | None = None,
 ) -> dict:
-    """Save the model (+ `extra_files`: exports, params, schema, example, lock, lineage) to the
-    BentoML store, build the bento offline, export it to `out_archive`. `cards`: the model card
+    """Save the model folder (+ `extra_files`: exports, params, schema, example, lock,
+    lineage) to the BentoML store, build the bento offline with the service's modules and the
+    champion family's (`family_modules`), export it to `out_archive`. `cards`: the model card
     with and without its lineage section; the first is the card and the bento's README, the
     second its description (bento.yaml), so that only the card files carry the lineage."""
     card, stable_card = cards
     import bentoml
 
-    version = content_version(model_dir, paths.SERVED_MODEL_FILES)
+    modules = shipped_modules((SERVICE_MODULE, *family_modules))
+    version = content_version(model_dir)
     model_tag = f"{model_name}:{version}"
     config = {**bundle_config, "model_tag": model_tag, "service_name": f"{model_name}_service"}
     source = Path(trainflow.__file__).parent
-    bento_version = _served_version(version, source, config, requirements)
+    bento_version = _served_version(version, source, config, requirements, modules)
     _fresh_tag("bento", f"{model_name}_service:{bento_version}")
     _fresh_tag("model", model_tag)
     task = DataParams.model_validate(bundle_config["data"]).task_type
-    labels = {"project": "trainflow", "framework": "pytorch", "task": TASK_LABELS[task]}
+    labels = {"project": "trainflow", "family": bundle_config["family"],
+              "task": TASK_LABELS[task]}  # fmt: skip
     with bentoml.models.create(
         model_tag, labels=labels, metadata=bundle_config.get("metrics", {})
     ) as model:
-        for name in paths.SERVED_MODEL_FILES:
-            shutil.copy2(model_dir / name, model.path_of(name))
+        shutil.copytree(model_dir, model.path, dirs_exist_ok=True)
+        if exports is not None:
+            shutil.copytree(exports, Path(model.path) / EXPORTS_DIR)
         for path in extra_files:
             shutil.copy2(path, model.path_of(path.name))
         Path(model.path_of("model_card.md")).write_text(card)
     with tempfile.TemporaryDirectory(prefix="trainflow-build-") as tmp:
         ctx = Path(tmp)
-        for module in SERVING_MODULES:
+        for module in modules:
             (ctx / "trainflow" / module).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / module, ctx / "trainflow" / module)
         (ctx / "trainflow/serving/bundle.json").write_text(json.dumps(config, indent=2))

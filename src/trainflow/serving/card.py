@@ -51,16 +51,41 @@ def _criteria(checks: list[dict]) -> str:
 
 
 def _exports(export: dict | None) -> str:
+    """One line per exported model (each ensemble member has its own)."""
     if not export:
         return ""
     parity = export["parity"]
-    return (
-        f"- Exported as `model.pt2` (torch.export) and `model.onnx` (onnxruntime); on the "
-        f"{parity['rows']} test rows their outputs equal eager PyTorch's within "
-        f"{parity['tolerance']:g} (max difference: torch.export "
-        f"{parity['torch_export_max_abs_diff']:.2g}, ONNX {parity['onnx_max_abs_diff']:.2g}). "
-        f"Raw records through the shipped preprocessor give bit-identical input tensors."
-    )
+    reports = parity if "rows" not in parity else {"": parity}
+    lines = []
+    for member, report in reports.items():
+        diffs = ", ".join(f"{k.removesuffix('_max_abs_diff').replace('_', '.')} {v:.2g}"
+                          for k, v in report.items() if k.endswith("_max_abs_diff"))  # fmt: skip
+        who = f"`{member}`: " if member else ""
+        lines.append(f"- {who}exports ({diffs} max difference) answer as the model does on the "
+                     f"{report['rows']} test rows, within {report['tolerance']:g}.")  # fmt: skip
+    lines.append("- Raw records through the shipped preprocessor give bit-identical features.")
+    return "\n".join(lines)
+
+
+def _settings(params: Params, family: str) -> str:
+    values = getattr(params.families, family).model_dump()
+    return ", ".join(f"{k} {v}" for k, v in values.items())
+
+
+def _model(params: Params, selection: dict) -> str:
+    """What won and why: the validation leaderboard, the champion's family settings (each
+    member's, for an ensemble)."""
+    champion, weights = selection["champion"], selection["weights"]
+    members = weights or {champion: 1.0}
+    lines = [f"- Champion: **{champion}**, chosen by {selection['metric']} among "
+             f"{', '.join(r['family'] for r in selection['leaderboard'])} (the test split played "
+             f"no part)."]  # fmt: skip
+    key = selection["metric"].removeprefix("val ")
+    lines += [f"  - {r['family']}: {key} {r[key]:.4f}" for r in selection["leaderboard"]]
+    for family, weight in members.items():
+        share = f" (weight {weight:.2f})" if weights else ""
+        lines.append(f"- `{family}`{share}: {_settings(params, family)}.")
+    return "\n".join(lines)
 
 
 def _slices(slices: dict, fairness: dict) -> str:
@@ -119,6 +144,7 @@ def model_card(
     dq, pq = metrics["data_quality"], metrics["prepared_quality"]
     model, base = ev["model"], ev["baseline"]
     d, t, card = params.data, params.train, params.package.card
+    selection = metrics["selection"]
     limits = "\n".join(f"- {line}" for line in card.limitations)
     rows = "\n".join(_row(k, model[k], base[k]) for k in CARD_METRICS[d.task_type])
     source = metrics["ingest"]
@@ -128,11 +154,13 @@ def model_card(
 every number below comes from that run's metrics files.
 
 ## Model
-- MLP over standardised numerics and learned embeddings for categoricals (unknown/rare
-  categories share one bucket, missing has its own), hidden layers {t.hidden}, dropout {t.dropout}.
-- AdamW lr {t.lr}, weight decay {t.weight_decay}, batch {t.batch_size}, up to {t.max_epochs}
-  epochs with early stopping on validation loss (patience {t.patience}), seed {params.seed}.
-- Baseline: {BASELINE_NAME[d.task_type]} on the same features (L2 {t.baseline.l2}, L-BFGS).
+{_model(params, selection)}
+- Preprocessing, fitted on the train split: numerics standardised (log1p first for
+  {", ".join(t.preprocess.log1p) or "none"}); categories seen fewer than
+  {t.preprocess.min_category_count} times share the unknown bucket, missing has its own. Seed
+  {params.seed}.
+- Baseline: {BASELINE_NAME[d.task_type]} on the same features (the `{params.select.baseline}`
+  family).
 - Numeric features: {", ".join(d.numeric_features)}.
 - Categorical features: {", ".join(d.categorical_features)}.
 - Not used: {", ".join(d.drop) or "none"}.
@@ -152,7 +180,7 @@ every number below comes from that run's metrics files.
   rows ({_split_line(split, params)}).
 
 ## Test-set performance{" (threshold 0.5)" if d.task_type == "binary" else ""}
-| metric | model | baseline | difference |
+| metric | champion | baseline | difference |
 |---|---|---|---|
 {rows}
 

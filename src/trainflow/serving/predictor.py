@@ -1,100 +1,56 @@
-"""Load a trained model folder and predict raw records with the training code's own cleaning.
+"""Load a trained model folder (any family) and predict raw records with the training code's
+own cleaning.
 
-Imports only torch, numpy and pandas (no Lightning), so the served bundle stays light.
+Imports no training library: the model's family module brings its own (torch for the neural
+families, LightGBM for trees), so the served bundle holds what its champion needs.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from trainflow import paths
-from trainflow.data.clean import clean_features
-from trainflow.errors import StageError
-from trainflow.model.network import build_network
-from trainflow.model.preprocess import Preprocessor
+from trainflow.families import Fitted, load_fitted, load_schema
+from trainflow.families.base import top_features
 from trainflow.params import DataParams
+from trainflow.serving.records import json_records, records_frame
+from trainflow.tasks import class_probabilities, predicted_classes
 
-
-def class_probabilities(task: str, scores: np.ndarray) -> np.ndarray:
-    """A classifier's scores (see Predictor.predict_clean) as [n, k] probabilities in label
-    order: binary scores are the positive class's probability."""
-    return np.stack([1 - scores, scores], axis=1) if task == "binary" else scores
-
-
-def predicted_classes(task: str, scores: np.ndarray) -> np.ndarray:
-    """The predicted class index: binary, positive from 0.5 on (ties go to it); multiclass,
-    the most probable class."""
-    return (scores >= 0.5).astype(np.int64) if task == "binary" else scores.argmax(axis=1)
-
-
-def json_records(frame: pd.DataFrame, data: DataParams) -> list[dict]:
-    """A frame's feature columns as the records a JSON request would carry (missing: null)."""
-    features = frame[data.features].astype(object)
-    return json.loads(features.where(features.notna(), None).to_json(orient="records"))
-
-
-def records_frame(records: list[dict], data: DataParams) -> pd.DataFrame:
-    """Raw records (as a request carries them) -> the cleaned feature frame, by the training
-    code's own cleaning."""
-    # the request schema already typed each field: build the frame with those dtypes
-    dtypes = {c: "float64" for c in data.numeric_features}
-    dtypes |= {c: "str" for c in data.categorical_features}
-    frame = pd.DataFrame.from_records(records, columns=data.features).astype(dtypes)
-    return clean_features(frame, data, "request")
+__all__ = ["Predictor", "class_probabilities", "json_records", "predicted_classes",
+           "records_frame"]  # fmt: skip
 
 
 @dataclass
 class Predictor:
-    net: torch.nn.Module
-    preprocessor: Preprocessor
+    model: Fitted
     data: DataParams
 
     @classmethod
-    def load(
-        cls,
-        folder: Path,
-        weights: str = paths.MODEL_WEIGHTS.name,
-        config: str = paths.MODEL_CONFIG.name,
-    ) -> Predictor:
-        schema, preprocessor = paths.DATA_SCHEMA.name, paths.PREPROCESSOR.name
-        for name in (weights, config, preprocessor, schema):
-            if not (folder / name).exists():
-                raise StageError(f"{folder / name}: missing from the model folder")
-        net = build_network(json.loads((folder / config).read_text()))
-        net.load_state_dict(torch.load(folder / weights, map_location="cpu", weights_only=True))
-        net.eval()
-        pre = Preprocessor.load(folder / preprocessor)
-        data = DataParams.model_validate(json.loads((folder / schema).read_text()))
-        return cls(net=net, preprocessor=pre, data=data)
+    def load(cls, folder: Path) -> Predictor:
+        return cls(model=load_fitted(folder), data=load_schema(folder))
 
     @property
     def task(self) -> str:
-        return self.preprocessor.task
+        return self.model.task
 
-    @torch.inference_mode()
+    @property
+    def preprocessor(self):
+        return self.model.preprocessor
+
     def predict_clean(self, frame: pd.DataFrame) -> np.ndarray:
         """For an already-cleaned feature frame: binary, the positive-class probability [n];
         multiclass, class probabilities [n, k] in label order; regression, values [n] in the
         target's units."""
-        x_num, x_cat = self.preprocessor.transform(frame)
-        out = self.net(torch.from_numpy(x_num), torch.from_numpy(x_cat))
-        if self.task == "binary":
-            return torch.sigmoid(out).numpy()
-        if self.task == "multiclass":
-            return torch.softmax(out, dim=1).numpy()
-        return self.preprocessor.decode_values(out.numpy().astype(np.float64))
+        return self.model.scores(frame)
 
     def truth(self, frame: pd.DataFrame) -> np.ndarray:
         """The target in predict_clean's terms: class indices, or values in target units."""
         target = frame[self.preprocessor.target]
         if self.task == "regression":
-            return target.to_numpy(dtype=np.float64, na_value=np.nan)
+            return target.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
         return self.preprocessor.encode_target(target)
 
     def predict_records(self, records: list[dict]) -> list[dict]:
@@ -111,3 +67,17 @@ class Predictor:
              "probabilities": dict(zip(labels, map(float, row), strict=True))}
             for b, row in zip(best.tolist(), probs, strict=True)
         ]  # fmt: skip
+
+    def explain_records(self, records: list[dict], top: int) -> list[dict]:
+        """Each record's answer and its `top` features by absolute attribution, signed:
+        positive pushes towards the positive class (binary), the predicted class (multiclass)
+        or a larger value (regression)."""
+        frame = records_frame(records, self.data)
+        answers = self.predict_records(records)
+        attributions = self.model.attributions(frame)
+        if attributions.ndim == 3:  # multiclass: towards the predicted class
+            picked = [self.data.labels.index(a["label"]) for a in answers]
+            attributions = attributions[np.arange(len(picked)), :, picked]
+        names = [*self.preprocessor.numeric, *self.preprocessor.categorical]
+        tops = top_features(attributions, names, top)
+        return [{**answer, "top_features": t} for answer, t in zip(answers, tops, strict=True)]

@@ -65,6 +65,11 @@ def numeric_field(markers: set[str]) -> Any:
     return Annotated[float | None, BeforeValidator(parse), WithJsonSchema(schema)]
 
 
+def explain_request_top(data: DataParams) -> int:
+    """How many features /explain returns per record unless asked: 5, or all if fewer."""
+    return min(5, len(data.features))
+
+
 def record_model(data: DataParams) -> type[BaseModel]:
     """One raw record: every feature required (null = missing), the source's other columns
     (dropped features, the target) optional and ignored, anything else rejected."""

@@ -26,7 +26,7 @@ from trainflow.serving.middleware import (
     cancel_timeout_timers,
 )
 from trainflow.serving.predictor import Predictor, records_frame
-from trainflow.serving.schema import record_model, response_model
+from trainflow.serving.schema import explain_request_top, record_model, response_model
 
 
 def _bundle_config() -> dict:
@@ -75,11 +75,25 @@ class TabularModel:
         rows = [r.model_dump(include=set(DATA.features)) for r in records]
         return [Response(**p) for p in self.predictor.predict_records(rows)]
 
+    @bentoml.api(route="/explain")
+    def explain(
+        self,
+        records: Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)],  # type: ignore[valid-type]
+        top: Annotated[int, Field(ge=1, le=len(DATA.features))] = explain_request_top(DATA),
+    ) -> Annotated[list[dict], JSON]:
+        """Each record's prediction and its `top` features by absolute attribution (the
+        champion's own method: TreeSHAP for trees, Integrated Gradients for networks), signed:
+        positive pushes towards the positive class (binary), the predicted class (multiclass)
+        or a larger value (regression)."""
+        rows = [r.model_dump(include=set(DATA.features)) for r in records]
+        return self.predictor.explain_records(rows, top)
+
     @bentoml.api(route="/metadata")
     def metadata(self) -> Annotated[dict, JSON]:
         """Model tag, task, labels, features, the data's hashes, the test metrics recorded at
         packaging time, and the build's lineage (git commit, measured latency)."""
-        return {"model_tag": CONFIG["model_tag"], "task": DATA.task_type, "labels": DATA.labels,
+        return {"model_tag": CONFIG["model_tag"], "family": CONFIG["family"],
+                "task": DATA.task_type, "labels": DATA.labels,
                 "features": DATA.features, "data": CONFIG["data_hashes"],
                 "metrics": CONFIG["metrics"], "lineage": self.lineage}  # fmt: skip
 

@@ -28,8 +28,11 @@ def _write_report(folder: Path, docs: Path, report_summary: dict, profile: dict,
 
 
 def run_gate(
-    gate: str, frame: pd.DataFrame, suite: dict, what: str, out_dir: Path, metrics: Path
-) -> None:
+    gate: str, frame: pd.DataFrame, suite: dict, what: str, out_dir: Path,
+    metrics: Path | None = None,
+) -> None:  # fmt: skip
+    """Validate; on success write the report folder and, if given, the one-value metrics file
+    `{"contract": true}` (a `dvc exp show` column; the counts are in results.json)."""
     log = logging.getLogger(f"trainflow.{gate}")
     report, docs = validate_with_docs(frame, suite)
     profile = profile_table(frame)
@@ -51,7 +54,8 @@ def run_gate(
             )
         with atomic_dir(out_dir) as out:
             _write_report(out, docs, summary, profile, title)
-        write_json(metrics, summary)
+        if metrics is not None:
+            write_json(metrics, {"contract": report.success})
     finally:
         shutil.rmtree(docs, ignore_errors=True)
     log.info("%s passed: %d expectations on %d rows, %d warning(s)",

@@ -1,5 +1,6 @@
-"""evaluate: test-split metrics of the task (torchmetrics), plot tables for dvc plots, and
-inference speed, for the model and the baseline."""
+"""evaluate: the champion's test metrics (torchmetrics) against the linear baseline, the quality
+gate, where the champion is weak (slices, fairness, errors, importance, attributions), the
+leaderboard of every candidate family, plot tables for dvc plots, and inference speed."""
 
 from __future__ import annotations
 
@@ -23,9 +24,12 @@ from trainflow.evaluation.analysis import (
     task_loss,
     worst_slices,
 )
+from trainflow.evaluation.attribution import mean_abs_attribution
 from trainflow.evaluation.gate import check_gate, gate_summary
+from trainflow.evaluation.leaderboard import leaderboard_markdown, leaderboard_rows
 from trainflow.evaluation.metrics import (
     CALIBRATION_BINS,
+    EXP_SHOW,
     HEADLINE,
     confusion_rows,
     curve_tables,
@@ -35,48 +39,41 @@ from trainflow.evaluation.metrics import (
     task_metrics,
 )
 from trainflow.evaluation.speed import batch_throughput, latency_percentiles
-from trainflow.io import atomic_dir, read_parquet, write_json
+from trainflow.io import atomic_dir, read_json, read_parquet, write_json
 from trainflow.params import EvaluateParams, Params, load_params
-from trainflow.serving.predictor import (
-    Predictor,
-    class_probabilities,
-    json_records,
-    predicted_classes,
-)
+from trainflow.serving.predictor import Predictor, json_records
 from trainflow.stages import run_stage
+from trainflow.tasks import class_probabilities, predicted_classes
 
 log = logging.getLogger("trainflow.evaluate")
-MODELS = {
-    "model": (paths.MODEL_WEIGHTS.name, paths.MODEL_CONFIG.name),
-    "baseline": (paths.BASELINE_WEIGHTS.name, paths.BASELINE_CONFIG.name),
-}
+COMPARED = ("model", "baseline")  # the champion, and the linear baseline the gate compares with
 # every plot file dvc.yaml names; those that do not apply to the task are written empty ([]),
 # which dvc plots skips without an error
 PLOT_FILES = (
     *(f"{plot}_{name}.json"
-      for plot in ("roc", "precision_recall", "reliability", "residuals") for name in MODELS),
-    "confusion.json", "slices.json", "importance.json",
+      for plot in ("roc", "precision_recall", "reliability", "residuals") for name in COMPARED),
+    "confusion.json", "slices.json", "importance.json", "attributions.json",
 )  # fmt: skip
 
 
-def measure_speed(
+def rows_per_second(predictor: Predictor, features: pd.DataFrame, batch_size: int) -> float:
+    def predict_all() -> None:
+        for start in range(0, len(features), batch_size):
+            predictor.predict_clean(features.iloc[start : start + batch_size])
+
+    return round(batch_throughput(predict_all, len(features)), 1)
+
+
+def single_record_latency(
     predictor: Predictor, test: pd.DataFrame, params: EvaluateParams, seed: int
 ) -> dict:
-    """Batch rows/s over the whole test split; single raw-record latency as serving sees it."""
+    """Single raw-record latency as serving sees it (cleaning + preprocessing + model)."""
     features = test[predictor.data.features]
-
-    def predict_all() -> None:
-        for start in range(0, len(features), params.batch_size):
-            predictor.predict_clean(features.iloc[start : start + params.batch_size])
-
     n = min(params.latency_rows, len(features))
     records = json_records(features.sample(n=n, random_state=seed), predictor.data)
     latency = latency_percentiles(lambda i: predictor.predict_records([records[i]]), n)
-    return {
-        "batch_rows_per_s": round(batch_throughput(predict_all, len(features)), 1),
-        "single_record_p50_ms": latency["p50_ms"],
-        "single_record_p95_ms": latency["p95_ms"],
-    }
+    return {"single_record_p50_ms": latency["p50_ms"],
+            "single_record_p95_ms": latency["p95_ms"]}  # fmt: skip
 
 
 def plot_tables(
@@ -101,8 +98,8 @@ def analyse(
     predictor: Predictor, test: pd.DataFrame, scores: np.ndarray, truth: np.ndarray,
     slices: dict[str, pd.Series], params: Params,
 ) -> tuple[dict, dict, tuple[list[dict], pd.DataFrame, list[dict]]]:  # fmt: skip
-    """Slices, worst slices, confidently wrong rows, permutation importance for the model:
-    (plot tables, report files, (worst slices, errors, importance) for the markdown)."""
+    """Slices, worst slices, confidently wrong rows, permutation importance and attributions
+    for the champion: (plot tables, report files, (worst slices, errors, importance))."""
     ev, data, task = params.evaluate, params.data, predictor.task
     table = slice_table(task, scores, truth, slices, data.labels, ev.min_slice_rows)
     metric = SLICE_METRICS[task][0]
@@ -120,54 +117,79 @@ def analyse(
             predictor.predict_clean, test[data.features], truth, task_loss(task),
             ev.importance_repeats, params.seed,
         )  # fmt: skip
-    plots = {"slices.json": slice_plot, "importance.json": importance}
+    attributions = mean_abs_attribution(predictor.model, test[data.features], params.seed)
+    plots = {"slices.json": slice_plot, "importance.json": importance,
+             "attributions.json": attributions}  # fmt: skip
     error_rows = errors.astype(object).where(errors.notna(), None).to_dict("records")
     reports = {"slices.json": table, "errors.json": error_rows}
     return plots, reports, (worst_slices(task, table), errors, importance)
 
 
+def fairness_of(scores: np.ndarray, truth: np.ndarray, slices: dict, ev: EvaluateParams) -> dict:
+    return {col: fairness_gaps(scores, truth, slices[col], ev.min_slice_rows)
+            for col in ev.fairness}  # fmt: skip
+
+
 def main() -> None:
     params = load_params()
     test = read_parquet(paths.split_table("test"))
-    task = params.data.task_type
-    results: dict = {"task": task, "test_rows": len(test)}
-    plots: dict[str, list] = {file_name: [] for file_name in PLOT_FILES}
-    ev = params.evaluate
-    slices = {col: slice_labels(test[col], ev.bands.get(col)) for col in ev.slices}
-    fairness_report: dict = {}
-    speed: dict[str, dict] = {}  # kept apart: every other metric is reproducible bit for bit
-    for name, (weights, config) in MODELS.items():
-        predictor = Predictor.load(paths.TRAIN_DIR, weights, config)
+    task, ev, labels = params.data.task_type, params.evaluate, params.data.labels
+    selection = read_json(paths.CHAMPION_DIR / paths.SELECTION_NAME)
+    folders = {"model": paths.CHAMPION_DIR,
+               "baseline": paths.family_dir(params.select.baseline)}  # fmt: skip
+    folders |= {n: paths.family_dir(n) for n in params.select.candidates}
+    predictors = {name: Predictor.load(folder) for name, folder in folders.items()}
+    for name, predictor in predictors.items():
         if predictor.task != task:
-            raise StageError(f"{paths.TRAIN_DIR}: trained for {predictor.task}, params say "
+            raise StageError(f"{folders[name]}: trained for {predictor.task}, params say "
                              f"{task}: run train again")  # fmt: skip
-        scores, truth = predictor.predict_clean(test), predictor.truth(test)
-        metrics = task_metrics(task, torch.from_numpy(scores), torch.from_numpy(truth),
-                               params.data.labels)  # fmt: skip
+    truth = predictors["model"].truth(test)
+    scores = {name: p.predict_clean(test) for name, p in predictors.items()}
+    metrics = {name: task_metrics(task, torch.from_numpy(s), torch.from_numpy(truth), labels)
+               for name, s in scores.items()}  # fmt: skip
+    slices = {col: slice_labels(test[col], ev.bands.get(col)) for col in ev.slices}
+    results: dict = {"task": task, "test_rows": len(test), "champion": selection["champion"]}
+    for name in COMPARED:
+        results[name] = metrics[name]
         if ev.fairness:  # gaps are metrics; the per-group rates behind them go to reports
-            fairness = {
-                col: fairness_gaps(scores, truth, slices[col], ev.min_slice_rows)
-                for col in ev.fairness
-            }
-            metrics["fairness"] = {
+            results[name]["fairness"] = {
                 col: {k: v for k, v in gaps.items() if not isinstance(v, dict)}
-                for col, gaps in fairness.items()
+                for col, gaps in fairness_of(scores[name], truth, slices, ev).items()
             }
-            if name == "model":
-                fairness_report = fairness
-        speed[name] = measure_speed(predictor, test, params.evaluate, params.seed)
-        results[name] = metrics
-        plots |= plot_tables(task, name, torch.from_numpy(scores), torch.from_numpy(truth),
-                             params.evaluate, params.data.labels, params.seed)  # fmt: skip
-        if name == "model":
-            analysis_plots, reports, (worst, errors, importance) = analyse(
-                predictor, test, scores, truth, slices, params
-            )
-            plots |= analysis_plots
     results["model_minus_baseline"] = difference(task, results["model"], results["baseline"])
     checks = check_gate(params.gate, results, task)
-    markdown = report_markdown(task, worst, fairness_report, errors, importance, checks)
+
+    plots: dict[str, list] = {file_name: [] for file_name in PLOT_FILES}
+    for name in COMPARED:
+        plots |= plot_tables(task, name, torch.from_numpy(scores[name]), torch.from_numpy(truth),
+                             ev, labels, params.seed)  # fmt: skip
+    analysis_plots, reports, (worst, errors, importance) = analyse(
+        predictors["model"], test, scores["model"], truth, slices, params
+    )
+    plots |= analysis_plots
+    fairness_report = fairness_of(scores["model"], truth, slices, ev) if ev.fairness else {}
     reports["fairness.json"] = fairness_report
+    reports["metrics.json"] = results
+    markdown = report_markdown(task, worst, fairness_report, errors, importance, checks)
+
+    families = {n: predictors[n] for n in params.select.candidates}
+    if selection["champion"] not in families:  # an ensemble: on the leaderboard too
+        families[selection["champion"]] = predictors["model"]
+        metrics[selection["champion"]] = metrics["model"]
+    sizes = {n: p.model.size_bytes(paths.CHAMPION_DIR if n not in params.select.candidates
+                                   else paths.family_dir(n)) for n, p in families.items()}  # fmt: skip
+    board = leaderboard_rows(selection, {n: metrics[n] for n in families}, sizes, HEADLINE[task])
+    features = test[params.data.features]
+    speed = {"model": single_record_latency(predictors["model"], test, ev, params.seed)}
+    speed["families"] = {
+        n: {"rows_per_second": rows_per_second(p, features, ev.batch_size),
+            "fit_seconds": _fit_seconds(n)}
+        for n, p in families.items()
+    }  # fmt: skip
+    speed["model"]["batch_rows_per_s"] = speed["families"][selection["champion"]][
+        "rows_per_second"
+    ]
+
     with atomic_dir(paths.EVAL_PLOTS_DIR) as out:
         for file_name, rows in plots.items():
             (out / file_name).write_text(json.dumps(rows, indent=1) + "\n")
@@ -175,15 +197,24 @@ def main() -> None:
             write_json(out / f"report_{file_name}", content)
         write_json(out / "gate.json", checks)
         (out / "analysis.md").write_text(markdown)
-    write_json(paths.EVAL_METRICS, results)
-    write_json(paths.SPEED_METRICS, {"speed": speed})
+    write_json(paths.LEADERBOARD, board)
+    paths.LEADERBOARD_TABLE.write_text(
+        leaderboard_markdown(board, speed["families"], selection["metric"])
+    )
+    write_json(paths.EVAL_METRICS, {k: results["model"][k] for k in EXP_SHOW[task]})
+    write_json(paths.EVAL_SPEED, {"speed": speed})
     summary = gate_summary(checks)
-    write_json(paths.GATE_METRICS, {"gate": summary})
+    write_json(paths.GATE_METRICS, {"gate": summary["passed"]})
     headline = HEADLINE[task][0]
-    log.info("test %s: model %.4f, baseline %.4f",
-             headline, results["model"][headline], results["baseline"][headline])  # fmt: skip
+    log.info("test %s: %s %.4f, baseline %.4f", headline, selection["champion"],
+             results["model"][headline], results["baseline"][headline])  # fmt: skip
     log.info("quality gate: %s (%d of %d criteria met)", "passed" if summary["passed"] else
              "FAILED", summary["checked"] - summary["failed"], summary["checked"])  # fmt: skip
+
+
+def _fit_seconds(name: str) -> float | None:
+    path = paths.fit_speed(name)
+    return json.loads(path.read_text())["fit_seconds"] if path.exists() else None
 
 
 if __name__ == "__main__":

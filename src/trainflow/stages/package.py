@@ -9,17 +9,18 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import torch
 
 from trainflow import paths
 from trainflow.errors import StageError
 from trainflow.evaluation.gate import failures
 from trainflow.evaluation.metrics import HEADLINE
+from trainflow.families import PREPROCESSOR_FILE
 from trainflow.io import atomic_dir, read_json, read_parquet, write_json
 from trainflow.params import Params, load_params
 from trainflow.serving.bundle import (
+    EXPORTS_DIR,
+    SERVING_PACKAGES,
     build_bundle,
     configure_bentoml_env,
     content_sha256,
@@ -27,14 +28,7 @@ from trainflow.serving.bundle import (
 )
 from trainflow.serving.card import model_card
 from trainflow.serving.drift import reference_profile
-from trainflow.serving.export import (
-    ONNX_FILE,
-    PROGRAM_FILE,
-    check_parity,
-    check_round_trip,
-    export_onnx,
-    export_program,
-)
+from trainflow.serving.export import check_round_trip
 from trainflow.serving.predictor import Predictor, json_records
 from trainflow.serving.schema import request_schema
 from trainflow.stages import run_stage
@@ -47,7 +41,7 @@ BENTOML_HOME = ".bentoml"
 def main() -> None:
     params = load_params()
     checks = read_json(paths.GATE_REPORT)
-    if not read_json(paths.GATE_METRICS)["gate"]["passed"]:
+    if not read_json(paths.GATE_METRICS)["gate"]:
         raise StageError(
             f"quality gate failed, no bundle built: {failures(checks)} "
             f"(criteria: params.yaml gate; report: {paths.GATE_REPORT})"
@@ -55,21 +49,29 @@ def main() -> None:
     configure_bentoml_env(Path(BENTOML_HOME))
     metrics = {
         "ingest": read_json(paths.INGEST_METRICS)["ingest"],
-        "data_quality": read_json(paths.DATA_QUALITY)["raw_contract"],
-        "prepared_quality": read_json(paths.PREPARED_QUALITY)["prepared_contract"],
+        "data_quality": read_json(paths.VALIDATION_REPORT_DIR / paths.RESULTS_NAME)[
+            "raw_contract"
+        ],
+        "prepared_quality": read_json(paths.PREPARED_VALIDATION_DIR / paths.RESULTS_NAME)[
+            "prepared_contract"
+        ],
         "prepare": read_json(paths.PREPARE_METRICS)["cleaning"],
         "split": read_json(paths.SPLIT_METRICS)["split"],
-        "eval": read_json(paths.EVAL_METRICS),
+        "eval": read_json(paths.EVAL_REPORT),
         "gate": checks,
+        "selection": read_json(paths.CHAMPION_DIR / paths.SELECTION_NAME),
     }
     test = read_parquet(paths.split_table("test"))
     slices = read_json(paths.SLICES_REPORT)
-    lineage = {"git": git_state(), "latency": read_json(paths.SPEED_METRICS)["speed"]["model"]}
+    lineage = {"git": git_state(), "latency": read_json(paths.EVAL_SPEED)["speed"]["model"]}
+    predictor = Predictor.load(paths.CHAMPION_DIR)
     with tempfile.TemporaryDirectory(prefix="trainflow-export-") as tmp:
-        exports, metrics["export"] = export_and_check(Path(tmp), test)
+        exports = Path(tmp) / EXPORTS_DIR
+        exports.mkdir()
+        metrics["export"] = export_and_check(predictor, exports, test)
         cards = (model_card(params, metrics, slices, lineage), model_card(params, metrics, slices))
         documents = write_documents(Path(tmp), params, test, lineage)
-        _build(params, metrics, cards, exports, documents, lineage)
+        _build(params, metrics, cards, predictor, exports, documents, lineage)
 
 
 def git_state() -> dict:
@@ -110,29 +112,26 @@ def write_documents(
     return (*(folder / name for name in files), folder / LOCK_FILE)
 
 
-def export_and_check(folder: Path, test: pd.DataFrame) -> tuple[tuple[Path, ...], dict]:
-    """Export the served network (torch.export, ONNX) into `folder` and prove both equal it on
+def export_and_check(predictor: Predictor, folder: Path, test: pd.DataFrame) -> dict:
+    """Export the champion (its family's formats: torch.export + ONNX for networks, ONNX for
+    trees; each member of an ensemble) into `folder` and prove the exports answer as it does on
     the test split, and the preprocessor's raw-record round trip; StageError otherwise."""
-    predictor = Predictor.load(paths.TRAIN_DIR)
-    x_num, x_cat = predictor.preprocessor.transform(test)
-    rows = np.arange(8) % len(x_num)  # 8 rows (repeated if fewer): a batch size not 0 or 1
-    example = (torch.from_numpy(x_num[rows]), torch.from_numpy(x_cat[rows]))
-    program, onnx_file = folder / PROGRAM_FILE, folder / ONNX_FILE
-    export_program(predictor.net, example, program)
-    export_onnx(predictor.net, example, onnx_file)
-    parity = check_parity(predictor.net, x_num, x_cat, program, onnx_file)
-    round_trip = check_round_trip(predictor, paths.TRAIN_DIR / paths.PREPROCESSOR.name, test)
-    log.info("exports equal eager on %d test rows (max diff: torch.export %.2g, ONNX %.2g); "
-             "preprocessor round trip identical", parity["rows"],
-             parity["torch_export_max_abs_diff"], parity["onnx_max_abs_diff"])  # fmt: skip
-    return (program, onnx_file), {"parity": parity, "preprocessor_round_trip": round_trip}
+    features = test[predictor.data.features]
+    parity = predictor.model.export(folder, features)
+    pre_path = paths.CHAMPION_DIR / PREPROCESSOR_FILE
+    round_trip = check_round_trip(predictor.preprocessor, predictor.data, pre_path, test)
+    log.info("exports answer as the %s champion on %d test rows: %s; preprocessor round trip "
+             "identical", predictor.model.family, len(test), parity)  # fmt: skip
+    return {"parity": parity, "preprocessor_round_trip": round_trip}
 
 
 def _build(
-    params: Params, metrics: dict, cards: tuple[str, str], exports: tuple[Path, ...],
+    params: Params, metrics: dict, cards: tuple[str, str], predictor: Predictor, exports: Path,
     documents: tuple[Path, ...], lineage: dict,
 ) -> None:  # fmt: skip
-    requirements = serving_requirements(Path(LOCK_FILE).read_text())
+    model = predictor.model
+    packages = tuple(dict.fromkeys((*SERVING_PACKAGES, *model.packages)))
+    requirements = serving_requirements(Path(LOCK_FILE).read_text(), packages)
     ev, task = metrics["eval"], params.data.task_type
     headline = HEADLINE[task]
     summary = (
@@ -144,6 +143,7 @@ def _build(
         }
     )
     config = {
+        "family": model.family,
         "data": params.data.model_dump(),
         "max_batch_records": params.package.max_batch_records,
         "batching": params.package.batching.model_dump(),
@@ -151,16 +151,16 @@ def _build(
             "source_sha256": metrics["ingest"]["source"]["sha256"],
             "snapshot_sha256": metrics["ingest"]["snapshot_sha256"],
         },
-        "metrics": summary,
+        "metrics": summary | {"champion": model.family},
     }
     with atomic_dir(paths.BUNDLE_DIR) as out:
         archive = out / paths.BUNDLE_ARCHIVE_NAME
-        tags = build_bundle(paths.TRAIN_DIR, cards, params.package.model_name, config,
-                            requirements, archive, (*exports, *documents))  # fmt: skip
+        tags = build_bundle(paths.CHAMPION_DIR, cards, params.package.model_name, config,
+                            requirements, archive, documents, model.modules, exports)  # fmt: skip
         tags["content_sha256"] = content_sha256(archive, cards, skip=(paths.LINEAGE_NAME,))
         (out / paths.MODEL_CARD_NAME).write_text(cards[0])
-        for path in exports:  # also beside the archive: `dvc get` them without BentoML
-            shutil.copy2(path, out / path.name)
+        # also beside the archive: `dvc get` them without BentoML
+        shutil.copytree(exports, out / EXPORTS_DIR)
         write_json(out / "bundle.json", tags | {"requirements": requirements,
                    "export": metrics["export"], "lineage": lineage})  # fmt: skip
     write_json(paths.BUNDLE_METRICS, {"bundle": tags})  # verify compares content_sha256

@@ -1,54 +1,72 @@
-"""train: fit the preprocessor on train, the Lightning MLP (dvclive-logged) and the baseline;
-write weights + JSON configs to models/train/. A killed run resumes from models/resume/."""
+"""train@<family>: fit the preprocessor on the train split and one model family (params.yaml
+`families.<family>`) with early stopping on val; write its folder to models/families/<family>/.
+A killed neural run resumes from models/resume/<family>/."""
 
 from __future__ import annotations
 
 import json
 import logging
 import shutil
+import sys
+import time
 from pathlib import Path
 
-import torch
-
+import trainflow.families as families_pkg
 import trainflow.model as model_pkg
 from trainflow import paths
+from trainflow.errors import StageError
+from trainflow.families import FAMILIES, family_module, save_fitted
+from trainflow.families.base import FitContext
 from trainflow.io import atomic_dir, read_parquet, write_json
 from trainflow.model.preprocess import fit_preprocessor
-from trainflow.model.training import run_fingerprint, train_baseline, train_mlp
+from trainflow.model.training import run_fingerprint
 from trainflow.params import load_params
 from trainflow.stages import run_stage
 
 log = logging.getLogger("trainflow.train")
 
 
-def main() -> None:
+def code_bytes() -> list[bytes]:
+    """The training code a run depends on (for resuming only the same run)."""
+    files = [*Path(model_pkg.__file__).parent.glob("*.py"),
+             *Path(families_pkg.__file__).parent.glob("*.py")]  # fmt: skip
+    return [p.read_bytes() for p in sorted(files)]
+
+
+def train_family(name: str) -> None:
     params = load_params()
+    settings = getattr(params.families, name, None) if name in FAMILIES else None
+    if settings is None:
+        raise StageError(f"train: no family {name!r} under params.yaml families "
+                         f"(configured: {params.families.names})")  # fmt: skip
     train = read_parquet(paths.split_table("train"))
     val = read_parquet(paths.split_table("val"))
     pre = fit_preprocessor(train, params.data, params.train.preprocess)
     fingerprint = run_fingerprint([
-        json.dumps([params.seed, params.data.model_dump(mode="json"),
-                    params.train.model_dump(mode="json")]).encode(),
+        json.dumps([name, params.seed, params.data.model_dump(mode="json"),
+                    params.train.model_dump(mode="json"), settings.model_dump(mode="json")]).encode(),
         paths.split_table("train").read_bytes(), paths.split_table("val").read_bytes(),
-        *(p.read_bytes() for p in sorted(Path(model_pkg.__file__).parent.glob("*.py"))),
+        *code_bytes(),
     ])  # fmt: skip
-    mlp = train_mlp(train, val, pre, params.train, params.seed, paths.RESUME_DIR,
-                    paths.TRAIN_LIVE_DIR, fingerprint)  # fmt: skip
-    if mlp is None:  # another process of a DDP run: it trained its share; the primary writes
+    ctx = FitContext(seed=params.seed, trainer=params.train, resume_dir=paths.resume_dir(name),
+                     live_dir=paths.live_dir(name), fingerprint=fingerprint)  # fmt: skip
+    started = time.perf_counter()
+    fitted = family_module(name).fit(train, val, pre, settings, ctx)
+    if fitted is None:  # another process of a DDP run: it trained its share; the primary writes
         return
-    with atomic_dir(paths.TRAIN_DIR) as out:
-        baseline = train_baseline(train, pre, params.train, params.seed)
-        torch.save(mlp.net.state_dict(), out / paths.MODEL_WEIGHTS.name)
-        torch.save(baseline.net.state_dict(), out / paths.BASELINE_WEIGHTS.name)
-        (out / paths.MODEL_CONFIG.name).write_text(json.dumps(mlp.config, indent=2))
-        (out / paths.BASELINE_CONFIG.name).write_text(json.dumps(baseline.config, indent=2))
-        pre.save(out / paths.PREPROCESSOR.name)
-        (out / paths.DATA_SCHEMA.name).write_text(params.data.model_dump_json(indent=2))
-        write_json(
-            out / "train_summary.json", {"model": mlp.summary, "baseline": baseline.summary}
-        )
-    shutil.rmtree(paths.RESUME_DIR, ignore_errors=True)  # finished: nothing to resume
-    log.info("trained: %s", mlp.summary)
+    seconds = time.perf_counter() - started
+    with atomic_dir(paths.family_dir(name)) as out:
+        save_fitted(fitted, out, params.data)
+    write_json(paths.fit_speed(name), {"family": name, "fit_seconds": round(seconds, 3)})
+    shutil.rmtree(paths.resume_dir(name), ignore_errors=True)  # finished: nothing to resume
+    log.info("trained %s in %.1f s: %s", name, seconds, fitted.summary)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        raise StageError(f"usage: python -m trainflow.stages.train FAMILY (one of {FAMILIES})")
+    train_family(args[0])
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ def main() -> None:
     params = load_params()
     clean = read_parquet(paths.PREPARED_TABLE)
     run_gate("prepared_contract", clean, prepared_suite(params.data), str(paths.PREPARED_TABLE),
-             paths.PREPARED_VALIDATION_DIR, paths.PREPARED_QUALITY)  # fmt: skip
+             paths.PREPARED_VALIDATION_DIR)  # fmt: skip
 
 
 if __name__ == "__main__":

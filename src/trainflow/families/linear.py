@@ -1,0 +1,58 @@
+"""The linear family, the baseline every run reports against: logistic (binary), softmax
+(multiclass) or ridge (regression) regression on the same features, full-batch L-BFGS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from trainflow.families.base import FitContext
+from trainflow.families.neural import (
+    TORCH_PACKAGES,
+    WEIGHTS_FILE,
+    NetworkFitted,
+    load_network,
+    serving_modules,
+)
+from trainflow.model.baseline import fit_linear
+from trainflow.model.datamodule import to_tensors
+from trainflow.model.objective import loss_for
+from trainflow.model.preprocess import Preprocessor
+from trainflow.params import LinearParams
+
+NAME = "linear"
+
+
+def fit(
+    train: pd.DataFrame, val: pd.DataFrame, pre: Preprocessor, params: LinearParams,
+    ctx: FitContext,
+) -> NetworkFitted:  # fmt: skip
+    from trainflow.live import offline_live
+
+    data, held = to_tensors(train, pre), to_tensors(val, pre)
+    with offline_live(ctx.live_dir) as live:
+
+        def on_loss(value: float) -> None:
+            live.log_metric("train/loss", value)
+            live.next_step()
+
+        net, info = fit_linear(
+            data.x_num, data.x_cat, data.y, pre.cardinalities, task=pre.task,
+            n_outputs=pre.n_outputs, l2=params.l2, max_iter=params.max_iter, seed=ctx.seed,
+            on_loss=on_loss,
+        )  # fmt: skip
+        with torch.no_grad():
+            val_loss = float(loss_for(pre.task)(net(held.x_num, held.x_cat), held.y))
+        live.summary["val/loss"] = val_loss
+    config = {"network": {"kind": "linear", "n_numeric": len(pre.numeric),
+                          "cardinalities": pre.cardinalities, "n_outputs": pre.n_outputs}}  # fmt: skip
+    summary = info | {"best_val_loss": val_loss, "train_rows": len(train), "val_rows": len(val)}
+    return NetworkFitted(family=NAME, preprocessor=pre, config=config, summary=summary, net=net,
+                         files=(WEIGHTS_FILE,), packages=TORCH_PACKAGES,
+                         modules=serving_modules(NAME))  # fmt: skip
+
+
+def load(folder: Path, config: dict, pre: Preprocessor) -> NetworkFitted:
+    return load_network(NAME, folder, config, pre, TORCH_PACKAGES)

@@ -1,0 +1,131 @@
+"""What the torch families share: the fitted network, its exports and its attributions.
+
+The weights are a state dict (`model.pt`, loaded with weights_only=True) and the architecture
+is rebuilt from the JSON config: nothing is unpickled. Exports: torch.export (`model.pt2`) and
+ONNX (`model.onnx`), both checked against the eager network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from trainflow.families.base import Fitted
+from trainflow.model.network import build_network
+from trainflow.model.preprocess import Preprocessor
+from trainflow.params import NeuralParams
+
+WEIGHTS_FILE = "model.pt"
+TORCH_PACKAGES = ("torch", "captum")  # captum: /explain's Integrated Gradients
+TABULAR_PACKAGES = (*TORCH_PACKAGES, "rtdl-num-embeddings", "rtdl-revisiting-models")
+
+
+def serving_modules(family: str) -> tuple[str, ...]:
+    """The family's module: the bento ships it and everything it imports."""
+    return (f"families/{family}.py",)
+
+
+@dataclass
+class NetworkFitted(Fitted):
+    net: torch.nn.Module | None = None
+
+    def _inputs(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return self.preprocessor.transform(frame)
+
+    @torch.inference_mode()
+    def outputs(self, frame: pd.DataFrame) -> np.ndarray:
+        x_num, x_cat = self._inputs(frame)
+        return self.net(torch.from_numpy(x_num), torch.from_numpy(x_cat)).numpy()
+
+    def save_files(self, folder: Path) -> None:
+        torch.save(self.net.state_dict(), folder / WEIGHTS_FILE)
+
+    def export(self, folder: Path, frame: pd.DataFrame) -> dict:
+        from trainflow.model.export import export_and_check
+
+        x_num, x_cat = self._inputs(frame)
+        return export_and_check(self.net, x_num, x_cat, folder)
+
+    def attributions(self, frame: pd.DataFrame) -> np.ndarray:
+        """Integrated Gradients (Captum) on the embedded inputs, summed per feature: each
+        feature's contribution to the raw output against the all-missing/unknown row."""
+        from trainflow.model.explain import integrated_gradients
+
+        x_num, x_cat = self._inputs(frame)
+        return integrated_gradients(self.net, x_num, x_cat)
+
+
+def load_network(
+    family: str, folder: Path, config: dict, pre: Preprocessor, packages: tuple[str, ...]
+) -> NetworkFitted:
+    net = build_network(config["network"])
+    net.load_state_dict(torch.load(folder / WEIGHTS_FILE, map_location="cpu", weights_only=True))
+    net.eval()
+    return NetworkFitted(family=family, preprocessor=pre, config=config, net=net,
+                         files=(WEIGHTS_FILE,), packages=packages,
+                         modules=serving_modules(family))  # fmt: skip
+
+
+def tabular_config(
+    backbone: str, pre: Preprocessor, params: NeuralParams, train: pd.DataFrame, extra: dict
+) -> dict:
+    """The network config of an MLP / ResNet family: numeric embeddings (with piecewise-linear
+    bins computed on the train split), categorical embeddings, the backbone's sizes."""
+    x_num, _ = pre.transform(train)
+    config = {
+        "kind": "tabular",
+        "backbone": backbone,
+        "n_numeric": len(pre.numeric),
+        "numeric_embedding": params.numeric_embedding,
+        "d_embedding": params.d_embedding,
+        "frequency_scale": params.frequency_scale,
+        "n_frequencies": params.n_frequencies,
+        "bins": quantile_bins(x_num, params.n_bins)
+        if params.numeric_embedding == "piecewise_linear"
+        else None,
+        "cardinalities": pre.cardinalities,
+        "d_category": params.d_category,
+        "dropout": params.dropout,
+        "n_outputs": pre.n_outputs,
+    }
+    return config | extra
+
+
+def quantile_bins(x_num: np.ndarray, n_bins: int) -> list[list[float]]:
+    """Bin edges per numeric feature for piecewise-linear encoding (rtdl's compute_bins on
+    the train split); a feature with fewer distinct values gets fewer bins, a constant one a
+    single unit bin."""
+    import rtdl_num_embeddings as rne
+
+    edges = []
+    for j in range(x_num.shape[1]):
+        column = torch.from_numpy(x_num[:, j : j + 1].astype(np.float32))
+        distinct = int(column.unique().numel())
+        if distinct < 2:
+            value = float(column[0, 0]) if len(column) else 0.0
+            edges.append([value, value + 1.0])
+            continue
+        bins = rne.compute_bins(column, n_bins=max(2, min(n_bins, distinct, len(column) - 1)))
+        edges.append([float(v) for v in bins[0]])
+    return edges
+
+
+def fit_network(
+    family: str, net_config: dict, train: pd.DataFrame, val: pd.DataFrame, pre: Preprocessor,
+    params: NeuralParams, ctx, packages: tuple[str, ...],
+) -> NetworkFitted | None:  # fmt: skip
+    """Train a network family with Lightning (trainflow.model.training)."""
+    from trainflow.model.training import train_network
+
+    result = train_network(net_config, train, val, pre, params, ctx.trainer, ctx.seed,
+                           ctx.resume_dir, ctx.live_dir, ctx.fingerprint)  # fmt: skip
+    if result is None:
+        return None
+    return NetworkFitted(family=family, preprocessor=pre, config={"network": net_config},
+                         summary=result.summary, net=result.net, files=(WEIGHTS_FILE,),
+                         packages=packages,
+                         modules=serving_modules(family))  # fmt: skip
