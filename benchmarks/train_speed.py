@@ -1,15 +1,16 @@
 """Training speed: trainflow's Lightning training (as the train stage runs it) against a plain
-PyTorch loop, same model, data, batch size and epochs, measured in one run.
+PyTorch loop, same network, data, batch size and epochs, measured in one run.
 
     .venv/bin/python benchmarks/train_speed.py            # after `dvc repro split`
-    .venv/bin/python benchmarks/train_speed.py --device cuda --epochs 10
+    .venv/bin/python benchmarks/train_speed.py --family resnet --device cuda --precision bf16-mixed
 
-Both sides fit the MLP on data/split/train.parquet with params.yaml's `train` settings, run a
-validation pass on data/split/val.parquet after every epoch, and start from the same seed. The
-plain loop is what one writes by hand: tensors resident on the device, a seeded permutation per
-epoch, one fancy-index per batch, AdamW, the task's loss. trainflow's side is `train_mlp` (early
-stopping switched off so both run every epoch), with its checkpoints, torchmetrics and dvclive
-logging. A bare LightningModule (same network, loss, optimizer and loaders; no metrics,
+Both sides fit a neural family's network (params.yaml `families.<family>`, batch 512 unless
+--batch-size says otherwise) on data/split/train.parquet, run a validation pass on
+data/split/val.parquet after every epoch, and start from the same seed. The plain loop is what
+one writes by hand: tensors resident on the device, a seeded permutation per epoch, one
+fancy-index per batch, AdamW, the task's loss. trainflow's side is `train_network` (early
+stopping switched off so both run every epoch), with its checkpoints, torchmetrics, dvclive
+logging and `train.steps_per_call` optimizer steps per Lightning step. A bare LightningModule (same network, loss, optimizer and loaders; no metrics,
 logging or checkpoints) shows Lightning's own floor. Figures are train samples per second
 (train rows x epochs / wall time of the fit), the best and the median of `--repeats`
 alternating runs, and the ratios to the plain loop: by wall time, and by CPU time (process
@@ -30,18 +31,29 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def plain_loop(train, val, pre, params, seed: int, epochs: int, device: str) -> float:
+def network_config(family: str, pre, params, train) -> dict:
+    from trainflow.families.neural import tabular_config
+
+    extra = {"n_blocks": params.n_blocks, "width": params.width}
+    if family == "resnet":
+        extra |= {"hidden_multiplier": params.hidden_multiplier,
+                  "residual_dropout": params.residual_dropout}  # fmt: skip
+    return tabular_config(family, pre, params, train, extra)
+
+
+def plain_loop(config, train, val, pre, params, trainer, seed: int, epochs: int,
+               device: str) -> tuple[float, float]:  # fmt: skip
     """The hand-written baseline; returns (wall, CPU) seconds for `epochs` epochs (+ val)."""
     from trainflow.model.datamodule import to_tensors
     from trainflow.model.network import build_network
     from trainflow.model.objective import loss_for
-    from trainflow.model.training import mlp_config
 
     torch.manual_seed(seed)
     tr, va = to_tensors(train, pre), to_tensors(val, pre)
     x_num, x_cat, y = (t.to(device) for t in (tr.x_num, tr.x_cat, tr.y))
     v_num, v_cat, v_y = (t.to(device) for t in (va.x_num, va.x_cat, va.y))
-    net = build_network(mlp_config(pre, params)).to(device)
+    net = build_network(config).to(device)
+    autocast = trainer.precision.startswith("bf16") and device.startswith("cuda")
     loss_fn = loss_for(pre.task)
     opt = torch.optim.AdamW(net.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     gen = torch.Generator().manual_seed(seed)
@@ -53,7 +65,8 @@ def plain_loop(train, val, pre, params, seed: int, epochs: int, device: str) -> 
         order = torch.randperm(n, generator=gen).to(device)
         for i in range(0, n, bs):
             idx = order[i : i + bs]
-            loss = loss_fn(net(x_num[idx], x_cat[idx]), y[idx])
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+                loss = loss_fn(net(x_num[idx], x_cat[idx]).float(), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -62,42 +75,49 @@ def plain_loop(train, val, pre, params, seed: int, epochs: int, device: str) -> 
             total = 0.0
             for i in range(0, len(v_y), bs):
                 sl = slice(i, i + bs)
-                total += float(loss_fn(net(v_num[sl], v_cat[sl]), v_y[sl])) * len(v_y[sl])
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+                    out = net(v_num[sl], v_cat[sl]).float()
+                total += float(loss_fn(out, v_y[sl])) * len(v_y[sl])
     _sync(device)
     return time.perf_counter() - start, time.process_time() - cpu
 
 
-def trainflow_fit(train, val, pre, params, seed: int, epochs: int) -> float:
-    """train_mlp exactly as the train stage calls it; returns (wall, CPU) seconds of the fit."""
-    from trainflow.model.training import train_mlp
+def trainflow_fit(config, train, val, pre, params, trainer, seed: int,
+                  epochs: int) -> tuple[float, float]:  # fmt: skip
+    """train_network exactly as the train stage calls it; returns (wall, CPU) seconds."""
+    from trainflow.model.training import train_network
 
     settings = params.model_copy(update={"max_epochs": epochs, "patience": epochs + 1})
     with tempfile.TemporaryDirectory() as tmp:
         start, cpu = time.perf_counter(), time.process_time()
-        train_mlp(train, val, pre, settings, seed, Path(tmp) / "ck", Path(tmp) / "live")
+        train_network(config, train, val, pre, settings, trainer, seed, Path(tmp) / "ck",
+                      Path(tmp) / "live")  # fmt: skip
         return time.perf_counter() - start, time.process_time() - cpu
 
 
-def bare_lightning(train, val, pre, params, seed: int, epochs: int) -> float:
+def bare_lightning(config, train, val, pre, params, trainer_params, seed: int,
+                   epochs: int) -> tuple[float, float]:  # fmt: skip
     """Lightning's floor: the same network, loss, optimizer and loaders in a LightningModule
-    with no metrics, logging, checkpoints or early stopping; returns (wall, CPU) seconds."""
+    with one batch per step, no metrics, logging, checkpoints or early stopping; returns
+    (wall, CPU) seconds."""
     import lightning as L
 
     from trainflow.model.datamodule import TabularDataModule
     from trainflow.model.network import build_network
     from trainflow.model.objective import loss_for
-    from trainflow.model.training import mlp_config
 
     class Bare(L.LightningModule):
         def __init__(self) -> None:
             super().__init__()
-            self.net, self.loss_fn = build_network(mlp_config(pre, params)), loss_for(pre.task)
+            self.net, self.loss_fn = build_network(config), loss_for(pre.task)
 
-        def training_step(self, batch, _):
-            return self.loss_fn(self.net(batch[0], batch[1]), batch[2])
+        def training_step(self, chunk, _):
+            ((x_num, x_cat, y),) = chunk
+            return self.loss_fn(self.net(x_num, x_cat), y)
 
-        def validation_step(self, batch, _):
-            self.loss_fn(self.net(batch[0], batch[1]), batch[2])
+        def validation_step(self, chunk, _):
+            ((x_num, x_cat, y),) = chunk
+            self.loss_fn(self.net(x_num, x_cat), y)
 
         def configure_optimizers(self):
             return torch.optim.AdamW(self.parameters(), lr=params.lr,
@@ -105,8 +125,9 @@ def bare_lightning(train, val, pre, params, seed: int, epochs: int) -> float:
 
     L.seed_everything(seed, verbose=False)
     trainer = L.Trainer(
-        accelerator=params.accelerator, max_epochs=epochs, deterministic=True, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        accelerator=trainer_params.accelerator, precision=trainer_params.precision,
+        max_epochs=epochs, deterministic=True, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
     )  # fmt: skip
     data = TabularDataModule(train, val, pre, params.batch_size, seed)
     start, cpu = time.perf_counter(), time.process_time()
@@ -121,10 +142,13 @@ def _sync(device: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", default="mlp", choices=["mlp", "resnet"])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (plain loop's device)")
-    parser.add_argument("--batch-size", type=int, help="default: params.yaml train.batch_size")
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--precision", default="32-true", help="32-true or bf16-mixed (GPU)")
+    parser.add_argument("--steps-per-call", type=int, help="default: params.yaml train's")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "src"))
@@ -135,28 +159,35 @@ def main() -> None:
 
     params = load_params(ROOT / "params.yaml")
     accel = "gpu" if args.device.startswith("cuda") else "cpu"
-    update = {"accelerator": accel} | ({"batch_size": args.batch_size} if args.batch_size else {})
-    train_params = params.train.model_copy(update=update)
+    update = {"accelerator": accel, "precision": args.precision}
+    if args.steps_per_call:
+        update["steps_per_call"] = args.steps_per_call
+    trainer = params.train.model_copy(update=update)
+    family = getattr(params.families, args.family).model_copy(
+        update={"batch_size": args.batch_size})
     split = ROOT / "data/split"
     if not (split / "train.parquet").exists():
         sys.exit("data/split/train.parquet missing: run `dvc repro split` first")
     train, val = read_parquet(split / "train.parquet"), read_parquet(split / "val.parquet")
-    pre = fit_preprocessor(train, params.data, train_params.preprocess)
+    pre = fit_preprocessor(train, params.data, params.train.preprocess)
+    config = network_config(args.family, pre, family, train)
     quiet_lightning()
     rows = len(train) * args.epochs
-    print(f"{len(train):,} train rows, {len(val):,} val rows, "
-          f"batch {train_params.batch_size}, {args.epochs} epochs, "
-          f"{torch.get_num_threads()} threads, device {args.device}")  # fmt: skip
+    print(f"{args.family}: {len(train):,} train rows, {len(val):,} val rows, "
+          f"batch {family.batch_size}, {args.epochs} epochs, {trainer.steps_per_call} steps "
+          f"per Lightning call, precision {trainer.precision}, {torch.get_num_threads()} "
+          f"threads, device {args.device}")  # fmt: skip
+    seed = params.seed
     # warm-up: first-call costs (allocator, lazy imports) on both sides
-    plain_loop(train, val, pre, train_params, params.seed, 1, args.device)
-    trainflow_fit(train, val, pre, train_params, params.seed, 1)
-    bare_lightning(train, val, pre, train_params, params.seed, 1)
+    plain_loop(config, train, val, pre, family, trainer, seed, 1, args.device)
+    trainflow_fit(config, train, val, pre, family, trainer, seed, 1)
+    bare_lightning(config, train, val, pre, family, trainer, seed, 1)
     plain, bare, ours = [], [], []
     for _ in range(args.repeats):
-        plain.append(plain_loop(train, val, pre, train_params, params.seed, args.epochs,
+        plain.append(plain_loop(config, train, val, pre, family, trainer, seed, args.epochs,
                                 args.device))  # fmt: skip
-        bare.append(bare_lightning(train, val, pre, train_params, params.seed, args.epochs))
-        ours.append(trainflow_fit(train, val, pre, train_params, params.seed, args.epochs))
+        bare.append(bare_lightning(config, train, val, pre, family, trainer, seed, args.epochs))
+        ours.append(trainflow_fit(config, train, val, pre, family, trainer, seed, args.epochs))
     for name, runs in (("plain PyTorch loop", plain), ("bare Lightning module", bare),
                        ("trainflow (Lightning)", ours)):  # fmt: skip
         walls = [w for w, _ in runs]

@@ -71,8 +71,14 @@ def main(argv: list[str] | None = None) -> None:
     init = suite_sub.add_parser("init", help="draft a suite from the configured source")
     init.add_argument("--out", type=Path, help="where to write it (default: validate.suite)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
-    sweep = sub.add_parser("sweep", help="Bayesian search (Optuna TPE) over dvc experiments")
+    sweep = sub.add_parser("sweep", help="search across families (Optuna TPE) by dvc experiments")
     sweep.add_argument("--trials", type=int, help="completed trials wanted (default: params)")
+    sweep.add_argument("--time-budget", help="no trial starts after this long, e.g. 10m, 1h")
+    sweep.add_argument("--apply", action="store_true",
+                       help="write each family's best values found into params.yaml")
+    compare = sub.add_parser("compare", help="an offline HTML page comparing experiments")
+    compare.add_argument("revisions", nargs="*", help="experiments / revisions (default: all)")
+    compare.add_argument("--out", type=Path, help="default: reports/compare/index.html")
     verify = sub.add_parser("verify", help="rerun in a fresh clone, compare with dvc.lock")
     verify.add_argument("rev", nargs="?", default="HEAD", help="revision to verify (HEAD)")
     verify.add_argument("--repo", default=".", help="repository to clone (this one)")
@@ -91,10 +97,15 @@ def main(argv: list[str] | None = None) -> None:
         from trainflow.verify import main as verify_main
 
         run_stage("verify", lambda: verify_main(args.rev, args.repo, args.workdir, args.keep))
+    elif args.command == "compare":
+        from trainflow.compare import OUT
+        from trainflow.compare import main as compare_main
+
+        run_stage("compare", lambda: compare_main(args.revisions, args.out or OUT))
     elif args.command == "sweep":
         from trainflow.sweep import main as sweep_main
 
-        run_stage("sweep", lambda: sweep_main(args.trials))
+        run_stage("sweep", lambda: sweep_main(args.trials, args.time_budget, args.apply))
     elif args.command == "train":
         from trainflow.stages.train import train_family
 

@@ -437,15 +437,18 @@ class CategoricalSpace(Strict):
 
 
 class SweepParams(Strict):
-    """`trainflow sweep`: Optuna TPE over DVC experiments. Read by no stage."""
+    """`trainflow sweep`: Optuna TPE across families and their settings, over DVC experiments.
+    Read by no stage."""
 
     study: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")  # experiments: <study>-<trial>
     trials: int = Field(gt=0)  # completed trials wanted, across interruptions
+    time_budget: str | None = None  # e.g. 10m: no trial starts after it (--time-budget)
     startup_trials: int = Field(default=5, ge=1)  # random trials before TPE models the rest
-    objective: str  # a `dvc exp show` metric column, e.g. val.best_loss
+    objective: str  # a `dvc exp show` metric column, e.g. val_log_loss
     direction: Literal["minimize", "maximize"]
     targets: list[str] = []  # stages each trial runs up to (empty: the whole pipeline)
-    space: dict[str, RangeSpace | CategoricalSpace] = Field(min_length=1)
+    # family -> {dotted params key of that family -> range or choices}: a conditional space
+    space: dict[str, dict[str, RangeSpace | CategoricalSpace]] = Field(min_length=1)
 
 
 class Params(Strict):
@@ -493,12 +496,19 @@ class Params(Strict):
         if self.sweep is None:
             return self
         raw = self.model_dump(by_alias=True)
-        for key in self.sweep.space:
-            node: Any = raw
-            for part in key.split("."):
-                if not isinstance(node, dict) or part not in node or part == "sweep":
-                    raise ValueError(f"sweep.space: {key} is not a params.yaml key")
-                node = node[part]
+        for family, keys in self.sweep.space.items():
+            if family not in self.families.names:
+                raise ValueError(f"sweep.space.{family}: not a family under families "
+                                 f"(have {self.families.names})")  # fmt: skip
+            for key in keys:
+                node: Any = raw
+                for part in key.split("."):
+                    if not isinstance(node, dict) or part not in node or part == "sweep":
+                        raise ValueError(f"sweep.space: {key} is not a params.yaml key")
+                    node = node[part]
+                if not key.startswith(f"families.{family}."):
+                    raise ValueError(f"sweep.space.{family}: {key} is not one of {family}'s "
+                                     f"settings (families.{family}.*)")  # fmt: skip
         stray = sorted(set(self.sweep.targets) - set(STAGES))
         if stray:
             raise ValueError(f"sweep.targets: unknown stages {stray}")

@@ -13,13 +13,15 @@ import yaml
 from tests.conftest import make_project, project_env, run
 
 pytestmark = pytest.mark.slow
+TRAIN = ["train@linear", "train@mlp", "train@resnet", "train@gbdt"]
 STAGES = [
-    "ingest", "validate", "prepare", "validate_prepared", "split", "train", "evaluate", "package",
+    "ingest", "validate", "prepare", "validate_prepared", "split", *TRAIN, "select", "evaluate",
+    "package",
 ]  # fmt: skip
 
 
 def stages_run(output: str) -> list[str]:
-    return re.findall(r"Running stage '(\w+)'", output)
+    return re.findall(r"Running stage '([\w@]+)'", output)
 
 
 def test_first_repro_runs_every_stage_and_writes_outputs(pipeline_repo):
@@ -29,52 +31,78 @@ def test_first_repro_runs_every_stage_and_writes_outputs(pipeline_repo):
     assert sorted(lock["stages"]) == sorted(STAGES)
     ingest = json.loads((repo / "metrics/ingest.json").read_text())["ingest"]
     assert ingest["rows"] == 4000 and ingest["sampled"] is True
-    quality = json.loads((repo / "metrics/data_quality.json").read_text())["raw_contract"]
+    assert json.loads((repo / "metrics/data_quality.json").read_text()) == {"contract": True}
+    quality = json.loads((repo / "reports/validation/results.json").read_text())["raw_contract"]
     assert quality["success"] and quality["expectations_evaluated"] >= 50
     assert quality["expectations_failed"] == 0
     assert (repo / "reports/validation/data_docs/index.html").exists()
     assert "| age | int64 |" in (repo / "reports/validation/profile.md").read_text()
-    prepared = json.loads((repo / "metrics/prepared_quality.json").read_text())
+    prepared = json.loads((repo / "reports/validation_prepared/results.json").read_text())
     assert prepared["prepared_contract"]["success"]
     assert (repo / "reports/validation_prepared/data_docs/index.html").exists()
     prepare = json.loads((repo / "metrics/prepare.json").read_text())["cleaning"]
     assert prepare["cells_whitespace_stripped"] > 4000 and prepare["labels_normalised"] > 0
     split = json.loads((repo / "metrics/split.json").read_text())["split"]
     dropped = split["leakage"]["shared_feature_rows_dropped"]
-    assert split["leakage"]["passed"] and dropped > 0  # same features as a test row: dropped
+    assert split["leakage"]["passed"]
     sizes = split["train"]["rows"] + split["val"]["rows"] + split["test"]["rows"]
     assert sizes == prepare["rows_out"] - dropped
     manifest = json.loads((repo / "data/split/manifest.json").read_text())
     assert {k: v["rows"] for k, v in manifest.items()} == {
         k: split[k]["rows"] for k in ("train", "val", "test")
     }
+    # every family trained, with its curve; the champion chosen on validation
+    for family in ("linear", "mlp", "resnet", "gbdt"):
+        record = json.loads((repo / f"models/families/{family}/family.json").read_text())
+        assert record["family"] == family and record["summary"]["val_rows"] == split["val"]["rows"]
+        assert (repo / f"metrics/train/{family}/metrics.json").exists()
+        assert json.loads((repo / f"metrics/speed/train_{family}.json").read_text())[
+            "fit_seconds"] > 0  # fmt: skip
+    assert (repo / "metrics/train/mlp/plots/metrics/val/loss.tsv").exists()
+    select = json.loads((repo / "metrics/select.json").read_text())
+    selection = json.loads((repo / "models/champion/selection.json").read_text())
+    assert select["champion"] == selection["champion"] and 0 < select["val_log_loss"] < 0.7
+    ranked = [r["log_loss"] for r in selection["leaderboard"]]
+    assert ranked == sorted(ranked) and {r["family"] for r in selection["leaderboard"]} >= {
+        "linear", "mlp", "resnet", "gbdt"}  # fmt: skip
+    # evaluate: the champion's test metrics are the few exp show columns; the rest are reports
     ev = json.loads((repo / "metrics/eval.json").read_text())
-    assert ev["test_rows"] == split["test"]["rows"]
-    speed = json.loads((repo / "metrics/speed.json").read_text())["speed"]
+    assert set(ev) == {"accuracy", "auroc"} and 0.75 < ev["accuracy"] <= 1
+    report = json.loads((repo / "reports/eval/report_metrics.json").read_text())
+    assert report["test_rows"] == split["test"]["rows"] and report["champion"] == select["champion"]
+    assert report["model"]["accuracy"] == ev["accuracy"]
+    speed = json.loads((repo / "metrics/speed/evaluate.json").read_text())["speed"]
+    assert speed["model"]["batch_rows_per_s"] > 0
+    assert 0 < speed["model"]["single_record_p50_ms"] <= speed["model"]["single_record_p95_ms"]
     for name in ("model", "baseline"):
-        assert 0.75 < ev[name]["accuracy"] <= 1 and 0.8 < ev[name]["auroc"] <= 1
-        assert "speed" not in ev[name] and speed[name]["batch_rows_per_s"] > 0
-        assert 0 < speed[name]["single_record_p50_ms"] <= speed[name]["single_record_p95_ms"]
-    assert sum(ev["model"]["confusion"].values()) == ev["test_rows"]
+        assert 0.75 < report[name]["accuracy"] <= 1 and 0.8 < report[name]["auroc"] <= 1
+    assert sum(report["model"]["confusion"].values()) == report["test_rows"]
     for plot in ("roc_model", "roc_baseline", "precision_recall_model", "confusion"):
         assert json.loads((repo / f"reports/eval/{plot}.json").read_text())
-    assert (repo / "metrics/train/plots/metrics/val/loss.tsv").exists()
-    gate = json.loads((repo / "metrics/gate.json").read_text())["gate"]
-    assert gate == {"passed": True, "failed": 0, "checked": 6}  # conftest.SAMPLE_GATE
-    assert set(ev["model"]["fairness"]) == {"sex", "race"}
+    board = json.loads((repo / "metrics/leaderboard.json").read_text())
+    assert {r["family"] for r in board} >= {"linear", "mlp", "resnet", "gbdt"}
+    assert [r["family"] for r in board if r["champion"]] == [select["champion"]]
+    assert all(r["size_kb"] > 0 and 0.5 < r["test_accuracy"] <= 1 for r in board)
+    table = (repo / "reports/leaderboard.md").read_text()
+    assert "| family | champion |" in table and "fit_seconds" in table
+    assert json.loads((repo / "metrics/gate.json").read_text()) == {"gate": True}
+    checks = json.loads((repo / "reports/eval/gate.json").read_text())
+    assert len(checks) == 6 and all(c["met"] for c in checks)  # conftest.SAMPLE_GATE
+    assert set(report["model"]["fairness"]) == {"sex", "race"}
     slices = json.loads((repo / "reports/eval/report_slices.json").read_text())
     assert set(slices) == {"sex", "race", "age"} and "[25, 35)" in slices["age"]
     importance = json.loads((repo / "reports/eval/importance.json").read_text())
     assert len(importance) == 13 and importance[0]["importance"] > 0
+    attributions = json.loads((repo / "reports/eval/attributions.json").read_text())
+    assert len(attributions) == 13 and attributions[0]["mean_abs_attribution"] > 0
     analysis = (repo / "reports/eval/analysis.md").read_text()
     assert (
         "## Worst slices by accuracy" in analysis
         and "Most confidently wrong rows (25)" in analysis
     )
-    for f in ("model.pt", "preprocessor.json", "model_config.json", "baseline.pt"):
-        assert (repo / "models/train" / f).exists()
     assert (repo / "models/bundle/bundle.bento").stat().st_size > 10_000
-    assert "Model card" in (repo / "models/bundle/model_card.md").read_text()
+    card = (repo / "models/bundle/model_card.md").read_text()
+    assert "Model card" in card and f"Champion: **{select['champion']}**" in card
 
 
 def test_second_repro_is_a_no_op(pipeline_repo):
@@ -84,11 +112,14 @@ def test_second_repro_is_a_no_op(pipeline_repo):
     assert "Data and pipelines are up to date" in out.stdout
 
 
-def test_metrics_show_lists_every_metrics_file(pipeline_repo):
+def test_metrics_are_the_few_values_a_person_compares(pipeline_repo):
+    """`dvc metrics show`: the contract, the champion and its validation metric, its test
+    accuracy and AUROC, the gate; counts and per-slice numbers are report files."""
     repo, env, _ = pipeline_repo
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], repo, env).stdout)
-    files = set(next(iter(shown.values()))["data"])
-    assert {"metrics/eval.json", "metrics/data_quality.json", "metrics/split.json"} <= files
+    data = next(iter(shown.values()))["data"]
+    values = {k: v for f in data.values() for k, v in f["data"].items()}
+    assert set(values) == {"contract", "champion", "val_log_loss", "accuracy", "auroc", "gate"}
 
 
 def test_dvc_get_fetches_the_bundle(pipeline_repo, tmp_path):
@@ -103,15 +134,16 @@ def test_dvc_get_fetches_the_bundle(pipeline_repo, tmp_path):
     ).read_bytes()
 
 
-def test_train_param_change_reruns_only_downstream(pipeline_repo):
+def test_one_familys_param_change_retrains_that_family_only(pipeline_repo):
     repo, env, _ = pipeline_repo
     params = repo / "params.yaml"
     original = params.read_text()
-    params.write_text(original.replace("lr: 0.003", "lr: 0.01"))
+    params.write_text(original.replace("learning_rate: 0.03", "learning_rate: 0.05"))
     try:
         out = run(["dvc", "repro"], repo, env)
-        assert stages_run(out.stdout) == ["train", "evaluate", "package"]
-        for stage in ("ingest", "validate", "prepare", "validate_prepared", "split"):
+        assert stages_run(out.stdout) == ["train@gbdt", "select", "evaluate", "package"]
+        for stage in ("ingest", "validate", "prepare", "validate_prepared", "split",
+                      "train@linear", "train@mlp", "train@resnet"):  # fmt: skip
             assert f"Stage '{stage}' didn't change, skipping" in out.stdout
     finally:
         params.write_text(original)
@@ -132,15 +164,15 @@ def test_failed_quality_gate_blocks_the_bundle_and_shows_in_exp_show(pipeline_re
             r"accuracy >= 0.99 \(measured 0\.\d+\)",
             out.stderr,
         ), out.stderr
-        assert json.loads((repo / "metrics/gate.json").read_text())["gate"]["failed"] == 1
+        checks = json.loads((repo / "reports/eval/gate.json").read_text())
+        assert [c["criterion"] for c in checks if not c["met"]] == ["accuracy >= 0.99"]
         shown = json.loads(run(["dvc", "exp", "show", "--json"], repo, env).stdout)
         workspace = next(row for row in shown if row["rev"] == "workspace")
-        gate = workspace["data"]["metrics"]["metrics/gate.json"]["data"]["gate"]
-        assert gate == {"passed": False, "failed": 1, "checked": 6}
+        assert workspace["data"]["metrics"]["metrics/gate.json"]["data"] == {"gate": False}
     finally:
         params.write_text(original)
         run(["dvc", "repro"], repo, env)
-    assert json.loads((repo / "metrics/gate.json").read_text())["gate"]["passed"] is True
+    assert json.loads((repo / "metrics/gate.json").read_text())["gate"] is True
 
 
 def test_broken_contract_stops_the_pipeline(tmp_path, adult_wheel):
@@ -161,29 +193,38 @@ def test_broken_contract_stops_the_pipeline(tmp_path, adult_wheel):
     assert stages_run(out.stdout) == ["ingest", "validate"]
     assert "FAILED expect_column_values_to_be_between on column 'age'" in text
     assert re.search(r"trainflow validate: error: .*1 of \d+ expectations failed", text)
-    assert (
-        not (repo / "data/prepared").exists() and not (repo / "metrics/data_quality.json").exists()
-    )
+    assert not (repo / "data/prepared").exists()
+    assert not (repo / "metrics/data_quality.json").exists()
     assert (repo / "reports/failed/raw_contract/data_docs/index.html").exists()
 
 
 def test_experiment_shows_params_metrics_and_data_quality(pipeline_repo):
-    """`dvc exp run -S train.lr=...` then `dvc exp show`: both runs, with their columns."""
+    """`dvc exp run -S families.mlp.lr=...` then `dvc exp show`: both runs, with their
+    columns; the first 120 columns of the table (what a terminal shows of `dvc exp show`'s
+    pager) hold the experiment and every metric; `--only-changed` fits 120 columns."""
     repo, env, _ = pipeline_repo
     run(["git", "add", "-A"], repo, env)  # as a user would: commit the run, then experiment
     run(["git", "commit", "-qm", "baseline run"], repo, env)
-    run(["dvc", "exp", "run", "-S", "train.lr=0.01"], repo, env)
+    run(["dvc", "exp", "run", "-S", "families.mlp.lr=0.01"], repo, env)
     shown = run(["dvc", "exp", "show", "--csv"], repo, env).stdout
     rows = list(csv.DictReader(io.StringIO(shown)))
     by_name = {r["Experiment"] or r["rev"]: r for r in rows}
     baseline, experiment = by_name["main"], next(r for r in rows if r["Experiment"])
-    assert float(baseline["train.lr"]) == 0.003 and float(experiment["train.lr"]) == 0.01
+    assert float(baseline["families.mlp.lr"]) == 0.001
+    assert float(experiment["families.mlp.lr"]) == 0.01
     for row in (baseline, experiment):
-        assert row["raw_contract.success"] == "True"
-        assert int(row["raw_contract.expectations_failed"]) == 0
-        assert 0.75 < float(row["model.accuracy"]) <= 1
-        assert 0.75 < float(row["baseline.accuracy"]) <= 1
-    assert baseline["model.accuracy"] != experiment["model.accuracy"]
+        assert row["contract"] == "True" and row["gate"] == "True"
+        assert row["champion"] in {"linear", "mlp", "resnet", "gbdt", "ensemble"}
+        assert 0.75 < float(row["accuracy"]) <= 1 and 0 < float(row["val_log_loss"]) < 0.7
+    wide = run(["dvc", "exp", "show", "--no-pager"], repo, {**env, "COLUMNS": "1024"}).stdout
+    header = next(line for line in wide.splitlines() if "Experiment" in line)[:120]
+    for column in ("Experiment", "Created", "contract", "champion", "val_log_loss", "accuracy",
+                   "auroc", "gate"):  # fmt: skip
+        assert column in header, header
+    changed = run(["dvc", "exp", "show", "--only-changed", "--no-pager"], repo,
+                  {**env, "COLUMNS": "120"}).stdout  # fmt: skip
+    assert max(len(line) for line in changed.splitlines()) <= 120
+    assert "families.mlp.lr" in changed and "0.01" in changed
 
 
 def test_queued_grid_runs_in_temp_copies(pipeline_repo):
@@ -195,8 +236,8 @@ def test_queued_grid_runs_in_temp_copies(pipeline_repo):
     if run(["git", "status", "--porcelain"], repo, env).stdout.strip():
         run(["git", "add", "-A"], repo, env)
         run(["git", "commit", "-qm", "baseline run"], repo, env)
-    run(["dvc", "exp", "run", "--queue", "-C", "data/external", "-S", "train.lr=0.002,0.004"],
-        repo, env)  # fmt: skip
+    run(["dvc", "exp", "run", "--queue", "-C", "data/external", "-S",
+         "families.gbdt.learning_rate=0.02,0.04"], repo, env)  # fmt: skip
     run(["dvc", "queue", "start", "-j", "1"], repo, env)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -207,8 +248,9 @@ def test_queued_grid_runs_in_temp_copies(pipeline_repo):
     assert status.count("Success") == 2, status
     shown = run(["dvc", "exp", "show", "--only-changed", "--csv"], repo, env).stdout
     rows = list(csv.DictReader(io.StringIO(shown)))
-    assert {float(r["train.lr"]) for r in rows if r["Experiment"]} >= {0.002, 0.004}
-    assert "raw_contract.success" not in rows[0]  # unchanged across runs: dropped
+    rates = {float(r["families.gbdt.learning_rate"]) for r in rows if r["Experiment"]}
+    assert rates >= {0.02, 0.04}
+    assert "contract" not in rows[0] and "families.mlp.lr" not in rows[0]  # unchanged: dropped
 
 
 def test_reingesting_unchanged_data_reruns_nothing_downstream(pipeline_repo):
@@ -298,7 +340,7 @@ def test_bring_your_own_data_walkthrough(tmp_path, adult_wheel, penguins_csv):
     assert stages_run(out.stdout) == STAGES
     cleaning = json.loads((repo / "metrics/prepare.json").read_text())["cleaning"]
     assert cleaning["rows_in"] == 344 and cleaning["rows_missing_target"] == 11
-    ev = json.loads((repo / "metrics/eval.json").read_text())
+    ev = json.loads((repo / "reports/eval/report_metrics.json").read_text())
     assert ev["model"]["accuracy"] > 0.8 and ev["baseline"]["accuracy"] > 0.8
     card = (repo / "models/bundle/model_card.md").read_text()
     assert "penguin_sex_classifier" in card and "Palmer Station" in card
@@ -332,7 +374,7 @@ def test_multiclass_end_to_end(tmp_path, adult_wheel, penguins_csv):
     assert stages_run(run(["dvc", "repro"], repo, env).stdout) == STAGES
     split = json.loads((repo / "metrics/split.json").read_text())["split"]
     assert set(split["test"]["class_counts"]) == {"Adelie", "Chinstrap", "Gentoo"}
-    ev = json.loads((repo / "metrics/eval.json").read_text())
+    ev = json.loads((repo / "reports/eval/report_metrics.json").read_text())
     assert ev["task"] == "multiclass"
     for name in ("model", "baseline"):
         assert ev[name]["accuracy"] > 0.9 and ev[name]["f1_macro"] > 0.9
@@ -343,7 +385,8 @@ def test_multiclass_end_to_end(tmp_path, adult_wheel, penguins_csv):
     assert json.loads((plots / "roc_model.json").read_text()) == []  # binary only
     assert len(json.loads((plots / "confusion.json").read_text())) == ev["test_rows"]
     assert json.loads((plots / "reliability_model.json").read_text())
-    assert json.loads((repo / "metrics/gate.json").read_text())["gate"]["checked"] == 3
+    assert len(json.loads((repo / "reports/eval/gate.json").read_text())) == 3
+    assert json.loads((repo / "metrics/eval.json").read_text()).keys() == {"accuracy", "f1_macro"}
     assert (
         "Multiclass classifier predicting `species`"
         in (repo / "models/bundle/model_card.md").read_text()
@@ -371,7 +414,7 @@ def test_regression_end_to_end(tmp_path, adult_wheel, penguins_csv):
     split = json.loads((repo / "metrics/split.json").read_text())["split"]
     for part in ("train", "val", "test"):  # stratified on deciles: each split spans the range
         assert split[part]["target"]["min"] < 3100 and split[part]["target"]["max"] > 5500
-    ev = json.loads((repo / "metrics/eval.json").read_text())
+    ev = json.loads((repo / "reports/eval/report_metrics.json").read_text())
     assert ev["task"] == "regression"
     for name in ("model", "baseline"):
         m = ev[name]
@@ -382,8 +425,10 @@ def test_regression_end_to_end(tmp_path, adult_wheel, penguins_csv):
     for row in residuals:
         assert row["residual"] == pytest.approx(row["actual"] - row["predicted"], abs=1e-5)
     assert json.loads((repo / "reports/eval/confusion.json").read_text()) == []
-    assert json.loads((repo / "metrics/gate.json").read_text())["gate"] == {
-        "passed": True, "failed": 0, "checked": 3}  # fmt: skip
+    assert json.loads((repo / "metrics/gate.json").read_text()) == {"gate": True}
+    assert len(json.loads((repo / "reports/eval/gate.json").read_text())) == 3
+    select = json.loads((repo / "metrics/select.json").read_text())
+    assert 0 < select["val_rmse"] < 500  # selection on validation RMSE, in grams
     assert "## Worst slices by rmse" in (repo / "reports/eval/analysis.md").read_text()
     card = (repo / "models/bundle/model_card.md").read_text()
     assert "Regression model predicting the number `body_mass_g`" in card and "| r2 |" in card
@@ -413,12 +458,12 @@ def test_killed_train_stage_resumes_and_matches_an_uninterrupted_run(tmp_path, a
     env = project_env(tmp_path)
     repo = make_project(tmp_path / "repo", adult_wheel, env)
     params = repo / "params.yaml"
-    text = params.read_text().replace("max_epochs: 4", "max_epochs: 40")
-    params.write_text(text.replace("patience: 4 ", "patience: 100 "))
+    text = params.read_text().replace("max_epochs: 4", "max_epochs: 40", 1)  # the mlp's
+    params.write_text(text.replace("patience: 6 ", "patience: 100 ", 1))
     run(["dvc", "repro", "split"], repo, env)
-    last = repo / "models/resume/last.ckpt"
+    last = repo / "models/resume/mlp/last.ckpt"
     with open(tmp_path / "killed.log", "w") as log:
-        proc = subprocess.Popen(["dvc", "repro", "train"], cwd=repo, env=env, stdout=log,
+        proc = subprocess.Popen(["dvc", "repro", "train@mlp"], cwd=repo, env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         deadline = time.monotonic() + 300
         while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -426,17 +471,18 @@ def test_killed_train_stage_resumes_and_matches_an_uninterrupted_run(tmp_path, a
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert last.exists(), (tmp_path / "killed.log").read_text()[-2000:]
-    assert not (repo / "models/train/model.pt").exists()  # the killed run wrote no output
-    resumed = run(["dvc", "repro", "train"], repo, env)
-    assert "resuming from models/resume/last.ckpt" in resumed.stdout + resumed.stderr
-    summary = json.loads((repo / "models/train/train_summary.json").read_text())["model"]
+    model = repo / "models/families/mlp/model.pt"
+    assert not model.exists()  # the killed run wrote no output
+    resumed = run(["dvc", "repro", "train@mlp"], repo, env)
+    assert "resuming from models/resume/mlp/last.ckpt" in resumed.stdout + resumed.stderr
+    summary = json.loads((repo / "models/families/mlp/family.json").read_text())["summary"]
     assert summary["resumed_after_epoch"] is not None and summary["epochs_run"] == 40
-    assert not (repo / "models/resume").exists()  # finished: nothing left to resume
-    weights = torch.load(repo / "models/train/model.pt", weights_only=True)
-    shutil.copy(repo / "models/train/model.pt", tmp_path / "resumed.pt")
-    again = run(["dvc", "repro", "--force", "train"], repo, env)  # uninterrupted, same inputs
+    assert not (repo / "models/resume/mlp").exists()  # finished: nothing left to resume
+    weights = torch.load(model, weights_only=True)
+    shutil.copy(model, tmp_path / "resumed.pt")
+    again = run(["dvc", "repro", "--force", "train@mlp"], repo, env)  # uninterrupted, same inputs
     assert "resuming" not in again.stdout + again.stderr
-    fresh = torch.load(repo / "models/train/model.pt", weights_only=True)
+    fresh = torch.load(model, weights_only=True)
     for name, tensor in weights.items():
         assert torch.equal(tensor, fresh[name]), name
 
@@ -453,27 +499,32 @@ def test_two_process_ddp_run_matches_one_process(pipeline_repo, tmp_path):
     source, env, _ = pipeline_repo
     repo = tmp_path / "repo"
     shutil.copytree(source, repo, symlinks=True)
-    single = json.loads((repo / "metrics/eval.json").read_text())["model"]
     params = repo / "params.yaml"
+    text = params.read_text().replace("candidates: [linear, mlp, resnet, gbdt]",
+                                      "candidates: [mlp]").replace("ensemble: true", "ensemble: false")  # fmt: skip
+    params.write_text(text)
+    run(["dvc", "repro", "evaluate"], repo, env)
+    single = json.loads((repo / "metrics/eval.json").read_text())
     text = params.read_text().replace("  devices: 1 ", "  devices: 2 ")
     params.write_text(text.replace("  strategy: auto ", "  strategy: ddp  "))
     out = run(["dvc", "repro", "evaluate"], repo, env)
-    assert stages_run(out.stdout) == ["train", "evaluate"]
+    assert stages_run(out.stdout) == [*TRAIN, "select", "evaluate"]  # train: params changed
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in out.stdout + out.stderr
-    summary = json.loads((repo / "models/train/train_summary.json").read_text())["model"]
+    summary = json.loads((repo / "models/families/mlp/family.json").read_text())["summary"]
     assert summary["processes"] == 2 and summary["epochs_run"] == 4
-    steps = (repo / "metrics/train/plots/metrics/val/loss.tsv").read_text().splitlines()
+    steps = (repo / "metrics/train/mlp/plots/metrics/val/loss.tsv").read_text().splitlines()
     assert len(steps) == 1 + 4  # one writer: a header and one row per epoch
-    assert not (repo / "models/resume").exists()
-    ddp = json.loads((repo / "metrics/eval.json").read_text())["model"]
+    assert not (repo / "models/resume/mlp").exists()
+    ddp = json.loads((repo / "metrics/eval.json").read_text())
     for name, tolerance in DDP_TOLERANCE.items():
         assert abs(ddp[name] - single[name]) <= tolerance, (name, ddp[name], single[name])
 
 
 def test_sweep_runs_trials_as_experiments_and_resumes_after_a_kill(pipeline_repo, tmp_path):
-    """`trainflow sweep` (2 trials up to train), kill -9 in the second trial's train stage, run
+    """`trainflow sweep` (2 trials up to select), kill -9 in the second trial's train stage, run
     it again: the cut trial's values run as a new trial and every finished trial is an
-    experiment in `dvc exp show` with its params and objective."""
+    experiment in `dvc exp show` with its family, values and objective; `--apply` writes each
+    family's best values into params.yaml; a spent time budget starts no trial."""
     import os
     import shutil
     import signal
@@ -484,8 +535,7 @@ def test_sweep_runs_trials_as_experiments_and_resumes_after_a_kill(pipeline_repo
     repo = tmp_path / "repo"
     shutil.copytree(source, repo, symlinks=True)
     params = repo / "params.yaml"
-    text = params.read_text().replace("  trials: 20 ", "  trials: 2  ")
-    params.write_text(text.replace("  targets: [evaluate]", "  targets: [train]"))
+    params.write_text(params.read_text().replace("  trials: 20 ", "  trials: 2  "))
     run(["git", "add", "-A"], repo, env)
     run(["git", "commit", "-qm", "sweep baseline"], repo, env)
     log_path = tmp_path / "killed.log"
@@ -495,25 +545,37 @@ def test_sweep_runs_trials_as_experiments_and_resumes_after_a_kill(pipeline_repo
         deadline = time.monotonic() + 300
         while proc.poll() is None and time.monotonic() < deadline:
             text = log_path.read_text()
-            if "trial 1 (2 of 2)" in text and "Running stage 'train'" in text.split("trial 1")[1]:
+            if "trial 1 (2 of 2)" in text and "Running stage 'train@" in text.split("trial 1")[1]:
                 break
             time.sleep(0.1)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     killed = log_path.read_text()
-    assert "trial 0: val.best_loss = " in killed and "trial 1: val" not in killed, killed[-3000:]
+    assert "trial 0: val_log_loss = " in killed and "trial 1: val" not in killed, killed[-3000:]
     cut = re.search(r"trial 1 \(2 of 2\): (.*)", killed).group(1)
     resumed = run(["trainflow", "sweep"], repo, env)
     out = resumed.stdout + resumed.stderr
     assert "trial 1 was interrupted: its values run again" in out
-    assert f"trial 2 (2 of 2): {cut}" in out  # the same values, as a new trial
-    assert "best: mlp-" in out
+    assert f"trial 2 (2 of 2): {cut}" in out  # the same family and values, as a new trial
+    assert "best: automl-" in out and "best per family: " in out
     shown = run(["dvc", "exp", "show", "--csv"], repo, env).stdout
     rows = {r["Experiment"]: r for r in csv.DictReader(io.StringIO(shown)) if r["Experiment"]}
-    assert {"mlp-0", "mlp-2"} <= set(rows) and "mlp-1" not in rows
-    for name in ("mlp-0", "mlp-2"):
-        assert 0 < float(rows[name]["val.best_loss"]) < 1
-    assert f"train.lr={float(rows['mlp-2']['train.lr'])!r}" in cut.replace(", ", " ")
+    assert {"automl-0", "automl-2"} <= set(rows) and "automl-1" not in rows
+    family = cut.split()[0]
+    for name in ("automl-0", "automl-2"):
+        assert 0 < float(rows[name]["val_log_loss"]) < 1
+        assert rows[name]["champion"] in {"mlp", "resnet", "gbdt"}
+    assert rows["automl-2"]["champion"] == family
+    assert rows["automl-2"]["select.candidates"] == f"['{family}']"
+    applied = run(["trainflow", "sweep", "--apply"], repo, env).stdout
+    written = yaml.safe_load(params.read_text())["families"]
+    for line in applied.splitlines()[:-1]:  # "families.<family>.<key>: <value>"
+        key, value = line.split(": ", 1)
+        _, fam, name = key.split(".")
+        assert written[fam][name] == json.loads(value)
+    assert "# the candidate model families" in params.read_text().lower()  # comments kept
+    budget = run(["trainflow", "sweep", "--trials", "5", "--time-budget", "0s"], repo, env)
+    assert "time budget of 0 s spent: stopping after 2 completed trials" in budget.stderr
 
 
 def test_two_node_launch_writes_outputs_on_node_zero_only(pipeline_repo, tmp_path):
@@ -531,26 +593,27 @@ def test_two_node_launch_writes_outputs_on_node_zero_only(pipeline_repo, tmp_pat
         params = node / "params.yaml"
         text = params.read_text().replace("  num_nodes: 1 ", "  num_nodes: 2 ")
         params.write_text(text.replace("  strategy: auto ", "  strategy: ddp  "))
-    before = (nodes[1] / "models/train/model.pt").read_bytes()
+    before = (nodes[1] / "models/families/mlp/model.pt").read_bytes()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cluster = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2"}
     worker = subprocess.Popen(
-        ["python", "-m", "trainflow.stages.train"], cwd=nodes[1],
+        ["python", "-m", "trainflow.stages.train", "mlp"], cwd=nodes[1],
         env={**env, **cluster, "NODE_RANK": "1"}, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    main = run(["dvc", "repro", "train"], nodes[0], {**env, **cluster, "NODE_RANK": "0"})
+    main = run(["dvc", "repro", "--single-item", "train@mlp"], nodes[0],
+               {**env, **cluster, "NODE_RANK": "0"})  # fmt: skip
     worker_out, _ = worker.communicate(timeout=300)
     assert worker.returncode == 0, worker_out
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in worker_out
-    assert "trained:" not in worker_out  # the worker logs no result and writes no output
-    assert stages_run(main.stdout) == ["train"]
-    summary = json.loads((nodes[0] / "models/train/train_summary.json").read_text())["model"]
+    assert "trained mlp" not in worker_out  # the worker logs no result and writes no output
+    assert stages_run(main.stdout) == ["train@mlp"]
+    summary = json.loads((nodes[0] / "models/families/mlp/family.json").read_text())["summary"]
     assert summary["processes"] == 2
-    assert (nodes[1] / "models/train/model.pt").read_bytes() == before
-    assert not (nodes[1] / "models/resume").exists()
+    assert (nodes[1] / "models/families/mlp/model.pt").read_bytes() == before
+    assert not (nodes[1] / "models/resume/mlp").exists()
 
 
 def test_verify_reruns_a_revision_in_a_fresh_clone_bit_for_bit(pipeline_repo, tmp_path):
@@ -570,15 +633,20 @@ def test_verify_reruns_a_revision_in_a_fresh_clone_bit_for_bit(pipeline_repo, tm
         "exceptions marked above"
     ) in done.stdout
     table = done.stdout
-    assert re.search(r"train\s+models/train\s+(\w+)\s+\1\s+identical", table)
+    for family in ("linear", "mlp", "resnet", "gbdt"):
+        assert re.search(rf"train@{family}\s+models/families/{family}\s+(\w+)\s+\1\s+identical",
+                         table), table  # fmt: skip
+    assert re.search(r"select\s+models/champion\s+(\w+)\s+\1\s+identical", table)
     # another commit in the card's lineage: other bytes, the same content hash
     assert re.search(r"package\s+models/bundle\s+(\w+)\s+(?!\1)\w+\s+identical\* \(only the "
                      r"card's lineage differs", table)  # fmt: skip
     assert re.search(r"validate\s+reports/validation\s+(\w+)\s+\1\s+identical", table)
-    assert re.search(r"metrics/speed.json .* tolerated \(inference timings", table)
+    assert re.search(r"metrics/speed/evaluate.json .* tolerated \(fit and inference timings",
+                     table)  # fmt: skip
+    assert re.search(r"reports/leaderboard.md .* tolerated", table)
 
     ev = json.loads((repo / "metrics/eval.json").read_text())
-    ev["model"]["accuracy"] = 0.5
+    ev["accuracy"] = 0.5
     (repo / "metrics/eval.json").write_text(json.dumps(ev))
     bundle = json.loads((repo / "metrics/bundle.json").read_text())
     bundle["bundle"]["content_sha256"] = "0" * 64  # as if the bundle held something else
@@ -586,7 +654,7 @@ def test_verify_reruns_a_revision_in_a_fresh_clone_bit_for_bit(pipeline_repo, tm
     run(["git", "commit", "-qam", "tampered record"], repo, env)
     bad = run(["trainflow", "verify", "--workdir", str(tmp_path / "v2")], repo, env, check=False)
     assert bad.returncode == 1
-    assert "metrics/eval.json: model.accuracy 0.5 -> " in bad.stdout
+    assert "metrics/eval.json: accuracy 0.5 -> " in bad.stdout
     assert f"metrics/bundle.json: bundle.content_sha256 '{'0' * 64}' -> " in bad.stdout
     assert re.search(r"package\s+models/bundle\s+\w+\s+\w+\s+DIFFERENT", bad.stdout)
     assert "not reproduced: 1 outputs and 2 metric values differ" in bad.stderr

@@ -43,12 +43,13 @@ def test_register_assign_rollback_and_fetch_from_s3(pipeline_repo, tmp_path):
         run(["gto", "assign", ARTIFACT, "--version", "v1.0.0", "--stage", "prod"], repo, env)
         run(["dvc", "push"], repo, env)
 
-        params = repo / "params.yaml"  # earlier tests may have left another lr in the copy
+        params = repo / "params.yaml"  # earlier tests may have left another rate in the copy
         text = params.read_text()
-        lr = yaml.safe_load(text)["train"]["lr"]
-        params.write_text(re.sub(r"^  lr: \S+", f"  lr: {lr * 2}", text, count=1, flags=re.M))
+        rate = yaml.safe_load(text)["families"]["gbdt"]["learning_rate"]
+        params.write_text(re.sub(r"^    learning_rate: \S+", f"    learning_rate: {rate * 2}",
+                                 text, count=1, flags=re.M))  # fmt: skip
         run(["dvc", "repro"], repo, env)
-        run(["git", "commit", "-qam", "run 2: lr doubled"], repo, env)
+        run(["git", "commit", "-qam", "run 2: learning rate doubled"], repo, env)
         v2 = (repo / BUNDLE).read_bytes()
         assert v2 != v1
         run(["gto", "register", ARTIFACT, "--version", "v1.1.0"], repo, env)

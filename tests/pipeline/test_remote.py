@@ -51,7 +51,7 @@ def test_push_to_s3_and_pull_into_a_fresh_clone(pipeline_repo, tmp_path, adult_w
 
         clone = tmp_path / "clone"
         run(["git", "clone", "-q", str(repo), str(clone)], tmp_path, env)
-        assert not (clone / "models/train").exists()
+        assert not (clone / "models/champion").exists()
         run(["dvc", "pull"], clone, {**env, **S3_ENV})  # credentials from the environment
     # the source data is fetched (make data), not DVC-tracked: put it where ingest reads it
     (clone / "data/external").mkdir(parents=True, exist_ok=True)

@@ -87,15 +87,35 @@ def test_bundle_documents_describe_the_server(server, pipeline_repo):
         model_files = [m for m in tar.getmembers() if m.isfile() and "/models/" in m.name]
         docs = {m.name.rsplit("/", 1)[-1]: tar.extractfile(m).read() for m in model_files}
     assert {"params.json", "requirements.lock", "input_schema.json", "example_request.json",
-            "model.pt2", "model.onnx", "model_card.md"} <= set(docs)  # fmt: skip
+            "model.onnx", "model_card.md", "family.json", "selection.json"} <= set(docs)  # fmt: skip
     assert b"torch==2.13.0" in docs["requirements.lock"]
-    assert json.loads(docs["params.json"])["train"]["hidden"] == [128, 64]
+    assert json.loads(docs["params.json"])["families"]["mlp"]["width"] == 256
     example = json.loads(docs["example_request.json"])
     jsonschema.validate(example, json.loads(docs["input_schema.json"]))
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"records": [{"agee": 3}]}, json.loads(docs["input_schema.json"]))
     resp = predict(server, example)
     assert resp.status_code == 200 and len(resp.json()) == len(example["records"])
+
+
+def test_explain_returns_each_records_top_features(server):
+    resp = requests.post(f"{server}/explain", json={"records": [RECORD, {**RECORD, "age": 60}],
+                                                   "top": 3}, timeout=30)  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert len(body) == 2 and body[0]["label"] in ("<=50K", ">50K")
+    for answer in body:
+        tops = answer["top_features"]
+        assert len(tops) == 3 and len({t["feature"] for t in tops}) == 3
+        sizes = [abs(t["attribution"]) for t in tops]
+        assert sizes == sorted(sizes, reverse=True) and sizes[0] > 0
+    default = requests.post(f"{server}/explain", json={"records": [RECORD]}, timeout=30).json()
+    assert len(default[0]["top_features"]) == 5
+    for payload, named in (({"records": [{**RECORD, "age": "old"}]}, "age"),
+                           ({"records": [RECORD], "top": 0}, "top"),
+                           ({"records": [RECORD], "top": 99}, "top")):  # fmt: skip
+        bad = requests.post(f"{server}/explain", json=payload, timeout=10)
+        assert 400 <= bad.status_code < 500 and named in bad.text, bad.text
 
 
 def test_drift_endpoint_names_the_shifted_feature(server):

@@ -24,6 +24,7 @@ from trainflow.data.columnar import is_text
 from trainflow.data.sources import SOURCE_FILE_COLUMN
 from trainflow.errors import StageError
 from trainflow.params import DataParams
+from trainflow.webassets import make_offline
 
 NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "float32", "float64", "Int64", "Float64"]
 
@@ -243,6 +244,7 @@ def run_suite(frame: pd.DataFrame, suite: dict, docs_dir: Path | None = None) ->
     result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
     if docs_dir is not None:
         reproducible_docs(docs_dir)
+        make_offline(docs_dir)  # vendored Bootstrap, bootstrap-table, Font Awesome, vega
     outcomes: list[ExpectationOutcome] = []
     stats = {"evaluated_expectations": 0}
     for run in result.run_results.values():

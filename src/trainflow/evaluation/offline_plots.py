@@ -1,25 +1,17 @@
 """Build an HTML template for `dvc plots show` with vega, vega-lite and vega-embed inlined.
 
-DVC's default page loads those scripts from a CDN; with them inlined (taken from the npm
-registry once, with `npm pack`) the rendered plots open with no network.
+DVC's default page loads those scripts from a CDN; with the vendored copies inlined
+(trainflow/assets/vendor) the rendered plots open with no network.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import tarfile
-import tempfile
 from pathlib import Path
 
-from trainflow.errors import StageError
 from trainflow.io import atomic_path
+from trainflow.webassets import inline_scripts
 
-PACKAGES = {  # npm package -> the browser build inside it
-    "vega@5": "build/vega.min.js",
-    "vega-lite@5": "build/vega-lite.min.js",
-    "vega-embed@6": "build/vega-embed.min.js",
-}
 PAGE = """<!DOCTYPE html>
 <html>
 <head>
@@ -35,33 +27,14 @@ PAGE = """<!DOCTYPE html>
 """
 
 
-def fetch_scripts(workdir: Path) -> list[str]:
-    """`npm pack` each package and return the browser builds' source, in load order."""
-    sources = []
-    for spec, member in PACKAGES.items():
-        done = subprocess.run(
-            ["npm", "pack", "--silent", spec], cwd=workdir, capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            raise StageError(f"npm pack {spec} failed: {done.stderr.strip()[-300:]}")
-        tarball = workdir / done.stdout.strip().splitlines()[-1]
-        with tarfile.open(tarball) as tar:
-            handle = tar.extractfile(f"package/{member}")
-            if handle is None:
-                raise StageError(f"{tarball.name}: has no {member}")
-            sources.append(handle.read().decode())
-    return sources
-
-
-def render_template(scripts: list[str]) -> str:
-    tags = "\n".join(f"<script>{src}</script>" for src in scripts)
-    return PAGE.format(scripts=tags)
+def render_template() -> str:
+    return PAGE.format(scripts=inline_scripts())
 
 
 def main() -> None:
     target = Path(sys.argv[1])
-    with tempfile.TemporaryDirectory() as tmp, atomic_path(target) as out:
-        out.write_text(render_template(fetch_scripts(Path(tmp))))
+    with atomic_path(target) as out:
+        out.write_text(render_template())
     print(f"wrote {target}")
 
 

@@ -25,26 +25,33 @@ from trainflow.params import TrainParams
 from trainflow.tasks import scores_from_outputs
 
 PARITY_TOLERANCE = 1e-5  # |exported - reference| <= tol * max(1, |reference|), every output
+ONNX_TOLERANCE = 1e-4
+"""onnxruntime runs its own float32 kernels: sin/cos of large arguments (periodic
+embeddings) and sums over hundreds of trees round differently from torch's and LightGBM's
+(measured on Adult: up to 7e-6 for the MLP, 4e-7 for the trees; 1.4e-5 on a 3-class table)."""
 
 
-def _max_excess(reference: np.ndarray, other: np.ndarray) -> tuple[float, bool]:
+def _max_excess(reference: np.ndarray, other: np.ndarray, tolerance: float) -> tuple[float, bool]:
     diff = np.abs(other.astype(np.float64) - reference.astype(np.float64))
-    allowed = PARITY_TOLERANCE * np.maximum(1.0, np.abs(reference.astype(np.float64)))
+    allowed = tolerance * np.maximum(1.0, np.abs(reference.astype(np.float64)))
     return float(diff.max(initial=0.0)), bool((diff <= allowed).all())
 
 
 def compare_outputs(reference: np.ndarray, exports: dict[str, np.ndarray]) -> dict:
-    """{format}_max_abs_diff for each export; StageError when one is off."""
-    report: dict = {"rows": len(reference), "tolerance": PARITY_TOLERANCE}
+    """{format}_max_abs_diff for each export (ONNX within ONNX_TOLERANCE, every other format
+    within PARITY_TOLERANCE); StageError naming the format when one is off."""
+    report: dict = {"rows": len(reference)}
     for name, out in exports.items():
         if out.shape != reference.shape:
             raise StageError(f"export parity: {name} output shape {out.shape} != "
                              f"{reference.shape}")  # fmt: skip
-        worst, ok = _max_excess(reference, out)
+        tolerance = ONNX_TOLERANCE if name == "onnx" else PARITY_TOLERANCE
+        worst, ok = _max_excess(reference, out, tolerance)
         report[f"{name}_max_abs_diff"] = worst
+        report[f"{name}_tolerance"] = tolerance
         if not ok:
             raise StageError(f"export parity: {name} differs from the model by up to "
-                             f"{worst:.3g} (tolerance {PARITY_TOLERANCE:g}) on "
+                             f"{worst:.3g} (tolerance {tolerance:g}) on "
                              f"{len(reference)} rows")  # fmt: skip
     return report
 

@@ -101,9 +101,13 @@ def to_onnx(booster: object, n_features: int, task: str) -> bytes:
     for name in ("onnxmltools", "skl2onnx"):
         logging.getLogger(name).setLevel(logging.ERROR)
     model = onnxmltools.convert_lightgbm(
-        booster, initial_types=[("x", FloatTensorType([None, n_features]))],
+        booster, name="lightgbm", initial_types=[("x", FloatTensorType([None, n_features]))],
         target_opset=15, zipmap=False,
     )  # fmt: skip
+    # the converter lists its opsets in set order, which varies between runs: fix the order
+    opsets = sorted(model.opset_import, key=lambda o: o.domain)
+    del model.opset_import[:]
+    model.opset_import.extend(opsets)
     return model.SerializeToString()
 
 

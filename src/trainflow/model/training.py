@@ -52,7 +52,8 @@ SYNC_POINTS = frozenset(
 def fast_dvclive_logger(live_dir: Path, resume: bool = False):
     """dvclive's Lightning logger minus two costs that grow past a training epoch of this model:
     to decide whether to write a step it scans `inspect.stack()`, which reads the source file of
-    every frame (~30 ms a call), and it writes through OfflineLive (above). Same files written."""
+    every frame (~30 ms a call), and it writes through OfflineLive (trainflow.live). Same files,
+    one row per epoch."""
     from dvclive import Live
     from dvclive.lightning import DVCLiveLogger
     from lightning.fabric.loggers.logger import rank_zero_experiment
@@ -70,6 +71,9 @@ def fast_dvclive_logger(live_dir: Path, resume: bool = False):
 
         @rank_zero_only
         def log_metrics(self, metrics: dict, step: int | None = None, sync: bool = False) -> None:
+            # values are logged once per epoch: the epoch is the x of every curve (Lightning's
+            # step counts its calls, `train.steps_per_call` batches each)
+            step = int(metrics["epoch"]) if "epoch" in metrics else step
             frame = sys._getframe(1)
             while frame is not None and not sync:
                 sync = frame.f_code.co_name in SYNC_POINTS

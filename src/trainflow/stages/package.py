@@ -97,7 +97,9 @@ def write_documents(
     profile (drift), the params it was built with (seed, data, train, package), the locked
     environment, the request's JSON schema, a real example request (two test rows) and the
     build's lineage (git commit, measured latency)."""
-    built_from = params.model_dump(mode="json", include={"seed", "data", "train", "package"})
+    built_from = params.model_dump(
+        mode="json", include={"seed", "data", "train", "families", "select", "package"}
+    )
     train = read_parquet(paths.split_table("train"))
     files = {
         "reference_profile.json": reference_profile(train, params.data),  # for /drift
