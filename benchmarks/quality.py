@@ -92,8 +92,8 @@ def trainflow_models(params, train, val, test, seed: int) -> tuple[dict, dict]:
                        {n: out[n][0] for n in names}, truth, params.data.labels,
                        params.select.ensemble, params.select.ensemble_rounds)  # fmt: skip
     weights = selection.weights or {selection.champion: 1.0}
-    out["champion"] = tuple(sum(w * out[n][i] for n, w in weights.items()) for i in (0, 1)) + (
-        sum(out[n][2] for n in names),)  # fmt: skip
+    val_scores, test_scores = (sum(w * out[n][i] for n, w in weights.items()) for i in (0, 1))
+    out["champion"] = (val_scores, test_scores, sum(out[n][2] for n in names))
     return out, {"champion": selection.champion, "weights": selection.weights}
 
 
@@ -138,6 +138,8 @@ def reference_models(params, train, val, test, seed: int) -> dict:
     def hgb():
         from sklearn.ensemble import (
             HistGradientBoostingClassifier as C,
+        )
+        from sklearn.ensemble import (
             HistGradientBoostingRegressor as R,
         )
 
@@ -206,8 +208,11 @@ def reference_models(params, train, val, test, seed: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=1, help="fits per model (seeds 0..N-1)")
-    parser.add_argument("--shared-feature-rows", choices=["drop_from_train", "fail", "allow"],
-                        help="redo the split from data/prepared with this leakage setting")
+    parser.add_argument(
+        "--shared-feature-rows",
+        choices=["drop_from_train", "fail", "allow"],
+        help="redo the split from data/prepared with this leakage setting",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     warnings.filterwarnings("ignore")
@@ -225,9 +230,9 @@ def main() -> None:
         truths = [pre.encode_target(f[params.data.target]) for f in (val, test)]
     select_metric = params.selection_metric
     shown = [m for m in (HEADLINE[task][0], "auroc" if task == "binary" else HEADLINE[task][-1])]
+    setting = args.shared_feature_rows or params.split.shared_feature_rows
     print(f"{task}: train {len(train):,}, val {len(val):,}, test {len(test):,} rows; "
-          f"split.shared_feature_rows {args.shared_feature_rows or params.split.shared_feature_rows}"
-          f"; {args.seeds} seed(s)")  # fmt: skip
+          f"split.shared_feature_rows {setting}; {args.seeds} seed(s)")  # fmt: skip
     runs: dict[str, list[dict]] = {}
     champions = []
     for seed in range(args.seeds):
@@ -257,8 +262,9 @@ def main() -> None:
     for goal, name in (("champion", "trainflow champion"), ("best neural family", neural)):
         if name is None:
             continue
-        met = [f"{m} {means[name][f'test {m}']:.4f} {'>=' if means[name][f'test {m}'] >= v else '<'} "
-               f"{v}" for m, v in GOALS[goal].items()]  # fmt: skip
+        values = {m: means[name][f"test {m}"] for m in GOALS[goal]}
+        met = [f"{m} {values[m]:.4f} {'>=' if values[m] >= v else '<'} {v}"
+               for m, v in GOALS[goal].items()]  # fmt: skip
         ok = all(means[name][f"test {m}"] >= v for m, v in GOALS[goal].items())
         print(f"goal, {goal} ({name}): {', '.join(met)}: {'MET' if ok else 'NOT MET'}")
 

@@ -10,8 +10,9 @@ data/split/val.parquet after every epoch, and start from the same seed. The plai
 one writes by hand: tensors resident on the device, a seeded permutation per epoch, one
 fancy-index per batch, AdamW, the task's loss. trainflow's side is `train_network` (early
 stopping switched off so both run every epoch), with its checkpoints, torchmetrics, dvclive
-logging and `train.steps_per_call` optimizer steps per Lightning step. A bare LightningModule (same network, loss, optimizer and loaders; no metrics,
-logging or checkpoints) shows Lightning's own floor. Figures are train samples per second
+logging and `train.steps_per_call` optimizer steps per Lightning step. A bare LightningModule
+(same network, loss, optimizer and loaders, one batch per step; no metrics, logging or
+checkpoints) shows Lightning's own floor. Figures are train samples per second
 (train rows x epochs / wall time of the fit), the best and the median of `--repeats`
 alternating runs, and the ratios to the plain loop: by wall time, and by CPU time (process
 time), which a shared machine's noise (other tenants, CPU steal) inflates far less.
@@ -164,7 +165,8 @@ def main() -> None:
         update["steps_per_call"] = args.steps_per_call
     trainer = params.train.model_copy(update=update)
     family = getattr(params.families, args.family).model_copy(
-        update={"batch_size": args.batch_size})
+        update={"batch_size": args.batch_size}
+    )
     split = ROOT / "data/split"
     if not (split / "train.parquet").exists():
         sys.exit("data/split/train.parquet missing: run `dvc repro split` first")

@@ -156,7 +156,8 @@ def test_apply_writes_each_familys_best_values_keeping_comments(tmp_path):
     study = run_sweep(sweep_params(trials=8), 0, fake.runner(), tmp_path / "s.log", BASELINE)
     params = tmp_path / "params.yaml"
     params.write_text("families:  # the candidates\n  gbdt:\n    learning_rate: 0.03  # rate\n"
-                      "    num_leaves: 15\n  mlp:\n    lr: 0.001\n    batch_size: 256\n")  # fmt: skip
+                      "    num_leaves: 15\n  mlp:\n    lr: 0.001\n"
+                      "    batch_size: 256\n")  # fmt: skip
     chosen = apply_best(study, sweep_params(trials=8), params)
     written = yaml.safe_load(params.read_text())["families"]
     best = {t.params["family"]: t for t in sorted(study.trials, key=lambda t: -t.value)}

@@ -74,8 +74,11 @@ def main(argv: list[str] | None = None) -> None:
     sweep = sub.add_parser("sweep", help="search across families (Optuna TPE) by dvc experiments")
     sweep.add_argument("--trials", type=int, help="completed trials wanted (default: params)")
     sweep.add_argument("--time-budget", help="no trial starts after this long, e.g. 10m, 1h")
-    sweep.add_argument("--apply", action="store_true",
-                       help="write each family's best values found into params.yaml")
+    sweep.add_argument(
+        "--apply",
+        action="store_true",
+        help="write each family's best values found into params.yaml",
+    )
     compare = sub.add_parser("compare", help="an offline HTML page comparing experiments")
     compare.add_argument("revisions", nargs="*", help="experiments / revisions (default: all)")
     compare.add_argument("--out", type=Path, help="default: reports/compare/index.html")

@@ -286,8 +286,9 @@ def summary(study: Any, sweep: SweepParams) -> str:
              for row in table]  # fmt: skip
     if done:
         per_family = best_per_family(study, sweep)
-        lines += ["", "best per family: " + ", ".join(
-            f"{f} {t.user_attrs['experiment']} ({t.value:.6g})" for f, t in per_family.items())]  # fmt: skip
+        bests = ", ".join(f"{f} {t.user_attrs['experiment']} ({t.value:.6g})"
+                          for f, t in per_family.items())  # fmt: skip
+        lines += ["", f"best per family: {bests}"]
         lines += [f"best: {done[0].user_attrs['experiment']}. Compare: dvc exp show --sort-by "
                   f"{sweep.objective}",
                   "Take each family's best values into params.yaml (then dvc repro selects "

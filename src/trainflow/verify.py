@@ -152,8 +152,9 @@ def environment_drift(lock_text: str) -> list[str]:
 def record_files(tracked: str) -> list[str]:
     """The JSON records a run leaves in git (`git ls-files metrics` output): metrics, reports
     of counts, dvclive summaries. Every value in them is compared."""
+    prefix = f"{paths.METRICS_DIR}/"
     return sorted(line for line in tracked.splitlines()
-                  if line.startswith(f"{paths.METRICS_DIR}/") and line.endswith(".json"))  # fmt: skip
+                  if line.startswith(prefix) and line.endswith(".json"))  # fmt: skip
 
 
 def render(rows: list[Row], metric_diffs: list[str]) -> str:

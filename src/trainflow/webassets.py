@@ -30,7 +30,8 @@ CDN_FILES = (
     (r"https://unpkg\.com/bootstrap-table@1\.19\.[01]/dist/bootstrap-table\.min\.js",
      "js/bootstrap-table.min.js"),
     (r"https://unpkg\.com/bootstrap-table@1\.19\.[01]/dist/extensions/filter-control/"
-     r"bootstrap-table-filter-control(?:\.min)?\.css", "css/bootstrap-table-filter-control.min.css"),
+     r"bootstrap-table-filter-control(?:\.min)?\.css",
+     "css/bootstrap-table-filter-control.min.css"),
     (r"https://unpkg\.com/bootstrap-table@1\.19\.[01]/dist/extensions/filter-control/"
      r"bootstrap-table-filter-control\.min\.js", "js/bootstrap-table-filter-control.min.js"),
     (r"https://cdnjs\.cloudflare\.com/ajax/libs/bootstrap-datepicker/1\.9\.0/css/"
@@ -46,7 +47,9 @@ CDN_FILES = (
     (r"https://cdn\.jsdelivr\.net/npm/vega-embed@6", "js/vega-embed.min.js"),
 )  # fmt: skip
 # GX's logos, served from S3: the docs folder has its own copy of the logo
-LOGOS = re.compile(r"https://great-expectations-web-assets\.s3\.[\w.-]+/[\w.-]+\.png(?:\?[^\"')]*)?")
+LOGOS = re.compile(
+    r"https://great-expectations-web-assets\.s3\.[\w.-]+/[\w.-]+\.png(?:\?[^\"')]*)?"
+)
 LOADED = re.compile(r"""(?:src|href)=["'](https?://[^"']+)["']|url\(['"]?(https?://[^'")]+)""")
 LINK_TAG = re.compile(r"<a\s[^>]*href=", re.IGNORECASE)
 

@@ -80,7 +80,7 @@ def task_data(request):
 
 
 def fit_family(name, task_data, tmp_path):
-    task, data, pre, train, val, _ = task_data
+    _, _, pre, train, val, _ = task_data
     ctx = FitContext(seed=0, trainer=TrainParams(accelerator="cpu", steps_per_call=2),
                      resume_dir=tmp_path / "resume", live_dir=tmp_path / "live")  # fmt: skip
     return family_module(name).fit(train, val, pre, SETTINGS[name], ctx)
@@ -88,7 +88,7 @@ def fit_family(name, task_data, tmp_path):
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_family_contract(name, task_data, tmp_path):
-    task, data, pre, train, val, test = task_data
+    task, data, _, _, _, test = task_data
     fitted = fit_family(name, task_data, tmp_path)
     assert fitted.family == name and fitted.task == task
     assert (tmp_path / "live/metrics.json").exists()  # a dvclive curve, whatever the family
@@ -142,7 +142,7 @@ def test_family_contract(name, task_data, tmp_path):
 
 
 def test_weighted_ensemble_contract(task_data, tmp_path):
-    task, data, pre, train, val, test = task_data
+    task, data, pre, _, _, test = task_data
     members = {}
     for name in ("linear", "gbdt"):
         fitted = fit_family(name, task_data, tmp_path / name)

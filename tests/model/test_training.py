@@ -120,8 +120,9 @@ def test_compiled_training_keeps_plain_weight_names_and_learns(tmp_path, splits,
     one = TINY.model_copy(update={"max_epochs": 1, "dropout": 0.0})
     eager = train_mlp(splits["train"], splits["val"], pre, one, 2, tmp_path / "e",
                       tmp_path / "le")  # fmt: skip
+    compiled_trainer = CPU.model_copy(update={"compile": True})
     compiled = train_mlp(splits["train"], splits["val"], pre, one, 2, tmp_path / "c",
-                         tmp_path / "lc", trainer=CPU.model_copy(update={"compile": True}))  # fmt: skip
+                         tmp_path / "lc", trainer=compiled_trainer)  # fmt: skip
     assert list(compiled.net.state_dict()) == list(eager.net.state_dict())
     assert not any("_orig_mod" in k for k in compiled.net.state_dict())
     assert compiled.summary["best_val_loss"] == pytest.approx(

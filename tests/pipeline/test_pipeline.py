@@ -69,7 +69,9 @@ def test_first_repro_runs_every_stage_and_writes_outputs(pipeline_repo):
     ev = json.loads((repo / "metrics/eval.json").read_text())
     assert set(ev) == {"accuracy", "auroc"} and 0.75 < ev["accuracy"] <= 1
     report = json.loads((repo / "reports/eval/report_metrics.json").read_text())
-    assert report["test_rows"] == split["test"]["rows"] and report["champion"] == select["champion"]
+    assert (
+        report["test_rows"] == split["test"]["rows"] and report["champion"] == select["champion"]
+    )
     assert report["model"]["accuracy"] == ev["accuracy"]
     speed = json.loads((repo / "metrics/speed/evaluate.json").read_text())["speed"]
     assert speed["model"]["batch_rows_per_s"] > 0
@@ -225,6 +227,24 @@ def test_experiment_shows_params_metrics_and_data_quality(pipeline_repo):
                   {**env, "COLUMNS": "120"}).stdout  # fmt: skip
     assert max(len(line) for line in changed.splitlines()) <= 120
     assert "families.mlp.lr" in changed and "0.01" in changed
+    # the offline comparison page of these runs, as a browser shows it with no network
+    from tests.browser import REMOTE, REPORT, probe
+
+    made = run(["trainflow", "compare"], repo, env)
+    assert "wrote reports/compare/index.html" in made.stdout
+    shown = probe(repo / "reports/compare/index.html", f"""
+      const r = {{plots: document.querySelectorAll('.plot').length,
+                  drawn: document.querySelectorAll('.plot svg, .plot canvas').length,
+                  families: Array.from(document.querySelectorAll('table')[0]
+                                       .querySelectorAll('tbody tr td:first-child'))
+                                 .map(td => td.textContent),
+                  experiments: document.querySelectorAll('table')[2]
+                                       .querySelectorAll('tbody tr').length,
+                  remote: {REMOTE}}};
+      {REPORT}""", repo)  # fmt: skip
+    assert shown["remote"] == [] and shown["plots"] >= 10 and shown["drawn"] == shown["plots"]
+    assert {"linear", "mlp", "resnet", "gbdt"} <= set(shown["families"])
+    assert shown["experiments"] == 3  # workspace, main, the experiment
 
 
 def test_queued_grid_runs_in_temp_copies(pipeline_repo):
@@ -501,8 +521,8 @@ def test_two_process_ddp_run_matches_one_process(pipeline_repo, tmp_path):
     shutil.copytree(source, repo, symlinks=True)
     params = repo / "params.yaml"
     text = params.read_text().replace("candidates: [linear, mlp, resnet, gbdt]",
-                                      "candidates: [mlp]").replace("ensemble: true", "ensemble: false")  # fmt: skip
-    params.write_text(text)
+                                      "candidates: [mlp]")  # fmt: skip
+    params.write_text(text.replace("ensemble: true", "ensemble: false"))
     run(["dvc", "repro", "evaluate"], repo, env)
     single = json.loads((repo / "metrics/eval.json").read_text())
     text = params.read_text().replace("  devices: 1 ", "  devices: 2 ")

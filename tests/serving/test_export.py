@@ -58,8 +58,8 @@ def test_parity_names_the_format_that_is_off():
     reference = np.array([0.5, 2.0, -3.0])
     report = compare_outputs(reference, {"onnx": reference + 5e-5})  # another runtime's kernels
     assert report["onnx_max_abs_diff"] < 6e-5 and report["onnx_tolerance"] == 1e-4
-    with pytest.raises(StageError, match=r"export parity: torch_export differs from the model "
-                                         r"by up to 5e-05 \(tolerance 1e-05\) on 3 rows"):  # fmt: skip
+    off = r"export parity: torch_export differs from the model by up to 5e-05 \(tolerance 1e-05\)"
+    with pytest.raises(StageError, match=off):
         compare_outputs(reference, {"onnx": reference, "torch_export": reference + 5e-5})
     with pytest.raises(StageError, match=r"onnx differs .* up to 0\.001 \(tolerance 0\.0001\)"):
         compare_outputs(reference, {"onnx": reference + 1e-3})

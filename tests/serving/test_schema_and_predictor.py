@@ -115,5 +115,5 @@ def test_predictor_missing_files(tmp_path, model_folder):
         Predictor.load(tmp_path / "nowhere")
     folder, _ = model_folder
     (folder / "model.pt").unlink()
-    with pytest.raises(StageError, match="model.pt: missing from the model folder"):
+    with pytest.raises(StageError, match=r"model\.pt: missing from the model folder"):
         Predictor.load(folder)

@@ -86,8 +86,9 @@ def test_bundle_documents_describe_the_server(server, pipeline_repo):
     with tarfile.open(repo / "models/bundle/bundle.bento") as tar:
         model_files = [m for m in tar.getmembers() if m.isfile() and "/models/" in m.name]
         docs = {m.name.rsplit("/", 1)[-1]: tar.extractfile(m).read() for m in model_files}
-    assert {"params.json", "requirements.lock", "input_schema.json", "example_request.json",
-            "model.onnx", "model_card.md", "family.json", "selection.json"} <= set(docs)  # fmt: skip
+    expected = {"params.json", "requirements.lock", "input_schema.json", "example_request.json",
+                "model.onnx", "model_card.md", "family.json", "selection.json"}  # fmt: skip
+    assert expected <= set(docs)
     assert b"torch==2.13.0" in docs["requirements.lock"]
     assert json.loads(docs["params.json"])["families"]["mlp"]["width"] == 256
     example = json.loads(docs["example_request.json"])

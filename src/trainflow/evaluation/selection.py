@@ -45,8 +45,10 @@ class Selection:
             rows.append({"family": ENSEMBLE, **self.ensemble_metrics})
         key = self.metric
         rows.sort(key=lambda r: r[key] if self.lower_is_better else -r[key])
-        return {"metric": f"val {key}", "lower_is_better": self.lower_is_better,
-                "champion": self.champion, "weights": self.weights, "leaderboard": rows}  # fmt: skip
+        return {
+            "metric": f"val {key}", "lower_is_better": self.lower_is_better,
+            "champion": self.champion, "weights": self.weights, "leaderboard": rows,
+        }  # fmt: skip
 
 
 def choose(

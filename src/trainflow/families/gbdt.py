@@ -32,8 +32,11 @@ MODEL_FILE = "model.txt"
 ONNX_FILE = "model.onnx"
 PACKAGES = ("lightgbm", "scipy", "narwhals")
 MODULES = ("families/gbdt.py",)  # the bento ships it and everything it imports
-OBJECTIVES = {"binary": ("binary", "binary_logloss"), "multiclass": ("multiclass", "multi_logloss"),
-              "regression": ("regression", "l2")}  # fmt: skip
+OBJECTIVES = {  # task -> LightGBM objective, and the metric early stopping watches
+    "binary": ("binary", "binary_logloss"),
+    "multiclass": ("multiclass", "multi_logloss"),
+    "regression": ("regression", "l2"),
+}
 
 log = logging.getLogger("trainflow.gbdt")
 

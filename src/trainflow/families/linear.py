@@ -46,8 +46,9 @@ def fit(
         with torch.no_grad():
             val_loss = float(loss_for(pre.task)(net(held.x_num, held.x_cat), held.y))
         live.summary["val/loss"] = val_loss
-    config = {"network": {"kind": "linear", "n_numeric": len(pre.numeric),
-                          "cardinalities": pre.cardinalities, "n_outputs": pre.n_outputs}}  # fmt: skip
+    network = {"kind": "linear", "n_numeric": len(pre.numeric),
+               "cardinalities": pre.cardinalities, "n_outputs": pre.n_outputs}  # fmt: skip
+    config = {"network": network}
     summary = info | {"best_val_loss": val_loss, "train_rows": len(train), "val_rows": len(val)}
     return NetworkFitted(family=NAME, preprocessor=pre, config=config, summary=summary, net=net,
                          files=(WEIGHTS_FILE,), packages=TORCH_PACKAGES,

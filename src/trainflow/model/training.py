@@ -1,4 +1,5 @@
-"""Fit a neural family's network with Lightning: early stopping, checkpoints, resume, DDP, dvclive."""
+"""Fit a neural family's network with Lightning: early stopping, checkpoints, resume, DDP and
+dvclive curves."""
 
 from __future__ import annotations
 

@@ -29,8 +29,10 @@ def check_round_trip(
     for name, a, b in (("numeric", expected[0], got[0]), ("categorical", expected[1], got[1])):
         bad = _first_differing_row(a, b)
         if bad is not None:
-            raise StageError(f"preprocessor round trip: {name} features differ (first row "
-                             f"{bad}) after raw records -> cleaning -> {preprocessor_path}")  # fmt: skip
+            raise StageError(
+                f"preprocessor round trip: {name} features differ (first row {bad}) after raw "
+                f"records -> cleaning -> {preprocessor_path}"
+            )
     return {"rows": len(records), "identical": True}
 
 

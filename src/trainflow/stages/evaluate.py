@@ -176,8 +176,9 @@ def main() -> None:
     if selection["champion"] not in families:  # an ensemble: on the leaderboard too
         families[selection["champion"]] = predictors["model"]
         metrics[selection["champion"]] = metrics["model"]
-    sizes = {n: p.model.size_bytes(paths.CHAMPION_DIR if n not in params.select.candidates
-                                   else paths.family_dir(n)) for n, p in families.items()}  # fmt: skip
+    folders = {n: paths.family_dir(n) if n in params.select.candidates else paths.CHAMPION_DIR
+               for n in families}  # fmt: skip
+    sizes = {n: p.model.size_bytes(folders[n]) for n, p in families.items()}
     board = leaderboard_rows(selection, {n: metrics[n] for n in families}, sizes, HEADLINE[task])
     features = test[params.data.features]
     speed = {"model": single_record_latency(predictors["model"], test, ev, params.seed)}

@@ -43,8 +43,9 @@ def train_family(name: str) -> None:
     val = read_parquet(paths.split_table("val"))
     pre = fit_preprocessor(train, params.data, params.train.preprocess)
     fingerprint = run_fingerprint([
-        json.dumps([name, params.seed, params.data.model_dump(mode="json"),
-                    params.train.model_dump(mode="json"), settings.model_dump(mode="json")]).encode(),
+        json.dumps([name, params.seed,
+                    *(s.model_dump(mode="json") for s in (params.data, params.train, settings))],
+                   ).encode(),
         paths.split_table("train").read_bytes(), paths.split_table("val").read_bytes(),
         *code_bytes(),
     ])  # fmt: skip
