@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import logging
 import os
@@ -130,3 +131,11 @@ def read_parquet(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except FileNotFoundError:
         raise StageError(f"{path}: not found (run the stages before this one)") from None
+
+
+def run_fingerprint(parts: list[bytes]) -> str:
+    """What identifies a training run for resuming: a hash over its inputs' bytes."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()

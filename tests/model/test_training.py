@@ -29,6 +29,22 @@ def test_train_network_writes_checkpoints_and_live_metrics(tmp_path, splits, pre
     assert result.config["kind"] == "tabular" and not result.net.training
 
 
+def test_logged_val_loss_is_the_loss_of_the_kept_network(tmp_path, splits, pre):
+    """The best epoch's logged val/loss is the loss over every validation row of the network
+    that training returns (the last, smaller batch weighs by its rows, not as a whole batch)."""
+    from trainflow.model.datamodule import to_tensors
+    from trainflow.model.objective import loss_for
+
+    params = TINY.model_copy(update={"batch_size": 48})  # the val split is not a multiple of it
+    result = train_mlp(splits["train"], splits["val"], pre, params, 0, tmp_path / "ck",
+                       tmp_path / "live")  # fmt: skip
+    val = to_tensors(splits["val"], pre)
+    assert len(val) % 48
+    with torch.no_grad():
+        loss = float(loss_for(pre.task)(result.net(val.x_num, val.x_cat), val.y))
+    assert result.summary["best_val_loss"] == pytest.approx(loss, rel=1e-5)
+
+
 def test_same_seed_same_weights(tmp_path, splits, pre):
     a = train_mlp(splits["train"], splits["val"], pre, TINY, 5, tmp_path / "a", tmp_path / "la")
     b = train_mlp(splits["train"], splits["val"], pre, TINY, 5, tmp_path / "b", tmp_path / "lb")
@@ -56,7 +72,7 @@ def test_chunked_steps_make_the_updates_one_step_per_call_makes(tmp_path, splits
 def test_resumed_run_ends_with_the_uninterrupted_weights(tmp_path, splits, pre):
     """Stop after 2 of 4 epochs (as a killed run leaves its last checkpoint), resume: the final
     weights equal a 4-epoch run's bit for bit."""
-    from trainflow.model.training import run_fingerprint
+    from trainflow.io import run_fingerprint
 
     four = TINY.model_copy(update={"max_epochs": 4, "patience": 10})
     fp = run_fingerprint([b"same run"])

@@ -9,13 +9,11 @@ import pandas as pd
 
 from trainflow.families.base import Fitted
 
-SAMPLE_ROWS = 1000
 
-
-def mean_abs_attribution(model: Fitted, frame: pd.DataFrame, seed: int) -> list[dict]:
-    """[{feature, mean_abs_attribution}] sorted largest first, over a seeded sample of rows
-    (summed over classes for a multiclass model)."""
-    sample = frame.sample(n=min(SAMPLE_ROWS, len(frame)), random_state=seed)
+def mean_abs_attribution(model: Fitted, frame: pd.DataFrame, seed: int, rows: int) -> list[dict]:
+    """[{feature, mean_abs_attribution}] sorted largest first, over a seeded sample of `rows`
+    rows (summed over classes for a multiclass model)."""
+    sample = frame.sample(n=min(rows, len(frame)), random_state=seed)
     attr = np.abs(model.attributions(sample))
     if attr.ndim == 3:
         attr = attr.sum(axis=2)

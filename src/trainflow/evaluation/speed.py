@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 
-def batch_throughput(run: Callable[[], object], rows: int, repeats: int = 3) -> float:
+def batch_throughput(run: Callable[[], object], rows: int, repeats: int = 2) -> float:
     """Rows per second of `run()` (which predicts `rows` rows); best of `repeats`."""
     run()  # warm-up
     best = min(_timed(run) for _ in range(repeats))

@@ -67,6 +67,9 @@ class NetworkModule(L.LightningModule):
         self.net = build_network(net_config)
         self.loss_fn = loss_for(task)
         n_classes = int(net_config.get("n_outputs", 1))
+        # epoch means over rows: each batch's mean loss enters once per row (an expanded view,
+        # no copy). MeanMetric's `weight` would do it, but torchmetrics 1.9 drops the weights
+        # when nan_strategy="disable" (and the NaN check of the others syncs a GPU every step)
         self.train_loss = MeanMetric(nan_strategy="disable")
         self.val_loss = MeanMetric(nan_strategy="disable")
         self.train_metrics = metric_collection(task, n_classes, "train/", full=False)
@@ -101,7 +104,7 @@ class NetworkModule(L.LightningModule):
             optimizer.zero_grad()
             self.manual_backward(loss)
             optimizer.step()
-            self.train_loss.update(loss.detach(), weight=len(y))
+            self.train_loss.update(loss.detach().expand(len(y)))
             self.train_metrics.update(*self._for_metrics(out.detach(), y))
 
     def on_train_epoch_end(self) -> None:
@@ -110,7 +113,7 @@ class NetworkModule(L.LightningModule):
     def validation_step(self, chunk: list[Batch], chunk_idx: int) -> None:
         for x_num, x_cat, y in chunk:
             out = self(x_num, x_cat)
-            self.val_loss.update(self.loss_fn(out, y), weight=len(y))
+            self.val_loss.update(self.loss_fn(out, y).expand(len(y)))
             self.val_metrics.update(*self._for_metrics(out, y))
 
     def on_validation_epoch_end(self) -> None:

@@ -3,7 +3,6 @@ dvclive curves."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -72,9 +71,10 @@ def fast_dvclive_logger(live_dir: Path, resume: bool = False):
 
         @rank_zero_only
         def log_metrics(self, metrics: dict, step: int | None = None, sync: bool = False) -> None:
-            # values are logged once per epoch: the epoch is the x of every curve (Lightning's
-            # step counts its calls, `train.steps_per_call` batches each)
-            step = int(metrics["epoch"]) if "epoch" in metrics else step
+            # values are logged once per epoch: the epoch (from 1: dvclive skips a step of 0)
+            # is the x of every curve; Lightning's step counts its calls, of
+            # `train.steps_per_call` batches each
+            step = int(metrics["epoch"]) + 1 if "epoch" in metrics else step
             frame = sys._getframe(1)
             while frame is not None and not sync:
                 sync = frame.f_code.co_name in SYNC_POINTS
@@ -190,14 +190,6 @@ def train_network(
 
 
 FINGERPRINT_FILE = "fingerprint.txt"
-
-
-def run_fingerprint(parts: list[bytes]) -> str:
-    """What identifies a training run for resuming: a hash over its inputs' bytes."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(hashlib.sha256(part).digest())
-    return digest.hexdigest()
 
 
 def resumable_checkpoint(folder: Path, fingerprint: str, primary: bool = True) -> Path | None:

@@ -113,11 +113,14 @@ def analyse(
     errors = confident_errors(task, scores, truth, test[columns], data.labels, ev.error_rows)
     importance = []
     if ev.importance_repeats:
+        sample = np.sort(np.random.default_rng(params.seed).permutation(len(test))[
+            : ev.importance_rows])  # fmt: skip
         importance = permutation_importance_rows(
-            predictor.predict_clean, test[data.features], truth, task_loss(task),
-            ev.importance_repeats, params.seed,
+            predictor.predict_clean, test[data.features].iloc[sample], truth[sample],
+            task_loss(task), ev.importance_repeats, params.seed,
         )  # fmt: skip
-    attributions = mean_abs_attribution(predictor.model, test[data.features], params.seed)
+    attributions = mean_abs_attribution(predictor.model, test[data.features], params.seed,
+                                        ev.attribution_rows)  # fmt: skip
     plots = {"slices.json": slice_plot, "importance.json": importance,
              "attributions.json": attributions}  # fmt: skip
     error_rows = errors.astype(object).where(errors.notna(), None).to_dict("records")

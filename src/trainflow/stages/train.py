@@ -17,9 +17,8 @@ from trainflow import paths
 from trainflow.errors import StageError
 from trainflow.families import FAMILIES, family_module, save_fitted
 from trainflow.families.base import FitContext
-from trainflow.io import atomic_dir, read_parquet, write_json
+from trainflow.io import atomic_dir, read_parquet, run_fingerprint, write_json
 from trainflow.model.preprocess import fit_preprocessor
-from trainflow.model.training import run_fingerprint
 from trainflow.params import load_params
 from trainflow.stages import run_stage
 
