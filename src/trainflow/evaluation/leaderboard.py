@@ -33,22 +33,26 @@ def leaderboard_markdown(rows: list[dict], timings: dict[str, dict], metric: str
         return "(no candidates)\n"
     full = [row | {c: timings.get(row["family"], {}).get(c) for c in TIMING_COLUMNS}
             for row in rows]  # fmt: skip
-    cols = list(full[0])
+    cols = [c for c in full[0] if c != "val_metric"]
     lines = [
-        f"# Leaderboard (champion chosen by validation {metric}; test metrics only reported)\n",
+        f"# Leaderboard (champion chosen by {metric}; test metrics only reported)\n",
         "| " + " | ".join(cols) + " |",
         "|" + "---|" * len(cols),
     ]
     for row in full:
-        lines.append("| " + " | ".join(_cell(row[c]) for c in cols) + " |")
+        lines.append("| " + " | ".join(_cell(row[c], c) for c in cols) + " |")
     return "\n".join(lines) + "\n"
 
 
-def _cell(value: object) -> str:
-    if value is None:
+FORMATS = {"size_kb": "{:,.1f}", "fit_seconds": "{:.1f}", "rows_per_second": "{:,.0f}",
+           "weight": "{:.2f}"}  # fmt: skip
+
+
+def _cell(value: object, column: str) -> str:
+    if value is None or (column == "weight" and not value):
         return ""
     if isinstance(value, bool):
         return "**yes**" if value else ""
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.0f}"
+        return FORMATS.get(column, "{:.4f}").format(value)
     return str(value)
