@@ -61,6 +61,53 @@ def _suite_init(out: Path | None, force: bool) -> None:
     print("and missing-rate bounds, then commit it and point validate.suite at it")
 
 
+def _data_init(target: str, show_only: bool) -> None:
+    """Draft params.yaml's data section (and reset what named the previous table's columns)."""
+    import yaml
+    from dvc.utils.serialize import modify_yaml
+
+    from trainflow.data.draft import draft_data, params_edits
+    from trainflow.data.sources import SOURCE_FILE_COLUMN, read_source
+    from trainflow.errors import StageError
+    from trainflow.params import DataParams, load_params, parse_params
+    from trainflow.paths import PARAMS
+
+    params = load_params()
+    raw = read_source(params.ingest)
+    draft = draft_data(raw, target)
+    try:
+        data = DataParams.model_validate(draft.data)
+    except ValueError as err:
+        raise StageError(f"the drafted data section does not hold: {err}") from None
+    files = [str(f) for f in raw[SOURCE_FILE_COLUMN].unique()] \
+        if SOURCE_FILE_COLUMN in raw.columns else []  # fmt: skip
+    edits = params_edits(draft, data.task_type, files, params.split.test_source_file)
+    print(yaml.safe_dump({"data": draft.data}, sort_keys=False, width=99).rstrip())
+    for column, why in draft.kept_out.items():
+        print(f"kept out of the model: {column} ({why})")
+    for note in draft.notes:
+        print(f"note: {note}")
+    if show_only:
+        return
+    original = PARAMS.read_text()
+    with modify_yaml(PARAMS) as doc:
+        for key, value in edits.items():
+            *parents, leaf = key.split(".")
+            node = doc
+            for part in parents:
+                node = node[part]
+            node[leaf] = value
+    try:
+        parse_params(yaml.safe_load(PARAMS.read_text()))
+    except StageError:
+        PARAMS.write_text(original)
+        raise
+    print(
+        f"wrote the data section (and {', '.join(k for k in edits if k != 'data')}) to "
+        f"{PARAMS}: review it, then `trainflow suite init` drafts the data contract"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="trainflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +118,16 @@ def main(argv: list[str] | None = None) -> None:
     init = suite_sub.add_parser("init", help="draft a suite from the configured source")
     init.add_argument("--out", type=Path, help="where to write it (default: validate.suite)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    data = sub.add_parser("data", help="params.yaml's data section")
+    data_sub = data.add_subparsers(dest="action", required=True)
+    draft = data_sub.add_parser("init", help="draft the data section from the source table")
+    draft.add_argument("--target", required=True, help="the column to predict")
+    draft.add_argument(
+        "--print",
+        action="store_true",
+        dest="show_only",
+        help="only print the draft, do not write params.yaml",
+    )
     sweep = sub.add_parser("sweep", help="search across families (Optuna TPE) by dvc experiments")
     sweep.add_argument("--trials", type=int, help="completed trials wanted (default: params)")
     sweep.add_argument("--time-budget", help="no trial starts after this long, e.g. 10m, 1h")
@@ -94,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "fetch-data":
         run_stage("fetch-data", lambda: _fetch_data(args.refresh))
+    elif args.command == "data":
+        run_stage("data", lambda: _data_init(args.target, args.show_only))
     elif args.command == "suite":
         run_stage("suite", lambda: _suite_init(args.out, args.force))
     elif args.command == "verify":

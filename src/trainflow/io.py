@@ -92,6 +92,10 @@ def to_jsonable(obj: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [to_jsonable(v) for v in obj]
+    if obj is pd.NaT:
+        return None
+    if hasattr(obj, "isoformat"):  # dates and times (a time column in a report)
+        return obj.isoformat()
     if hasattr(obj, "item") and callable(obj.item):
         return obj.item()
     return obj

@@ -238,7 +238,8 @@ class SplitParams(Strict):
     test_source_file: str | None = None
     test_size: float = Field(default=0.2, gt=0, lt=1)
     val_size: float = Field(default=0.15, gt=0, lt=1)
-    shared_feature_rows: Literal["drop_from_train", "fail", "allow"] = "drop_from_train"
+    # rows of other records with a test row's feature values: not leakage (docs/data.md)
+    shared_feature_rows: Literal["allow", "drop_from_train", "fail"] = "allow"
 
 
 class PreprocessParams(Strict):

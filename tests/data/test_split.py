@@ -79,7 +79,14 @@ def test_split_errors(clean, data_params):
 
 
 def leakage(splits, data, params, dropped=0):
-    return check_leakage(splits, hashes_by_split(splits, data.features), data, params, dropped)
+    return check_leakage(
+        splits,
+        hashes_by_split(splits, data.features),
+        data,
+        params,
+        dropped,
+        hashes_by_split(splits, data.record_columns),
+    )
 
 
 def with_groups_and_time(clean):
@@ -114,17 +121,34 @@ def test_time_split_orders_train_val_test(clean, data_params):
 
 
 def test_leakage_gate_verdicts(clean, data_params):
+    """Another record with a test row's feature values is counted, not leakage (unless
+    shared_feature_rows says fail); the same record in two splits is."""
     splits = split_table(clean, data_params, SplitParams(test_source_file="adult.test"), 0)
     copy = splits["test"].iloc[:2].assign(fnlwgt=1.0)  # same features, another record
     splits["train"] = pd.concat([splits["train"], copy], ignore_index=True)
+    allowed = leakage(splits, data_params, SplitParams(shared_feature_rows="allow"))
+    assert allowed.passed and allowed.feature_collisions >= 2
+    assert leakage(splits, data_params, SplitParams()).passed  # the default: allow
     fail = leakage(splits, data_params, SplitParams(shared_feature_rows="fail"))
-    assert not fail.passed and fail.shared_feature_rows >= 2
+    assert not fail.passed and fail.feature_collisions >= 2
     with pytest.raises(StageError, match=r"leakage gate: \d+ train/val row\(s\) have the same"):
         enforce(fail)
-    assert leakage(splits, data_params, SplitParams(shared_feature_rows="allow")).passed
     keep, dropped = without_shared_feature_rows(hashes_by_split(splits, data_params.features))
     assert dropped >= 2
-    assert leakage(select(splits, keep), data_params, SplitParams(), dropped).passed
+    report = leakage(select(splits, keep), data_params, SplitParams(), dropped)
+    assert report.passed and report.feature_collisions == 0
+    assert report.feature_collisions_dropped == dropped
+
+
+def test_the_same_record_in_two_splits_is_blocked(clean, data_params):
+    splits = split_table(clean, data_params, SplitParams(test_source_file="adult.test"), 0)
+    splits["train"] = pd.concat([splits["train"], splits["test"].iloc[:3]], ignore_index=True)
+    report = leakage(splits, data_params, SplitParams(shared_feature_rows="allow"))
+    assert not report.passed and report.records_in_two_splits == 3
+    assert "3 record(s) are in two splits" in report.problems[0]
+    moved = splits["test"].iloc[:1].assign(fnlwgt=123.0)  # a weight differs: another record
+    splits["train"] = pd.concat([splits["train"].iloc[:-3], moved], ignore_index=True)
+    assert leakage(splits, data_params, SplitParams(shared_feature_rows="allow")).passed
 
 
 def test_group_in_two_splits_is_blocked(clean, data_params):
@@ -143,7 +167,7 @@ def test_time_overlap_is_blocked(clean, data_params):
     splits = split_table(with_groups_and_time(clean), data, params, 0)
     splits["train"] = pd.concat([splits["train"], splits["test"].iloc[:1]], ignore_index=True)
     report = leakage(splits, data, params)
-    assert report.time_overlap and "time overlap on 'ts'" in report.problems[0]
+    assert report.time_overlap and any("time overlap on 'ts'" in p for p in report.problems)
 
 
 def test_manifest_hashes_every_record(clean, data_params):

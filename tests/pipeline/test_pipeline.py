@@ -43,7 +43,7 @@ def test_first_repro_runs_every_stage_and_writes_outputs(pipeline_repo):
     prepare = json.loads((repo / "metrics/prepare.json").read_text())["cleaning"]
     assert prepare["cells_whitespace_stripped"] > 4000 and prepare["labels_normalised"] > 0
     split = json.loads((repo / "metrics/split.json").read_text())["split"]
-    dropped = split["leakage"]["shared_feature_rows_dropped"]
+    dropped = split["leakage"]["feature_collisions_dropped"]
     assert split["leakage"]["passed"]
     sizes = split["train"]["rows"] + split["val"]["rows"] + split["test"]["rows"]
     assert sizes == prepare["rows_out"] - dropped

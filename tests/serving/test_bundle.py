@@ -96,7 +96,7 @@ def test_model_card_reports_model_and_baseline(params):
     assert "| accuracy | 0.8500 | 0.8400 | +0.0100 |" in card
     assert "Champion: **ensemble**, chosen by val log_loss among ensemble, gbdt, linear" in card
     assert "  - gbdt: log_loss 0.2581" in card
-    assert "- `gbdt` (weight 0.68): learning_rate 0.03, num_leaves 15" in card
+    assert "- `gbdt` (weight 0.68): learning_rate 0.02, num_leaves 26" in card
     assert "- `mlp` (weight 0.32): lr 0.001" in card
     assert "56 expectations, 0 errors,\n  1 warnings" in card and "CC BY 4.0" in card
     assert "20 expectations, 0 errors" in card

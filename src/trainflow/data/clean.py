@@ -13,7 +13,7 @@ import pandas as pd
 
 from trainflow.data.columnar import category_counts, is_text, map_categories, row_hashes
 from trainflow.errors import StageError
-from trainflow.params import DataParams
+from trainflow.params import DataParams, label_text
 
 RECORD_HASH_COLUMN = "_record_hash"
 """Added by prepare: a 64-bit hash of the record's columns (data.record_columns), unique per row.
@@ -33,6 +33,7 @@ class CleaningReport:
     numeric_values_unparseable: dict[str, int] = field(default_factory=dict)
     duplicate_rows_removed: int = 0
     times_unparseable: int = 0
+    columns_not_used: list[str] = field(default_factory=list)  # in the source, not in params
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,6 +97,20 @@ def replace_missing_markers(
             counts[col] = int(hit.sum())
             out[col] = values.mask(hit, np.nan)
     return out, counts
+
+
+def labels_as_text(target: pd.Series) -> pd.Series:
+    """A class target spelled as params spell labels (trainflow.params.label_text): a column of
+    numbers or booleans becomes text, 1 and 1.0 both "1"; text stays as it is."""
+    if isinstance(target.dtype, pd.CategoricalDtype):
+        if is_text(target):
+            return target
+        return map_categories(target, lambda c: pd.Index([label_text(v) for v in c]))
+    if pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
+        text = target.map(lambda v: label_text(v.item() if hasattr(v, "item") else v),
+                          na_action="ignore")  # fmt: skip
+        return text.astype(object).where(target.notna(), None)
+    return target
 
 
 def normalise_labels(
@@ -210,12 +225,14 @@ def clean_table(
     report = CleaningReport(rows_in=len(raw))
     schema = [*data.numeric, *data.categorical]
     require_columns(raw, [*schema, data.target], where)
+    known = {*schema, data.target, *keep, *data.record_keep}
+    report.columns_not_used = [str(c) for c in raw.columns if c not in known]
     out = raw[[*schema, data.target, *[k for k in keep if k in raw.columns]]]
     out, report.cells_whitespace_stripped = strip_whitespace(out)
     out, report.missing_markers_replaced = replace_missing_markers(out, data.missing_markers)
     if data.is_classification:
         target, report.labels_normalised = normalise_labels(
-            out[data.target], data.label_map, data.labels, where
+            labels_as_text(out[data.target]), data.label_map, data.labels, where
         )
     else:
         target = numeric_target(out[data.target], where)

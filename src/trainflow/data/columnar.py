@@ -8,6 +8,7 @@ the data stages within seconds. Values are unchanged; only their representation 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,6 +25,17 @@ def is_text(values: pd.Series) -> bool:
             pd.api.types.infer_dtype(categories, skipna=True) == "string"
         )
     return isinstance(dtype, pd.StringDtype)
+
+
+# a number as a CSV cell holds it; no inf/nan, and bounded (<= 200 integer digits, a 2-digit
+# exponent) so that every string that matches is a finite float
+NUMBER_TEXT = r"[-+]?(?:\d{1,200}(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,2})?"
+
+
+def number_or_marker(markers: list[str]) -> str:
+    """A regex a whole cell matches when it is a number written as text or a missing marker."""
+    alternatives = "|".join([NUMBER_TEXT, *(re.escape(m) for m in sorted(markers))])
+    return rf"^\s*(?:{alternatives})\s*$"
 
 
 def categorize_text(frame: pd.DataFrame) -> pd.DataFrame:

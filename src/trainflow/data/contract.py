@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from trainflow.data.clean import RECORD_HASH_COLUMN, strip_whitespace
-from trainflow.data.columnar import is_text
+from trainflow.data.columnar import is_text, number_or_marker
 from trainflow.data.sources import SOURCE_FILE_COLUMN
 from trainflow.errors import StageError
 from trainflow.params import DataParams
@@ -39,12 +40,14 @@ class ExpectationOutcome:
     unexpected_percent: float | None = None
     examples: list[Any] = field(default_factory=list)
     observed: Any = None
+    note: str | None = None  # what the unexpected values are, when GX's words are not enough
 
     def describe(self) -> str:
         where = f"column {self.column!r}" if self.column else "table"
         bits = [f"{self.expectation} on {where}"]
         if self.unexpected_count:
-            bits.append(f"{self.unexpected_count} unexpected ({self.unexpected_percent:.2f}%)")
+            what = f" {self.note}" if self.note else " unexpected"
+            bits.append(f"{self.unexpected_count}{what} ({self.unexpected_percent:.2f}%)")
         if self.examples:
             bits.append(f"e.g. {self.examples[:5]}")
         if self.observed is not None and not self.unexpected_count:
@@ -268,6 +271,9 @@ def run_suite(frame: pd.DataFrame, suite: dict, docs_dir: Path | None = None) ->
                     observed=_jsonable(info.get("observed_value")),
                 )
             )
+    for outcome in outcomes:
+        if not outcome.success:
+            explain_type_failure(outcome, frame, suite)
     outcomes.sort(key=lambda o: (o.success, o.column or "", o.expectation))
     return ValidationReport(
         suite=str(suite.get("name")),
@@ -275,6 +281,40 @@ def run_suite(frame: pd.DataFrame, suite: dict, docs_dir: Path | None = None) ->
         evaluated=int(stats["evaluated_expectations"]),
         outcomes=outcomes,
     )
+
+
+TYPE_EXPECTATIONS = ("expect_column_values_to_be_in_type_list",
+                     "expect_column_values_to_be_of_type")  # fmt: skip
+
+
+def explain_type_failure(outcome: ExpectationOutcome, frame: pd.DataFrame, suite: dict) -> None:
+    """A number column holding words fails its type check with GX saying only which dtype it
+    saw (e.g. 'CategoricalDtypeType'); name the values that are not numbers, with their rows."""
+    if outcome.expectation not in TYPE_EXPECTATIONS or outcome.column not in frame.columns:
+        return
+    wanted = set()
+    for exp in suite.get("expectations", []):
+        kwargs = exp.get("kwargs") or {}
+        if exp.get("type") == outcome.expectation and kwargs.get("column") == outcome.column:
+            wanted |= {kwargs.get("type_"), *(kwargs.get("type_list") or [])}
+    if not wanted & set(NUMERIC_TYPES):
+        return
+    count, examples = not_numbers(frame[outcome.column])
+    if count:
+        outcome.unexpected_count, outcome.examples = count, examples
+        outcome.unexpected_percent = 100.0 * count / max(1, len(frame))
+        outcome.note = "values are not numbers"
+
+
+def not_numbers(values: pd.Series, limit: int = 5) -> tuple[int, list[str]]:
+    """How many present values do not read as numbers, and the first few with their row
+    (counting data rows from 1)."""
+    text = values.astype(str).where(values.notna())
+    distinct = pd.Series(text.dropna().unique())
+    bad = set(distinct[pd.to_numeric(distinct.str.strip(), errors="coerce").isna()])
+    hits = np.flatnonzero(text.isin(bad).to_numpy())
+    examples = [f"{_short(text.iloc[i])!r} (row {i + 1})" for i in hits[:limit]]
+    return len(hits), examples
 
 
 def reproducible_docs(docs_dir: Path) -> None:
@@ -365,6 +405,34 @@ def numeric_bounds(values: pd.Series, col: str) -> list[dict]:
     ]  # fmt: skip
 
 
+def is_text_column(values: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+                or pd.api.types.is_datetime64_any_dtype(values))  # fmt: skip
+
+
+def observed_values(values: pd.Series) -> list:
+    """The column's distinct present values as JSON values of its own type (ints stay ints,
+    booleans booleans), sorted: a value set the same column passes."""
+    present = values.dropna()
+    if isinstance(present.dtype, pd.CategoricalDtype):
+        present = present.astype(object)
+    distinct = [_jsonable(v) for v in pd.unique(present)]
+    return sorted(distinct, key=lambda v: (str(type(v)), v))
+
+
+def type_expectation(values: pd.Series, col: str) -> dict:
+    """The type check a column passes: text as `str` (type_list cannot match pandas 3's `str`
+    dtype in GX 1.24; of_type can), numbers as any numeric type, booleans as bool."""
+    if pd.api.types.is_bool_dtype(values):
+        return {"type": "expect_column_values_to_be_of_type",
+                "kwargs": {"column": col, "type_": "bool"}}  # fmt: skip
+    if pd.api.types.is_numeric_dtype(values):
+        return {"type": "expect_column_values_to_be_in_type_list",
+                "kwargs": {"column": col, "type_list": NUMERIC_TYPES}}  # fmt: skip
+    return {"type": "expect_column_values_to_be_of_type",
+            "kwargs": {"column": col, "type_": "str"}}  # fmt: skip
+
+
 def starter_suite(raw: pd.DataFrame, data: DataParams, name: str) -> dict:
     """Draft a contract from a raw table: columns, types, ranges, value sets, missing rates.
 
@@ -389,15 +457,20 @@ def starter_suite(raw: pd.DataFrame, data: DataParams, name: str) -> dict:
 
     for col in data.numeric:
         values = view[col]
-        exp += [not_null(col), *numeric_bounds(values, col)]
+        if is_text_column(values):  # numbers written as text, missing markers among them
+            exp += [not_null(col), type_expectation(values, col),
+                    {"type": "expect_column_values_to_match_regex",
+                     "kwargs": {"column": col, "regex": number_or_marker(markers)}}]  # fmt: skip
+        else:
+            exp += [not_null(col), *numeric_bounds(values, col)]
     for col in data.categorical:
         values = view[col]
         missing_rate = float(values.isin(markers).mean())
-        allowed = sorted(set(values.dropna().astype(str)) | set(markers))
+        allowed = observed_values(values)
+        if is_text_column(values):
+            allowed = sorted(set(allowed) | set(markers))
         exp += [
-            # type_list cannot match pandas 3's default `str` dtype in GX 1.24; of_type can
-            {"type": "expect_column_values_to_be_of_type",
-             "kwargs": {"column": col, "type_": "str"}},
+            type_expectation(values, col),
             not_null(col),
             {"type": "expect_column_values_to_be_in_set",
              "kwargs": {"column": col, "value_set": allowed}},
@@ -410,12 +483,16 @@ def starter_suite(raw: pd.DataFrame, data: DataParams, name: str) -> dict:
             )  # fmt: skip
     exp.append(not_null(data.target))
     if data.is_classification:
-        target_values = sorted(set(data.labels) | set(data.label_map))
+        target = view[data.target]
+        # the values as the column holds them (1, not "1"): what the draft saw, present ones
+        observed = [v for v in observed_values(target)
+                    if not (isinstance(v, str) and v in markers)]  # fmt: skip
         exp += [
             {"type": "expect_column_values_to_be_in_set",
-             "kwargs": {"column": data.target, "value_set": target_values}},
+             "kwargs": {"column": data.target,
+                        "value_set": sorted(set(observed) | set(data.label_map), key=str)}},
             {"type": "expect_column_distinct_values_to_contain_set",
-             "kwargs": {"column": data.target, "value_set": list(data.labels)}},
+             "kwargs": {"column": data.target, "value_set": observed}},
         ]  # fmt: skip
     else:
         exp += numeric_bounds(view[data.target], data.target)

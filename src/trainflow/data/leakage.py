@@ -1,8 +1,12 @@
 """The leakage gate and the split manifest.
 
-The gate blocks the pipeline when a model could see its test rows in training: identical feature
-rows in train/val and test (unless params drop or allow them), a group in two splits, or time
-overlap between train, val and test. The manifest lists every record's hash per split.
+The gate blocks the pipeline when a model could see its test rows in training: the same record
+in two splits (judged on every record column: features, target, ids, weights, groups, times),
+a group in two splits, or time overlap between train, val and test. Rows of different records
+that share their feature values with a test row (different people with the same answers) are
+not leakage: they are counted and reported (`feature_collisions`), and
+`split.shared_feature_rows` may still drop them or stop on them. The manifest lists every
+record's hash per split.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from trainflow.params import DataParams, SplitParams
 
 @dataclass
 class LeakageReport:
-    shared_feature_rows: int = 0
-    shared_feature_rows_dropped: int = 0
+    records_in_two_splits: int = 0
+    feature_collisions: int = 0  # train/val rows with the feature values of some test row
+    feature_collisions_dropped: int = 0
     groups_in_two_splits: int = 0
     time_overlap: bool = False
     passed: bool = True
@@ -57,20 +62,36 @@ def select(parts: dict, keep: dict[str, np.ndarray]) -> dict:
     return out
 
 
+def records_in_two_splits(records: dict[str, np.ndarray]) -> int:
+    """Records (by their hash over every record column) that occur in more than one split."""
+    seen = [pd.Index(h).unique() for h in records.values()]
+    shared = 0
+    for i, left in enumerate(seen):
+        for right in seen[i + 1 :]:
+            shared += int(left.isin(right).sum())
+    return shared
+
+
 def check_leakage(
     splits: dict[str, pd.DataFrame],
     features: dict[str, np.ndarray],
     data: DataParams,
     params: SplitParams,
     dropped: int = 0,
+    records: dict[str, np.ndarray] | None = None,
 ) -> LeakageReport:
-    """`features`: each split's feature-row hashes (columnar.row_hashes over data.features)."""
+    """`features`: each split's feature-row hashes (columnar.row_hashes over data.features);
+    `records`: each split's record hashes (prepare's hash over data.record_columns)."""
     problems: list[str] = []
+    twice = records_in_two_splits(records) if records is not None else 0
+    if twice:
+        problems.append(f"{twice} record(s) are in two splits (the same values in every record "
+                        "column, ids and weights included)")  # fmt: skip
     shared = sum(int(mask.sum()) for mask in shared_with_test(features).values())
-    if shared and params.shared_feature_rows != "allow":
+    if shared and params.shared_feature_rows == "fail":
         problems.append(
             f"{shared} train/val row(s) have the same feature values as a test row "
-            "(split.shared_feature_rows: drop_from_train removes them, allow accepts them)"
+            "(split.shared_feature_rows: fail; allow keeps them, drop_from_train removes them)"
         )
     groups_crossing = 0
     if data.group_column:
@@ -94,8 +115,9 @@ def check_leakage(
                 f"{t['val'].min()}–{t['val'].max()}, test starts {t['test'].min()}"
             )
     return LeakageReport(
-        shared_feature_rows=shared,
-        shared_feature_rows_dropped=dropped,
+        records_in_two_splits=twice,
+        feature_collisions=shared,
+        feature_collisions_dropped=dropped,
         groups_in_two_splits=groups_crossing,
         time_overlap=overlap,
         passed=not problems,

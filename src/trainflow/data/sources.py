@@ -49,9 +49,19 @@ def _first_bad_byte(path: Path) -> int:
 
 
 def _read_csv(data: bytes | Path, name: str, **kwargs: object) -> pd.DataFrame:
-    """Parse CSV bytes or a file (read by pandas' C parser straight from disk)."""
+    """Parse CSV bytes or a file (read by pandas' C parser straight from disk). A column name
+    repeated in the header is an error (pandas would rename the copy `name.1`, and the values
+    would land in a column nobody asked for)."""
     source = io.BytesIO(data) if isinstance(data, bytes) else data
     try:
+        if kwargs.get("header", "infer") == "infer":
+            header = pd.read_csv(source, encoding="utf-8-sig", header=None, nrows=1,
+                                 dtype=str, **kwargs).iloc[0]  # fmt: skip
+            repeated = header[header.duplicated()].dropna().tolist()
+            if repeated:
+                raise StageError(f"{name}: duplicate column {repeated[0]!r} in the header")
+            if isinstance(source, io.BytesIO):
+                source.seek(0)
         return pd.read_csv(source, encoding="utf-8-sig", **kwargs)  # type: ignore[arg-type]
     except pd.errors.EmptyDataError:
         raise StageError(f"{name}: file is empty") from None

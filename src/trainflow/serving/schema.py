@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
 from pydantic_core import PydanticCustomError
 
+from trainflow.data.columnar import NUMBER_TEXT
 from trainflow.params import DataParams
 
 
@@ -29,11 +30,6 @@ class Estimate(BaseModel):
 
 def response_model(data: DataParams) -> type[BaseModel]:
     return Prediction if data.is_classification else Estimate
-
-
-# a number as a CSV cell holds it; no inf/nan, and bounded (<= 200 integer digits, a 2-digit
-# exponent) so that every string the JSON schema allows is a finite float
-NUMBER_TEXT = r"[-+]?(?:\d{1,200}(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,2})?"
 
 
 def numeric_field(markers: set[str]) -> Any:
@@ -70,9 +66,10 @@ def explain_request_top(data: DataParams) -> int:
     return min(5, len(data.features))
 
 
-def record_model(data: DataParams) -> type[BaseModel]:
+def record_model(data: DataParams, ignored: tuple[str, ...] = ()) -> type[BaseModel]:
     """One raw record: every feature required (null = missing), the source's other columns
-    (dropped features, the target) optional and ignored, anything else rejected."""
+    (dropped features, the target, the `ignored` columns params.yaml does not mention)
+    optional and ignored, anything else rejected."""
     markers = {m.strip() for m in data.missing_markers}
     number = numeric_field(markers)
     fields: dict[str, Any] = {}
@@ -83,8 +80,12 @@ def record_model(data: DataParams) -> type[BaseModel]:
     for col in data.drop:
         kind = number if col in data.numeric else str | None
         fields[col] = (kind, Field(default=None, description="not used by the model"))
-    target = str | None if data.is_classification else number
+    target = str | int | float | bool | None if data.is_classification else number
     fields[data.target] = (target, Field(default=None, description="ignored if present"))
+    for col in ignored:
+        if col not in fields:
+            fields[col] = (Any, Field(default=None, description="a source column the model "
+                                      "does not use: ignored"))  # fmt: skip
     return create_model(
         "Record",
         __config__=ConfigDict(extra="forbid", str_max_length=200, allow_inf_nan=False),
@@ -92,9 +93,9 @@ def record_model(data: DataParams) -> type[BaseModel]:
     )
 
 
-def request_schema(data: DataParams, max_records: int) -> dict:
+def request_schema(data: DataParams, max_records: int, ignored: tuple[str, ...] = ()) -> dict:
     """JSON Schema of a `predict` / `drift` request body: {"records": [Record, ...]}."""
     records = {"type": "array", "minItems": 1, "maxItems": max_records,
-               "items": record_model(data).model_json_schema()}  # fmt: skip
+               "items": record_model(data, ignored).model_json_schema()}  # fmt: skip
     return {"type": "object", "required": ["records"], "additionalProperties": False,
             "properties": {"records": records}}  # fmt: skip

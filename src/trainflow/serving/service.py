@@ -36,7 +36,7 @@ def _bundle_config() -> dict:
 
 CONFIG = _bundle_config()
 DATA = DataParams.model_validate(CONFIG["data"])
-Record = record_model(DATA)
+Record = record_model(DATA, tuple(CONFIG.get("ignored_columns", ())))
 Response = response_model(DATA)
 MAX_RECORDS = int(CONFIG["max_batch_records"])
 BATCHING = CONFIG["batching"]  # package.batching in params.yaml

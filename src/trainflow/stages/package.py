@@ -74,6 +74,12 @@ def main() -> None:
         _build(params, metrics, cards, predictor, exports, documents, lineage)
 
 
+def ignored_columns() -> list[str]:
+    """Source columns params.yaml does not mention (prepare's report): a request may carry
+    them, as the source's rows do; the model ignores them."""
+    return read_json(paths.PREPARE_METRICS)["cleaning"].get("columns_not_used", [])
+
+
 def git_state() -> dict:
     """The commit HEAD points at and the tracked files changed since, leaving out DVC's own
     records (dvc.lock, metrics/), which every run rewrites. No commit outside a git checkout."""
@@ -104,7 +110,9 @@ def write_documents(
     files = {
         "reference_profile.json": reference_profile(train, params.data),  # for /drift
         "params.json": built_from,  # the sections this stage depends on (dvc.yaml)
-        "input_schema.json": request_schema(params.data, params.package.max_batch_records),
+        "input_schema.json": request_schema(
+            params.data, params.package.max_batch_records, tuple(ignored_columns())
+        ),
         "example_request.json": {"records": json_records(test.head(2), params.data)},
         paths.LINEAGE_NAME: lineage,  # left out of content_sha256: differs on every rebuild
     }
@@ -147,6 +155,7 @@ def _build(
     config = {
         "family": model.family,
         "data": params.data.model_dump(),
+        "ignored_columns": ignored_columns(),
         "max_batch_records": params.package.max_batch_records,
         "batching": params.package.batching.model_dump(),
         "data_hashes": {  # for /metadata: which data this model learned from

@@ -24,6 +24,9 @@ def main() -> None:
         write_table(clean, out / paths.PREPARED_TABLE.name)
     write_json(paths.PREPARE_METRICS, {"cleaning": report.to_dict()})
     log.info("cleaned %d -> %d rows", report.rows_in, report.rows_out)
+    if report.columns_not_used:
+        log.info("kept out of the model (not in params.yaml data): %s",
+                 ", ".join(report.columns_not_used))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def main() -> None:
         keep, dropped = without_shared_feature_rows(features)
         positions, records, features = (select(p, keep) for p in (positions, records, features))
     splits = take_splits(clean, positions)
-    leakage = check_leakage(splits, features, params.data, params.split, dropped)
+    leakage = check_leakage(splits, features, params.data, params.split, dropped, records)
     enforce(leakage)
     rows, hashes = manifest(records)
     with atomic_dir(paths.SPLIT_DIR) as out:
@@ -52,8 +52,10 @@ def main() -> None:
         (out / "manifest.json").write_text(json.dumps(hashes, indent=2) + "\n")
     summary = split_summary(splits, params.data)
     write_json(paths.SPLIT_METRICS, {"split": summary | {"leakage": leakage.to_dict()}})
-    log.info("split sizes: %s; %d train/val rows sharing test feature values dropped",
-             {n: len(f) for n, f in splits.items()}, dropped)  # fmt: skip
+    log.info("split sizes: %s; %d train/val rows share their feature values with a test row "
+             "(%d dropped: split.shared_feature_rows %s)", {n: len(f) for n, f in splits.items()},
+             leakage.feature_collisions + dropped, dropped,
+             params.split.shared_feature_rows)  # fmt: skip
 
 
 if __name__ == "__main__":

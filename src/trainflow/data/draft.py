@@ -1,0 +1,184 @@
+"""Draft params.yaml's `data:` section from a table, for a person to review and commit.
+
+Like AutoGluon's feature-type inference, each column's kind is read off the values: numbers
+(also numbers written as text), categories (text, booleans), identifiers (one distinct value per
+row), free text and dates (kept out of the model for now), constants (kept out). Missing
+markers are the common spellings found in the text columns; the target's task and labels come
+from its values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from trainflow.data.profile import infer_task
+from trainflow.data.sources import SOURCE_FILE_COLUMN
+from trainflow.errors import StageError
+from trainflow.params import label_text
+
+COMMON_MARKERS = ("?", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "-", "")
+NUMBER_SHARE = 0.95  # of the present values, to read a text column as numbers (or dates)
+ID_NAMES = ("id", "uuid", "key", "code")  # a unique column with such a name is an identifier
+TEXT_MIN_DISTINCT = 50  # free text: many distinct values ...
+TEXT_MIN_WORDS = 3.0  # ... of several words on average
+
+
+@dataclass
+class Draft:
+    """The drafted `data:` section and why each column went where it went."""
+
+    data: dict
+    kept_out: dict[str, str] = field(default_factory=dict)  # column -> why
+    notes: list[str] = field(default_factory=list)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Present values as stripped strings."""
+    present = values.dropna()
+    if isinstance(present.dtype, pd.CategoricalDtype):
+        present = present.astype(str)
+    return present.astype(str).str.strip()
+
+
+def missing_markers(frame: pd.DataFrame) -> list[str]:
+    """The common missing-value spellings that occur in the table's text columns."""
+    found: set[str] = set()
+    for col in frame.columns:
+        values = frame[col]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        distinct = set(_text(values).unique())
+        found |= distinct & set(COMMON_MARKERS)
+    return [m for m in COMMON_MARKERS if m in found]
+
+
+def _share_parsed(text: pd.Series, parse) -> float:
+    distinct = pd.Series(text.unique())
+    if distinct.empty:
+        return 0.0
+    ok = parse(distinct).notna()
+    counts = text.value_counts()
+    return float(counts[distinct[ok]].sum() / counts.sum())
+
+
+def _numbers(distinct: pd.Series) -> pd.Series:
+    return pd.to_numeric(distinct, errors="coerce")
+
+
+def _dates(distinct: pd.Series) -> pd.Series:
+    looks = distinct.str.contains(r"\d{1,4}[-/.:]\d{1,2}", regex=True)
+    parsed = pd.to_datetime(distinct.where(looks), errors="coerce", format="mixed")
+    return parsed
+
+
+def column_kind(name: str, values: pd.Series, markers: list[str]) -> str:
+    """numeric | categorical | id | text | date | constant | empty."""
+    if pd.api.types.is_bool_dtype(values):
+        return "categorical"
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "date"
+    n = len(values)
+    if pd.api.types.is_numeric_dtype(values):
+        present = values.dropna()
+        if present.empty:
+            return "empty"
+        distinct = present.nunique()
+        if distinct == 1:
+            return "constant"
+        integral = bool(np.all(np.mod(present.to_numpy(dtype=np.float64), 1) == 0))
+        if integral and distinct == n and _id_name(name):
+            return "id"
+        return "numeric"
+    text = _text(values)
+    text = text[~text.isin(markers)]
+    if text.empty:
+        return "empty"
+    distinct = text.nunique()
+    if distinct == 1:
+        return "constant"
+    if _share_parsed(text, _numbers) >= NUMBER_SHARE:
+        return "numeric"
+    if _share_parsed(text, _dates) >= NUMBER_SHARE:
+        return "date"
+    words = float(text.str.split().str.len().mean())
+    if distinct >= TEXT_MIN_DISTINCT and words >= TEXT_MIN_WORDS:
+        return "text"
+    if distinct == len(text) == n and (_id_name(name) or words < 2):
+        return "id"
+    return "categorical"
+
+
+def _id_name(name: str) -> bool:
+    lowered = str(name).lower().replace("-", "_").replace(" ", "_")
+    return any(lowered == k or lowered.endswith(f"_{k}") or lowered.startswith(f"{k}_")
+               for k in ID_NAMES)  # fmt: skip
+
+
+REASONS = {"text": "free text (not a tabular feature yet)",
+           "date": "a date (data.time_column with split.strategy time splits by it)",
+           "constant": "one value only", "empty": "no values"}  # fmt: skip
+
+
+def draft_data(frame: pd.DataFrame, target: str) -> Draft:
+    """The `data:` section a table suggests, with `target` as the target column."""
+    if target not in frame.columns:
+        raise StageError(f"--target: column {target!r} is not in the source "
+                         f"(columns: {list(frame.columns)[:20]})")  # fmt: skip
+    markers = missing_markers(frame)
+    kinds = {str(c): column_kind(str(c), frame[c], markers) for c in frame.columns
+             if c not in (target, SOURCE_FILE_COLUMN)}  # fmt: skip
+    task, labels = infer_task(frame[target], markers)
+    if task != "regression":
+        labels = _typed_labels(frame[target], labels)
+    data = {
+        "target": target, "task": "auto", "labels": labels, "label_map": {},
+        "missing_markers": markers,
+        "numeric": [c for c, k in kinds.items() if k == "numeric"],
+        "categorical": [c for c, k in kinds.items() if k == "categorical"],
+        "drop": [], "id_columns": [c for c, k in kinds.items() if k == "id"],
+        "group_column": None, "time_column": None,
+    }  # fmt: skip
+    draft = Draft(data=data, kept_out={c: REASONS[k] for c, k in kinds.items() if k in REASONS})
+    dates = [c for c, k in kinds.items() if k == "date"]
+    if len(dates) == 1:
+        data["time_column"] = dates[0]
+        draft.kept_out.pop(dates[0])
+        draft.notes.append(f"{dates[0]!r} is the time column: set split.strategy time to train "
+                           "on the past and test on the future")  # fmt: skip
+    draft.notes.append(f"target {target!r}: {task}" + (f", labels {labels}" if labels else ""))
+    return draft
+
+
+def _typed_labels(target: pd.Series, labels: list[str]) -> list[str]:
+    """Labels in their natural order: numbers numerically (0 before 1, so 1 is positive),
+    text alphabetically; spelled as params and the cleaned data spell them."""
+    numbers = pd.to_numeric(pd.Series(labels), errors="coerce")
+    if numbers.notna().all():
+        return [label_text(float(v)) for v in sorted(numbers)]
+    return sorted(label_text(v) for v in labels)
+
+
+GATE_BY_TASK = {  # success criteria a drafted params.yaml starts with: no worse than linear
+    "binary": {"max_below_baseline": {"accuracy": 0.01}},
+    "multiclass": {"max_below_baseline": {"accuracy": 0.01}},
+    "regression": {"max_below_baseline": {"r2": 0.02}},
+}
+
+
+def params_edits(draft: Draft, task: str, source_files: list[str], test_file: str | None) -> dict:
+    """The params.yaml values to write beside the `data:` section, so that what referred to the
+    previous table (slices, fairness columns, log1p columns, the gate, the test file) no
+    longer does: {dotted key: value}."""
+    gate = {"min": {}, "max": {}, "max_fairness_gap": {}} | GATE_BY_TASK[task]
+    edits = {"data": draft.data, "evaluate.slices": [], "evaluate.bands": {},
+             "evaluate.fairness": [], "train.preprocess.log1p": [], "gate": gate}  # fmt: skip
+    if test_file is not None and test_file not in source_files:
+        edits["split.test_source_file"] = None
+        draft.notes.append(f"split.test_source_file {test_file!r} is not a file of this source: "
+                           "a stratified test split instead")  # fmt: skip
+    draft.notes.append("the gate now asks only for no worse than the linear baseline: declare "
+                       "your success criteria under gate")  # fmt: skip
+    return edits

@@ -1,0 +1,126 @@
+"""Bring your own table: the drafted data section and data contract fit tables of many shapes,
+and a drafted contract passes on the very data it was drafted from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trainflow.data.clean import clean_table
+from trainflow.data.columnar import categorize_text
+from trainflow.data.contract import contract_view, run_suite, starter_suite
+from trainflow.data.draft import draft_data, params_edits
+from trainflow.params import DataParams
+
+N = 240
+
+
+def table(target: pd.Series) -> pd.DataFrame:
+    """Every kind of column a real export holds, names with spaces and parentheses."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "customer id": np.arange(5000, 5000 + N),
+        "age (years)": rng.integers(18, 90, N),
+        "income": np.where(np.arange(N) % 29 == 0, np.nan, rng.normal(5e4, 1e4, N).round(2)),
+        "visits": pd.Series(rng.integers(0, 9, N).astype(str)).where(np.arange(N) % 11 > 0, "?"),
+        "plan": rng.choice(["basic", "pro", "team"], N),
+        "is active": rng.choice([True, False], N),
+        "rating": rng.integers(1, 6, N),  # a small integer scale: a number
+        "signup date": pd.date_range("2021-01-01", periods=N, freq="D").strftime("%Y-%m-%d"),
+        "comment": [" ".join(rng.choice(["fast", "slow", "price", "bug", "great", "ok"], 5))
+                    + f" #{i}" for i in range(N)],
+        "country": "NO",
+        "target": target,
+    })  # fmt: skip
+    return frame.astype({"visits": "str", "plan": "str", "signup date": "str", "comment": "str",
+                         "country": "str"})  # fmt: skip
+
+
+TARGETS = {
+    "ints 0/1": (pd.Series(np.arange(N) % 2), "binary", ["0", "1"]),
+    "floats 0.0/1.0 with gaps": (
+        pd.Series(np.where(np.arange(N) % 50 == 0, np.nan, (np.arange(N) % 2).astype(float))),
+        "binary",
+        ["0", "1"],
+    ),
+    "booleans": (pd.Series(np.arange(N) % 3 == 0), "binary", ["False", "True"]),
+    "words": (pd.Series(np.array(["no", "yes"])[np.arange(N) % 2]), "binary", ["no", "yes"]),
+    "three classes as ints": (pd.Series(np.arange(N) % 3 + 1), "multiclass", ["1", "2", "3"]),
+    "a quantity": (pd.Series(np.linspace(10, 99, N).round(3)), "regression", []),
+}
+
+
+@pytest.mark.parametrize("kind", list(TARGETS))
+def test_draft_reads_each_column_kind(kind):
+    target, task, labels = TARGETS[kind]
+    draft = draft_data(table(target), "target")
+    data = DataParams.model_validate(draft.data)
+    assert data.task_type == task and data.labels == labels
+    assert data.numeric == ["age (years)", "income", "visits", "rating"]
+    assert data.categorical == ["plan", "is active"]
+    assert data.id_columns == ["customer id"] and data.time_column == "signup date"
+    assert data.missing_markers == ["?"]
+    assert draft.kept_out == {"comment": "free text (not a tabular feature yet)",
+                              "country": "one value only"}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(TARGETS))
+def test_drafted_contract_passes_on_its_own_data(kind):
+    """Whatever the target and column types: the contract drafted from a table accepts it,
+    and prepare cleans it with the drafted labels."""
+    target, _, labels = TARGETS[kind]
+    raw = categorize_text(table(target))  # as ingest stores it
+    data = DataParams.model_validate(draft_data(raw, "target").data)
+    suite = starter_suite(raw, data, "own")
+    report = run_suite(contract_view(raw), suite)
+    assert report.success, report.failure_lines()
+    clean, cleaning = clean_table(raw, data, [], "t")
+    if labels:
+        assert sorted(map(str, clean["target"].cat.categories)) == labels
+    assert cleaning.columns_not_used == ["comment", "country"]
+
+
+def test_drafted_contract_still_catches_bad_rows():
+    target, _, _ = TARGETS["ints 0/1"]
+    raw = categorize_text(table(target))
+    data = DataParams.model_validate(draft_data(raw, "target").data)
+    suite = starter_suite(raw, data, "own")
+    broken = raw.copy()
+    broken["target"] = broken["target"].where(np.arange(N) != 5, 7)  # an unknown label
+    broken["is active"] = broken["is active"].astype(object).where(np.arange(N) != 9, "maybe")
+    report = run_suite(contract_view(broken), suite)
+    failed = {(o.expectation, o.column) for o in report.errors}
+    assert ("expect_column_values_to_be_in_set", "target") in failed
+    assert ("expect_column_values_to_be_of_type", "is active") in failed
+
+
+def test_a_word_in_a_number_column_is_named_with_its_row():
+    raw = pd.DataFrame(
+        {"age": ["39", "50", "forty", "28", " n/a"], "y": ["a", "b", "a", "b", "a"]}
+    )
+    suite = {"name": "t", "expectations": [
+        {"type": "expect_column_values_to_be_in_type_list",
+         "kwargs": {"column": "age", "type_list": ["int64", "float64"]}}]}  # fmt: skip
+    report = run_suite(categorize_text(raw.astype("str")), suite)
+    (line,) = report.failure_lines()
+    assert "column 'age', 2 values are not numbers (40.00%)" in line
+    assert "'forty' (row 3)" in line and "' n/a' (row 5)" in line
+    assert "CategoricalDtypeType" not in line
+
+
+def test_params_edits_reset_what_named_the_previous_tables_columns():
+    target, _, _ = TARGETS["a quantity"]
+    draft = draft_data(table(target), "target")
+    edits = params_edits(draft, "regression", ["people.csv"], "adult.test")
+    assert edits["evaluate.slices"] == [] and edits["train.preprocess.log1p"] == []
+    assert edits["gate"]["max_below_baseline"] == {"r2": 0.02}
+    assert edits["split.test_source_file"] is None
+    assert any("not a file of this source" in n for n in draft.notes)
+
+
+def test_unknown_target_is_named():
+    from trainflow.errors import StageError
+
+    with pytest.raises(StageError, match=r"--target: column 'churn' is not in the source"):
+        draft_data(table(TARGETS["words"][0]), "churn")
