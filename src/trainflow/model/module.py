@@ -1,12 +1,13 @@
 """The LightningModule every neural family trains with: the network, the task's loss, and
 torchmetrics collections per split.
 
-Lightning's per-step machinery (hooks, loop bookkeeping, logging state) costs 0.5-1 ms, as much
-as a whole optimizer step of a small tabular network on a CPU. So one training_step takes a
-*chunk* of batches and makes one optimizer step per batch itself (manual optimisation): the
-same updates, in the same order, as one Lightning step per batch, with that cost paid once per
-chunk (`train.steps_per_call`). Metrics are updated every batch but logged once per epoch
-(computed over the epoch, synced across processes by torchmetrics).
+Lightning's per-step machinery (hooks, loop bookkeeping, logging state, the backward and
+optimizer-step wrappers) costs 0.5-1 ms, as much as a whole optimizer step of a small tabular
+network on a CPU. So one training_step takes a *chunk* of batches and makes one optimizer step
+per batch itself (manual optimisation): the same updates, in the same order, as one Lightning
+step per batch, with that cost paid once per chunk (`train.steps_per_call`). Metrics are
+updated once per chunk and logged once per epoch (computed over the epoch, synced across
+processes by torchmetrics).
 """
 
 from __future__ import annotations
@@ -98,23 +99,41 @@ class NetworkModule(L.LightningModule):
 
     def training_step(self, chunk: list[Batch], chunk_idx: int) -> None:
         optimizer = self.optimizers()
-        for x_num, x_cat, y in chunk:
+        # Lightning's wrappers (manual_backward, LightningOptimizer.step: precision plugin,
+        # hooks, step counting) run once per chunk, on its last batch; the others step the
+        # optimizer directly. Not with 16-bit mixed precision: its gradient scaler lives in
+        # those wrappers, so every step goes through them.
+        direct = not str(self.trainer.precision).startswith("16")
+        losses, outs, targets = [], [], []
+        for i, (x_num, x_cat, y) in enumerate(chunk):
             out = self(x_num, x_cat)
             loss = self.loss_fn(out, y)
             optimizer.zero_grad()
-            self.manual_backward(loss)
-            optimizer.step()
-            self.train_loss.update(loss.detach().expand(len(y)))
-            self.train_metrics.update(*self._for_metrics(out.detach(), y))
+            if direct and i < len(chunk) - 1:
+                loss.backward()
+                optimizer.optimizer.step()
+            else:
+                self.manual_backward(loss)
+                optimizer.step()
+            losses.append(loss.detach().expand(len(y)))
+            outs.append(out.detach())
+            targets.append(y)
+        # metrics updated once per chunk (their per-call cost is paid once, like Lightning's)
+        self.train_loss.update(torch.cat(losses))
+        self.train_metrics.update(*self._for_metrics(torch.cat(outs), torch.cat(targets)))
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train/loss", self.train_loss, self.train_metrics)
 
     def validation_step(self, chunk: list[Batch], chunk_idx: int) -> None:
+        losses, outs, targets = [], [], []
         for x_num, x_cat, y in chunk:
             out = self(x_num, x_cat)
-            self.val_loss.update(self.loss_fn(out, y).expand(len(y)))
-            self.val_metrics.update(*self._for_metrics(out, y))
+            losses.append(self.loss_fn(out, y).expand(len(y)))
+            outs.append(out)
+            targets.append(y)
+        self.val_loss.update(torch.cat(losses))
+        self.val_metrics.update(*self._for_metrics(torch.cat(outs), torch.cat(targets)))
 
     def on_validation_epoch_end(self) -> None:
         values = self._log_epoch("val/loss", self.val_loss, self.val_metrics, prog_bar=True)

@@ -157,6 +157,7 @@ def train_network(
         logger=logger,
         enable_progress_bar=show_progress(),
         enable_model_summary=False,
+        num_sanity_val_steps=0,  # the validation code is tested; a pre-flight pass costs a start
         log_every_n_steps=10,
     )
     resumed_epoch = None
