@@ -34,6 +34,16 @@ def test_repo_params_load(params):
         ),
         (lambda p: p["families"]["mlp"].update(batch_size=0), "families.mlp.batch_size"),
         (lambda p: p["families"].update(xgboost={}), "unknown key families.xgboost"),
+        (
+            lambda p: p["families"]["gbdt"].update(
+                num_leaf=p["families"]["gbdt"].pop("num_leaves")
+            ),
+            r"unknown key families.gbdt.num_leaf \(did you mean families.gbdt.num_leaves\?\)$",
+        ),
+        (
+            lambda p: p["select"].update(candidates=["xgb"]),
+            r"^params.yaml: select.candidates: \['xgb'\] not configured under families",
+        ),
         (lambda p: p["families"]["gbdt"].update(device="tpu"), "families.gbdt.device"),
         (
             lambda p: p["select"].update(candidates=["mlp", "svm"]),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import typing
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -558,7 +559,25 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
     parts = [str(p) for p in loc if not str(p).startswith("function-") and str(p) not in members]
     if len(parts) > 2 and parts[:2] == ["ingest", "source"] and parts[2] in SOURCE_TAGS:
         del parts[2]
-    return ".".join(parts) or "<root>"
+    return ".".join(parts)
+
+
+def _siblings(dotted: str) -> list[str]:
+    """Names of the keys the model knows beside `dotted` (same parent), for a did-you-mean
+    on a misspelt key that has a default."""
+    model: object = Params
+    parent = dotted.rpartition(".")[0]
+    for part in parent.split(".") if parent else []:
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            return []
+        annotation = fields[part].annotation
+        models = [
+            a for a in (annotation, *typing.get_args(annotation)) if hasattr(a, "model_fields")
+        ]
+        model = models[0] if models else None
+    names = getattr(model, "model_fields", {})
+    return list(names)
 
 
 def _one_line(err: ValidationError) -> str:
@@ -569,13 +588,15 @@ def _one_line(err: ValidationError) -> str:
     missing = [_dotted(e["loc"]) for e in errors if e["type"] == "missing"]
     if unknown and len(unknown) + len(missing) == len(errors):
         line = f"unknown key {unknown[0]}"
-        parent = unknown[0].rpartition(".")[0]
+        parent, _, leaf = unknown[0].rpartition(".")
         beside = [m for m in missing if m.rpartition(".")[0] == parent]
         close = difflib.get_close_matches(unknown[0], beside or missing, n=1, cutoff=0.6)
         if close:
             line += f" (did you mean {close[0]}? it is missing)"
         elif beside:
             line += f"; missing key {beside[0]}"
+        elif known := difflib.get_close_matches(leaf, _siblings(unknown[0]), n=1, cutoff=0.7):
+            line += f" (did you mean {'.'.join(filter(None, (parent, known[0])))}?)"
         return line
     first = errors[0]
     loc = _dotted(first["loc"])
@@ -583,7 +604,7 @@ def _one_line(err: ValidationError) -> str:
         return f"missing key {loc}"
     msg = first["msg"].removeprefix("Value error, ")
     more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"{loc}: {msg}{more}"
+    return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"
 
 
 def parse_params(raw: object, source: str = str(paths.PARAMS)) -> Params:

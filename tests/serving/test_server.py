@@ -186,12 +186,13 @@ LOAD_SECONDS = 120
 
 def test_two_minute_load_has_no_errors_and_no_memory_growth(served):
     """8 closed-loop clients for two minutes on loopback, a mix of single records, batches,
-    drift reports, metadata and bad requests: every answer as expected (no 5xx, no dropped
-    connection, bad requests 400), and the server's memory flat once warm."""
+    explanations, drift reports, metadata and bad requests: every answer as expected (no 5xx,
+    no dropped connection, bad requests 400), and the server's memory flat once warm."""
     bad = {"records": [{**RECORD, "age": "old"}]}
     calls = [
         *(Call("/predict", {"records": _records(1, i)}) for i in range(20)),
         *(Call("/predict", {"records": _records(50, i)}) for i in range(5)),
+        Call("/explain", {"records": _records(5, 2)}),
         Call("/drift", {"records": _records(200, 3)}),
         Call("/metadata", {}),
         Call("/predict", bad, frozenset({400})),
