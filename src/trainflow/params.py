@@ -317,6 +317,9 @@ class GBDTParams(Strict):
     max_rounds: int = Field(default=5000, gt=0)
     early_stopping_rounds: int = Field(default=200, gt=0)
     device: Literal["cpu", "gpu"] = "cpu"  # gpu: LightGBM's OpenCL build (the PyPI wheel)
+    # OpenMP threads; 0: LightGBM's default (one per core). The trees are the same whatever
+    # the count (deterministic, column-wise histograms): only the time changes.
+    num_threads: int = Field(default=0, ge=0)
 
 
 class FamiliesParams(Strict):

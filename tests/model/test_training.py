@@ -25,6 +25,7 @@ def test_train_network_writes_checkpoints_and_live_metrics(tmp_path, splits, pre
     assert (tmp_path / "live/metrics.json").exists()
     epochs = (tmp_path / "live/plots/metrics/val/loss.tsv").read_text().splitlines()[1:]
     assert len(epochs) == result.summary["epochs_run"]  # one row per epoch
+    assert not (tmp_path / "live/plots/metrics/epoch.tsv").exists()  # the x, not a curve
     assert result.summary["accelerator"] == "cpu" and 1 <= result.summary["epochs_run"] <= 3
     assert result.config["kind"] == "tabular" and not result.net.training
 

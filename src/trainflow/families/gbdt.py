@@ -121,7 +121,8 @@ def booster_params(params: GBDTParams, task: str, n_classes: int, seed: int) -> 
         "num_leaves": params.num_leaves, "min_data_in_leaf": params.min_child_samples,
         "bagging_fraction": params.subsample, "bagging_freq": 1 if params.subsample < 1 else 0,
         "feature_fraction": params.colsample_bytree, "lambda_l2": params.reg_lambda,
-        "device_type": params.device, "seed": seed, "deterministic": True,
+        "device_type": params.device, "num_threads": params.num_threads, "seed": seed,
+        "deterministic": True,
         "force_col_wise": True, "verbosity": -1,
     }  # fmt: skip
     if task == "multiclass":

@@ -75,6 +75,7 @@ def fast_dvclive_logger(live_dir: Path, resume: bool = False):
             # is the x of every curve; Lightning's step counts its calls, of
             # `train.steps_per_call` batches each
             step = int(metrics["epoch"]) + 1 if "epoch" in metrics else step
+            metrics = {k: v for k, v in metrics.items() if k != "epoch"}  # the x, not a curve
             frame = sys._getframe(1)
             while frame is not None and not sync:
                 sync = frame.f_code.co_name in SYNC_POINTS
@@ -167,6 +168,11 @@ def train_network(
         )
         log.info("resuming from %s (epoch %d done)", resume_from, resumed_epoch)
     trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # every process leaves together: a worker whose peers (rank 0 hosts the rendezvous
+        # store) exit under its communication threads aborts ("terminate called ...")
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     if not trainer.is_global_zero:
         return None  # the checkpoints, and so the result, are the primary process's
     best = checkpoint.best_model_path

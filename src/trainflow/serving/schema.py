@@ -7,7 +7,18 @@ import math
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+    create_model,
+)
 from pydantic_core import PydanticCustomError
 
 from trainflow.data.columnar import NUMBER_TEXT
@@ -80,7 +91,10 @@ def record_model(data: DataParams, ignored: tuple[str, ...] = ()) -> type[BaseMo
     for col in data.drop:
         kind = number if col in data.numeric else str | None
         fields[col] = (kind, Field(default=None, description="not used by the model"))
-    target = str | int | float | bool | None if data.is_classification else number
+    # a label as the source spells it; strict, so a long text is not read as a number (the
+    # JSON schema's string branch has a maxLength: the server holds to the same)
+    label = StrictStr | StrictInt | StrictFloat | StrictBool | None
+    target = label if data.is_classification else number
     fields[data.target] = (target, Field(default=None, description="ignored if present"))
     for col in ignored:
         if col not in fields:
