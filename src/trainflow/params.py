@@ -363,7 +363,7 @@ class EvaluateParams(Strict):
     min_slice_rows: int = Field(default=30, gt=0)  # smaller slices: listed, never ranked
     error_rows: int = Field(default=25, ge=0)  # most confidently wrong test rows reported
     importance_repeats: int = Field(default=3, ge=0)  # permutation importance (0: off)
-    importance_rows: int = Field(default=4000, gt=0)  # ... on a seeded sample of test rows
+    importance_rows: int = Field(default=2000, gt=0)  # ... on a seeded sample of test rows
     attribution_rows: int = Field(default=1000, gt=0)  # global attributions: a sample too
 
     @model_validator(mode="after")
