@@ -45,9 +45,9 @@ def network_config(family: str, pre, params, train) -> dict:
 def plain_loop(config, train, val, pre, params, trainer, seed: int, epochs: int,
                device: str) -> tuple[float, float]:  # fmt: skip
     """The hand-written baseline; returns (wall, CPU) seconds for `epochs` epochs (+ val)."""
-    from trainflow.model.datamodule import to_tensors
     from trainflow.model.network import build_network
     from trainflow.model.objective import loss_for
+    from trainflow.model.tensors import to_tensors
 
     _sync(device)
     start, cpu = time.perf_counter(), time.process_time()  # from the cleaned frames, as trainflow

@@ -33,8 +33,8 @@ def test_train_network_writes_checkpoints_and_live_metrics(tmp_path, splits, pre
 def test_logged_val_loss_is_the_loss_of_the_kept_network(tmp_path, splits, pre):
     """The best epoch's logged val/loss is the loss over every validation row of the network
     that training returns (the last, smaller batch weighs by its rows, not as a whole batch)."""
-    from trainflow.model.datamodule import to_tensors
     from trainflow.model.objective import loss_for
+    from trainflow.model.tensors import to_tensors
 
     params = TINY.model_copy(update={"batch_size": 48})  # the val split is not a multiple of it
     result = train_mlp(splits["train"], splits["val"], pre, params, 0, tmp_path / "ck",

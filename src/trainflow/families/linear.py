@@ -17,9 +17,9 @@ from trainflow.families.neural import (
     serving_modules,
 )
 from trainflow.model.baseline import fit_linear
-from trainflow.model.datamodule import to_tensors
 from trainflow.model.objective import loss_for
 from trainflow.model.preprocess import Preprocessor
+from trainflow.model.tensors import to_tensors
 from trainflow.params import LinearParams
 
 NAME = "linear"

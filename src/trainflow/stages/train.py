@@ -50,8 +50,9 @@ def train_family(name: str) -> None:
     ])  # fmt: skip
     ctx = FitContext(seed=params.seed, trainer=params.train, resume_dir=paths.resume_dir(name),
                      live_dir=paths.live_dir(name), fingerprint=fingerprint)  # fmt: skip
+    family = family_module(name)  # its libraries' import is not fit time
     started = time.perf_counter()
-    fitted = family_module(name).fit(train, val, pre, settings, ctx)
+    fitted = family.fit(train, val, pre, settings, ctx)
     if fitted is None:  # another process of a DDP run: it trained its share; the primary writes
         return
     seconds = time.perf_counter() - started
