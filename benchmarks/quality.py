@@ -179,7 +179,8 @@ def reference_models(params, train, val, test, seed: int) -> dict:
 
         cls = cb.CatBoostRegressor if task == "regression" else cb.CatBoostClassifier
         model = cls(iterations=10000, od_type="Iter", od_wait=100, random_seed=seed, verbose=0,
-                    cat_features=data.categorical_features, thread_count=-1)  # fmt: skip
+                    cat_features=data.categorical_features, thread_count=-1,
+                    allow_writing_files=False)  # fmt: skip
         model.fit(strings(x_tr), y_tr, eval_set=(strings(x_va), y_va), use_best_model=True)
 
         class Wrapped:

@@ -146,6 +146,21 @@ def test_a_changed_space_needs_a_new_study(tmp_path):
                   tmp_path / "s.log", BASELINE)  # fmt: skip
 
 
+def test_experiments_left_by_a_deleted_journal_stop_the_sweep_before_a_trial(tmp_path):
+    fake = FakeDvc()
+    run_sweep(sweep_params(trials=2), 0, fake.runner(), tmp_path / "s.log", BASELINE)
+    (tmp_path / "s.log").unlink()  # the experiments t-0, t-1 stay in DVC
+    clash = r"experiments t-0 t-1 exist but .*dvc exp remove t-0 t-1"
+    with pytest.raises(StageError, match=clash):
+        run_sweep(sweep_params(trials=2), 0, fake.runner(), tmp_path / "s.log", BASELINE)
+    assert len(fake.runs) == 2
+    fake.rows = [r for r in fake.rows if r["Experiment"] not in ("t-0", "t-1")]  # removed
+    run_sweep(sweep_params(trials=2), 0, fake.runner(), tmp_path / "s.log", BASELINE)
+    # the study's own experiments are no clash: it resumes past them
+    run_sweep(sweep_params(trials=3), 0, fake.runner(), tmp_path / "s.log", BASELINE)
+    assert [name for name, _ in fake.runs] == ["t-0", "t-1", "t-0", "t-1", "t-2"]
+
+
 def test_failing_trials_stop_the_sweep(tmp_path):
     with pytest.raises(StageError, match="3 trials in a row failed; last: dvc exp run exited 1"):
         run_sweep(sweep_params(), 0, FakeDvc(fail=True).runner(), tmp_path / "s.log", BASELINE)

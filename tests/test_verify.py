@@ -30,6 +30,16 @@ def test_outputs_are_identical_different_missing_or_tolerated():
     assert "1 of 3 outputs identical" in table and "timings" in table
 
 
+def test_rows_follow_the_pipeline_not_the_lock_order():
+    stages = {
+        name: {"outs": [{"path": f"out/{name}", "md5": "aa"}]}
+        for name in ("evaluate", "ingest", "train@mlp", "select", "train@gbdt", "split")
+    }
+    rows = compare_outputs({"stages": stages}, {"stages": stages})  # fmt: skip
+    assert [r.stage for r in rows] == ["ingest", "split", "train@mlp", "train@gbdt", "select",
+                                       "evaluate"]  # fmt: skip
+
+
 def test_record_files_are_the_json_files_under_metrics():
     tracked = "metrics/eval.json\nmetrics/train/mlp/metrics.json\nmetrics/train/mlp/plots/" \
               "metrics/val/loss.tsv\nreports/leaderboard.md\nparams.yaml\n"  # fmt: skip

@@ -214,6 +214,27 @@ def completed(study: Any) -> list[Any]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
+def check_names_free(study: Any, sweep: SweepParams, runner: Runner, storage_path: Path) -> None:
+    """Stop before the first trial if experiments already carry the names this study would
+    give its next trials: their journal was deleted (or the study name is reused), and
+    `dvc exp run -n` would refuse each trial in turn."""
+    taken = re.compile(rf"^{re.escape(sweep.study)}-(\d+)$")
+    known = len(study.trials)
+    clashes = sorted(
+        (int(m.group(1)) for row in runner.experiments()
+         if isinstance(row.get("Experiment"), str) and (m := taken.match(row["Experiment"]))
+         and int(m.group(1)) >= known),
+    )  # fmt: skip
+    if clashes:
+        names = [experiment_name(sweep.study, n) for n in clashes]
+        shown = " ".join(names[:6]) + (" ..." if len(names) > 6 else "")
+        raise StageError(
+            f"sweep.study {sweep.study!r}: experiments {shown} exist but {storage_path} does "
+            f"not record them (deleted journal?); name a new study (sweep.study) or remove "
+            f"them: dvc exp remove {' '.join(names)}"
+        )
+
+
 def run_sweep(
     sweep: SweepParams, seed: int, runner: Runner, storage_path: Path, baseline: dict,
     time_budget: float | None = None,
@@ -224,6 +245,7 @@ def run_sweep(
 
     study = open_study(sweep, seed, storage_path)
     recover(study, sweep, runner)
+    check_names_free(study, sweep, runner, storage_path)
     failures, started = 0, runner.clock()
     while (done := len(completed(study))) < sweep.trials:
         spent = runner.clock() - started

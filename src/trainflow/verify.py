@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from trainflow import paths
+from trainflow import STAGES, paths
 from trainflow.errors import StageError
 
 log = logging.getLogger("trainflow.verify")
@@ -74,10 +74,12 @@ def lock_outputs(lock: dict) -> dict[str, tuple[str, str]]:
 
 
 def compare_outputs(recorded: dict, reproduced: dict) -> list[Row]:
-    """One row per output either lock names, in recorded order."""
+    """One row per output either lock names, in pipeline order (dvc.lock keeps the order its
+    stages were first run in)."""
     rec, new = lock_outputs(recorded), lock_outputs(reproduced)
+    known = [*rec, *(p for p in new if p not in rec)]
     rows = []
-    for path in [*rec, *(p for p in new if p not in rec)]:
+    for path in sorted(known, key=lambda p: _pipeline_position((rec.get(p) or new[p])[0])):
         stage, before = rec.get(path, (new.get(path, ("?", ""))[0], ""))
         after = new.get(path, (stage, ""))[1]
         if tolerated(path):
@@ -90,6 +92,12 @@ def compare_outputs(recorded: dict, reproduced: dict) -> list[Row]:
             status = "identical" if before == after else "DIFFERENT"
         rows.append(Row(stage, path, before, after, status))
     return rows
+
+
+def _pipeline_position(stage: str) -> int:
+    """Where a stage (`train@mlp`: a foreach variant of `train`) runs in the pipeline."""
+    base = stage.partition("@")[0]
+    return STAGES.index(base) if base in STAGES else len(STAGES)
 
 
 def settle_stamped(rows: list[Row], recorded: dict, reproduced: dict) -> list[Row]:
