@@ -92,3 +92,19 @@ def test_a_stamped_bundle_is_reproduced_when_its_content_hash_is():
     assert changed_inputs(deps("s1", "a"), deps("s1", "b")) == [
         ("package", "models/train", "a", "b")
     ]
+
+
+def test_stages_run_with_mkl_reproducibility_on_unless_the_user_chose(tmp_path):
+    """Every stage imports trainflow before torch: MKL's reproducible mode is on in each."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import trainflow.stages.train, os; "
+            "print(os.environ['MKL_CBWR'], os.environ['MKL_DYNAMIC'])")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in ("MKL_CBWR", "MKL_DYNAMIC")}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.stdout.split() == ["AUTO", "FALSE"], done.stderr
+    done = subprocess.run([sys.executable, "-c", code], env=env | {"MKL_CBWR": "AVX2"},
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.stdout.split() == ["AVX2", "FALSE"], done.stderr

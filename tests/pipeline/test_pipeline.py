@@ -701,4 +701,4 @@ def test_verify_reruns_a_revision_in_a_fresh_clone_bit_for_bit(pipeline_repo, tm
     assert "metrics/eval.json: accuracy 0.5 -> " in bad.stdout
     assert f"metrics/bundle.json: bundle.content_sha256 '{'0' * 64}' -> " in bad.stdout
     assert re.search(r"package\s+models/bundle\s+\w+\s+\w+\s+DIFFERENT", bad.stdout)
-    assert "not reproduced: 1 outputs and 2 metric values differ" in bad.stderr
+    assert "not reproduced: 1 outputs and 2 metric values differ" in bad.stderr, bad.stdout
