@@ -108,3 +108,17 @@ def test_stages_run_with_mkl_reproducibility_on_unless_the_user_chose(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], env=env | {"MKL_CBWR": "AVX2"},
                           capture_output=True, text=True)  # fmt: skip
     assert done.stdout.split() == ["AVX2", "FALSE"], done.stderr
+
+
+def test_a_rerun_on_another_cpu_count_is_named():
+    from trainflow.verify import cpu_count_note
+
+    two = {"metrics/speed/train_mlp.json": {"family": "mlp", "fit_seconds": 7.1, "cpus": 2},
+           "metrics/eval.json": {"accuracy": 0.87}}  # fmt: skip
+    four = {**two, "metrics/speed/train_mlp.json": {"family": "mlp", "fit_seconds": 4.0,
+                                                    "cpus": 4}}  # fmt: skip
+    assert cpu_count_note(two, two) is None
+    note = cpu_count_note(two, four)
+    assert note is not None and note.startswith("note: recorded with 2 CPUs, rerun with 4")
+    old = {"metrics/speed/train_mlp.json": {"family": "mlp", "fit_seconds": 7.1}}
+    assert cpu_count_note(old, four) is None  # a record from before the count was kept

@@ -181,6 +181,24 @@ def render(rows: list[Row], metric_diffs: list[str]) -> str:
     return "\n".join(lines)
 
 
+def cpu_count_note(recorded: dict[str, Any], reproduced: dict[str, Any]) -> str | None:
+    """A line naming a rerun on another number of CPUs than the record's (the train stages'
+    timing files hold it): torch's and OpenMP's thread counts follow it, and with them the last
+    bits of a network's weights, so differences are expected there."""
+
+    def counts(metrics: dict[str, Any]) -> set[int]:
+        return {m["cpus"] for name, m in metrics.items()
+                if name.startswith(f"{paths.SPEED_DIR}/train_") and "cpus" in m}  # fmt: skip
+
+    before, after = counts(recorded), counts(reproduced)
+    if before and after and before != after:
+        return (f"note: recorded with {', '.join(map(str, sorted(before)))} CPUs, rerun with "
+                f"{', '.join(map(str, sorted(after)))}: networks trained on another thread "
+                "count differ in their last bits (docs/reproducibility.md); verify on a "
+                "machine with as many CPUs, or pin OMP_NUM_THREADS on both")  # fmt: skip
+    return None
+
+
 def _git(args: list[str], cwd: Path) -> str:
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
     if done.returncode != 0:
@@ -188,7 +206,9 @@ def _git(args: list[str], cwd: Path) -> str:
     return done.stdout
 
 
-def reproduce(source: str, rev: str, workdir: Path) -> tuple[list[Row], list[str]]:
+def reproduce(
+    source: str, rev: str, workdir: Path
+) -> tuple[list[Row], list[str], str | None]:  # fmt: skip
     """Clone `source` at `rev` into `workdir`, rerun the pipeline, compare with the record."""
     _git(["clone", "--quiet", source, str(workdir)], Path.cwd())
     _git(["-c", "advice.detachedHead=false", "checkout", "--quiet", rev], workdir)
@@ -234,7 +254,8 @@ def reproduce(source: str, rev: str, workdir: Path) -> tuple[list[Row], list[str
                           reproduced_metrics)  # fmt: skip
     rows += [Row(stage, f"{dep} (input)", a, b, "DIFFERENT")
              for stage, dep, a, b in changed_inputs(recorded_lock, reproduced_lock)]  # fmt: skip
-    return rows, compare_metrics(recorded_metrics, reproduced_metrics)
+    return (rows, compare_metrics(recorded_metrics, reproduced_metrics),
+            cpu_count_note(recorded_metrics, reproduced_metrics))  # fmt: skip
 
 
 def changed_inputs(recorded: dict, reproduced: dict) -> list[tuple[str, str, str, str]]:
@@ -260,11 +281,13 @@ def main(rev: str, source: str, workdir: Path | None, keep: bool) -> None:
         raise StageError(f"{clone}: exists; give an empty --workdir")
     source = str(Path(source).resolve()) if Path(source).exists() else source
     try:
-        rows, metric_diffs = reproduce(source, rev, clone)
+        rows, metric_diffs, note = reproduce(source, rev, clone)
     finally:
         if made and not keep:
             shutil.rmtree(root, ignore_errors=True)
     print(render(rows, metric_diffs))
+    if note:
+        print(note)
     bad = [r for r in rows if r.status in ("DIFFERENT", "missing")]
     if bad or metric_diffs:
         raise StageError(f"not reproduced: {len(bad)} outputs and {len(metric_diffs)} metric "

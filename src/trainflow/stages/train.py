@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -58,7 +59,10 @@ def train_family(name: str) -> None:
     seconds = time.perf_counter() - started
     with atomic_dir(paths.family_dir(name)) as out:
         save_fitted(fitted, out, params.data)
-    write_json(paths.fit_speed(name), {"family": name, "fit_seconds": round(seconds, 3)})
+    # the CPUs this process may use decide torch's and OpenMP's thread counts, and with them the
+    # last bits of a network's weights: verify names a rerun on another count
+    write_json(paths.fit_speed(name), {"family": name, "fit_seconds": round(seconds, 3),
+                                       "cpus": len(os.sched_getaffinity(0))})  # fmt: skip
     shutil.rmtree(paths.resume_dir(name), ignore_errors=True)  # finished: nothing to resume
     log.info("trained %s in %.1f s: %s", name, seconds, fitted.summary)
 
