@@ -44,7 +44,7 @@ def trained(tmp_path_factory, data_params):
 
 def test_exports_equal_eager_on_any_batch_size(trained):
     folder, net, _, _, x_num, x_cat, report = trained
-    assert report["rows"] == len(x_num) and report["torch_export_max_abs_diff"] <= 1e-5
+    assert report["rows"] == len(x_num) and report["torch_export_max_abs_diff"] <= 1e-4
     program = torch.export.load(folder / "model.pt2").module()
     for n in (1, 3, len(x_num)):  # exported with 8 rows; the batch dimension is dynamic
         with torch.inference_mode():
@@ -58,9 +58,9 @@ def test_parity_names_the_format_that_is_off():
     reference = np.array([0.5, 2.0, -3.0])
     report = compare_outputs(reference, {"onnx": reference + 5e-5})  # another runtime's kernels
     assert report["onnx_max_abs_diff"] < 6e-5 and report["onnx_tolerance"] == 1e-4
-    off = r"export parity: torch_export differs from the model by up to 5e-05 \(tolerance 1e-05\)"
+    off = r"export parity: torch_export differs .* up to 0\.0005 \(tolerance 0\.0001\)"
     with pytest.raises(StageError, match=off):
-        compare_outputs(reference, {"onnx": reference, "torch_export": reference + 5e-5})
+        compare_outputs(reference, {"onnx": reference, "torch_export": reference + 5e-4})
     with pytest.raises(StageError, match=r"onnx differs .* up to 0\.001 \(tolerance 0\.0001\)"):
         compare_outputs(reference, {"onnx": reference + 1e-3})
     with pytest.raises(StageError, match=r"onnx output shape \(2,\) != \(3,\)"):

@@ -24,11 +24,12 @@ from trainflow.model.preprocess import Preprocessor
 from trainflow.params import TrainParams
 from trainflow.tasks import scores_from_outputs
 
-PARITY_TOLERANCE = 1e-5  # |exported - reference| <= tol * max(1, |reference|), every output
-ONNX_TOLERANCE = 1e-4
-"""onnxruntime runs its own float32 kernels: sin/cos of large arguments (periodic
-embeddings) and sums over hundreds of trees round differently from torch's and LightGBM's
-(measured on Adult: up to 7e-6 for the MLP, 4e-7 for the trees; 1.4e-5 on a 3-class table)."""
+PARITY_TOLERANCE = 1e-4  # |exported - reference| <= tol * max(1, |reference|), every output
+"""Exports run the same float32 maths through other kernels, so the last bits may differ:
+onnxruntime's own (sin/cos of large arguments in periodic embeddings, sums over hundreds of
+trees; measured on Adult up to 7e-6 for the MLP, 4e-7 for the trees, 1.4e-5 on a 3-class
+table) and, on some CPUs, torch.export's graph (the same ATen ops on other memory layouts:
+0 on this machine, 3.0e-5 on the penguin-mass MLP on a CI machine)."""
 
 
 def _max_excess(reference: np.ndarray, other: np.ndarray, tolerance: float) -> tuple[float, bool]:
@@ -38,14 +39,14 @@ def _max_excess(reference: np.ndarray, other: np.ndarray, tolerance: float) -> t
 
 
 def compare_outputs(reference: np.ndarray, exports: dict[str, np.ndarray]) -> dict:
-    """{format}_max_abs_diff for each export (ONNX within ONNX_TOLERANCE, every other format
-    within PARITY_TOLERANCE); StageError naming the format when one is off."""
+    """{format}_max_abs_diff for each export, each within PARITY_TOLERANCE; StageError
+    naming the format when one is off."""
     report: dict = {"rows": len(reference)}
     for name, out in exports.items():
         if out.shape != reference.shape:
             raise StageError(f"export parity: {name} output shape {out.shape} != "
                              f"{reference.shape}")  # fmt: skip
-        tolerance = ONNX_TOLERANCE if name == "onnx" else PARITY_TOLERANCE
+        tolerance = PARITY_TOLERANCE
         worst, ok = _max_excess(reference, out, tolerance)
         report[f"{name}_max_abs_diff"] = worst
         report[f"{name}_tolerance"] = tolerance
