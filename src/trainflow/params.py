@@ -60,6 +60,7 @@ class DataParams(Strict):
     missing_markers: list[str] = []
     numeric: list[str]
     categorical: list[str]
+    text: list[str] = []  # free text: tokenized (train.preprocess.text), read by an encoder
     drop: list[str] = []
     id_columns: list[str] = []  # kept with the record, never features (e.g. customer_id)
     group_column: str | None = None  # rows of one group never cross splits (split.strategy group)
@@ -67,9 +68,11 @@ class DataParams(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> DataParams:
-        columns = [*self.numeric, *self.categorical]
+        columns = [*self.numeric, *self.categorical, *self.text]
         if len(set(columns)) != len(columns):
-            raise ValueError("a column is listed twice in data.numeric / data.categorical")
+            raise ValueError(
+                "a column is listed twice in data.numeric / data.categorical / data.text"
+            )
         if self.target in columns:
             raise ValueError(f"target {self.target!r} is also listed as a feature")
         if len(set(self.labels)) != len(self.labels):
@@ -116,14 +119,14 @@ class DataParams(Strict):
     def record_keep(self) -> list[str]:
         """Non-feature columns that travel with each record through cleaning and splitting."""
         extra = [*self.id_columns, self.group_column, self.time_column]
-        seen = [*self.numeric, *self.categorical, self.target]
+        seen = [*self.numeric, *self.categorical, *self.text, self.target]
         return list(dict.fromkeys(c for c in extra if c is not None and c not in seen))
 
     @property
     def record_columns(self) -> list[str]:
         """What identifies a record (for duplicates and split disjointness): every schema
         column, the target, and the id / group / time columns."""
-        return [*self.numeric, *self.categorical, self.target, *self.record_keep]
+        return [*self.numeric, *self.categorical, *self.text, self.target, *self.record_keep]
 
     @property
     def numeric_features(self) -> list[str]:
@@ -134,8 +137,12 @@ class DataParams(Strict):
         return [c for c in self.categorical if c not in self.drop]
 
     @property
+    def text_features(self) -> list[str]:
+        return [c for c in self.text if c not in self.drop]
+
+    @property
     def features(self) -> list[str]:
-        return [*self.numeric_features, *self.categorical_features]
+        return [*self.numeric_features, *self.categorical_features, *self.text_features]
 
     @property
     def positive_label(self) -> str:
@@ -243,9 +250,20 @@ class SplitParams(Strict):
     shared_feature_rows: Literal["allow", "drop_from_train", "fail"] = "allow"
 
 
+class TextParams(Strict):
+    """How text columns become token ids: a word-level tokenizer (Hugging Face `tokenizers`)
+    trained on the train split only, saved inside the preprocessor as its tokenizer.json."""
+
+    vocab_size: int = Field(default=8000, ge=10)  # the most frequent words (ties: by word)
+    min_frequency: int = Field(default=2, ge=1)  # rarer words are unknown
+    max_tokens: int = Field(default=128, gt=0)  # longer texts are truncated, shorter padded
+    lowercase: bool = True
+
+
 class PreprocessParams(Strict):
     min_category_count: int = Field(default=1, ge=1)
     log1p: list[str] = []
+    text: TextParams = TextParams()
 
 
 class TrainParams(Strict):
@@ -287,6 +305,8 @@ class NeuralParams(Strict):
     n_frequencies: int = Field(default=48, gt=0)  # periodic
     n_bins: int = Field(default=48, gt=1)  # piecewise_linear: quantile bins per feature
     d_category: int = Field(default=16, gt=0)  # embedding size per categorical feature
+    # text columns: token embeddings of this width, read by a convolution + max/mean pooling
+    d_text: int = Field(default=64, gt=0)
 
 
 class MLPParams(NeuralParams):

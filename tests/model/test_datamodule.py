@@ -19,7 +19,7 @@ def test_batches_are_gathered_from_tensors(splits, pre):
     again.setup()
     assert torch.equal(next(iter(again.train_dataloader()))[0][0], x_num)  # seeded shuffle
     (val,) = next(iter(dm.val_dataloader()))
-    assert torch.equal(val[0], dm.val_set.x_num[:32])  # no shuffle for validation
+    assert torch.equal(val[0], dm.val_set.blocks[0][:32])  # no shuffle for validation
 
 
 def test_chunks_hold_steps_per_call_batches_in_order(splits, pre):
@@ -42,7 +42,7 @@ def test_chunks_hold_steps_per_call_batches_in_order(splits, pre):
 
 def test_tensor_batches_index_by_tensor():
     ds = TensorBatches(
-        torch.arange(10.0).view(10, 1), torch.zeros(10, 1).long(), torch.arange(10.0)
+        (torch.arange(10.0).view(10, 1), torch.zeros(10, 1).long()), torch.arange(10.0)
     )
     assert ds[torch.tensor([3, 1])][2].tolist() == [3.0, 1.0] and len(ds) == 10
 

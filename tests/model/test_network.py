@@ -68,25 +68,29 @@ def test_logistic_baseline_learns_and_is_deterministic():
     x_num, x_cat, score = _toy()
     y = (score > 0).float()
     seen = []
-    model, info = fit_linear(x_num, x_cat, y, [3], "binary", 1, l2=1e-4, max_iter=100, seed=0,
-                             on_loss=seen.append)  # fmt: skip
+    model, info = fit_linear((x_num, x_cat), y, [3], [], "binary", 1, l2=1e-4, max_iter=100,
+                             seed=0, on_loss=seen.append)  # fmt: skip
     acc = ((model(x_num, x_cat) > 0).float() == y).float().mean()
     assert acc > 0.95 and info["lbfgs_iterations"] > 0
     assert len(seen) >= info["lbfgs_iterations"] and seen[-1] < seen[0]
-    again, _ = fit_linear(x_num, x_cat, y, [3], "binary", 1, l2=1e-4, max_iter=100, seed=0)
+    again, _ = fit_linear((x_num, x_cat), y, [3], [], "binary", 1, l2=1e-4, max_iter=100, seed=0)
     assert torch.equal(model.numeric.weight, again.numeric.weight)
 
 
 def test_softmax_baseline_learns_three_classes():
     x_num, x_cat, score = _toy(1)
     y = torch.bucketize(score, torch.tensor([-0.5, 1.0]))  # classes 0, 1, 2
-    model, _ = fit_linear(x_num, x_cat, y, [3], "multiclass", 3, l2=1e-4, max_iter=200, seed=0)
+    model, _ = fit_linear(
+        (x_num, x_cat), y, [3], [], "multiclass", 3, l2=1e-4, max_iter=200, seed=0
+    )
     assert (model(x_num, x_cat).argmax(dim=1) == y).float().mean() > 0.9
 
 
 def test_ridge_baseline_fits_a_linear_target():
     x_num, x_cat, score = _toy(2)
     y = 2 * score + 0.01 * torch.randn(400, generator=torch.Generator().manual_seed(3))
-    model, info = fit_linear(x_num, x_cat, y, [3], "regression", 1, l2=0.0, max_iter=200, seed=0)
+    model, info = fit_linear(
+        (x_num, x_cat), y, [3], [], "regression", 1, l2=0.0, max_iter=200, seed=0
+    )
     mse = float(((model(x_num, x_cat).detach() - y) ** 2).mean())
     assert mse < 1e-3 and info["train_loss"] < 1e-3

@@ -42,7 +42,7 @@ def test_logged_val_loss_is_the_loss_of_the_kept_network(tmp_path, splits, pre):
     val = to_tensors(splits["val"], pre)
     assert len(val) % 48
     with torch.no_grad():
-        loss = float(loss_for(pre.task)(result.net(val.x_num, val.x_cat), val.y))
+        loss = float(loss_for(pre.task)(result.net(*val.blocks), val.y))
     assert result.summary["best_val_loss"] == pytest.approx(loss, rel=1e-5)
 
 

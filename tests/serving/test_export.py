@@ -37,7 +37,7 @@ def trained(tmp_path_factory, data_params):
                 m.running_mean.uniform_(-1, 1)
                 m.running_var.uniform_(0.5, 2)
     x_num, x_cat = pre.transform(clean)
-    report = export_and_check(net.eval(), x_num, x_cat, folder)
+    report = export_and_check(net.eval(), (x_num, x_cat), pre.block_names, folder)
     pre.save(folder / "preprocessor.json")
     return folder, net, pre, clean, x_num, x_cat, report
 

@@ -17,7 +17,7 @@ def mean_abs_attribution(model: Fitted, frame: pd.DataFrame, seed: int, rows: in
     attr = np.abs(model.attributions(sample))
     if attr.ndim == 3:
         attr = attr.sum(axis=2)
-    names = [*model.preprocessor.numeric, *model.preprocessor.categorical]
+    names = model.preprocessor.features
     rows = [{"feature": name, "mean_abs_attribution": round(float(v), 6)}
             for name, v in zip(names, attr.mean(axis=0), strict=True)]  # fmt: skip
     return sorted(rows, key=lambda r: -r["mean_abs_attribution"])

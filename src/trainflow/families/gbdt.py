@@ -44,7 +44,7 @@ log = logging.getLogger("trainflow.gbdt")
 def features(frame: pd.DataFrame, pre: Preprocessor) -> np.ndarray:
     """[numerics (missing: NaN) | category ids], float32: what the booster and its ONNX export
     take."""
-    x_num, x_cat = pre.transform(frame, fill_missing=False)
+    x_num, x_cat, *_ = pre.transform(frame, fill_missing=False)
     return np.concatenate([x_num, x_cat.astype(np.float32)], axis=1)
 
 
@@ -139,6 +139,9 @@ def fit(
 
     from trainflow.live import offline_live
 
+    if pre.text:
+        raise StageError(f"families.gbdt: trees read numbers and categories, not the text "
+                         f"columns {pre.text}: leave gbdt out of families")  # fmt: skip
     n_num = len(pre.numeric)
     categorical = list(range(n_num, n_num + len(pre.categorical)))
     names = [f"f{j}" for j in range(n_num + len(pre.categorical))]  # any column name is safe

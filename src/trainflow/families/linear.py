@@ -39,15 +39,16 @@ def fit(
             live.next_step()
 
         net, info = fit_linear(
-            data.x_num, data.x_cat, data.y, pre.cardinalities, task=pre.task,
+            data.blocks, data.y, pre.cardinalities, [pre.idf[c] for c in pre.text], task=pre.task,
             n_outputs=pre.n_outputs, l2=params.l2, max_iter=params.max_iter, seed=ctx.seed,
             on_loss=on_loss,
         )  # fmt: skip
         with torch.no_grad():
-            val_loss = float(loss_for(pre.task)(net(held.x_num, held.x_cat), held.y))
+            val_loss = float(loss_for(pre.task)(net(*held.blocks), held.y))
         live.summary["val/loss"] = val_loss
     network = {"kind": "linear", "n_numeric": len(pre.numeric),
-               "cardinalities": pre.cardinalities, "n_outputs": pre.n_outputs}  # fmt: skip
+               "cardinalities": pre.cardinalities, "n_outputs": pre.n_outputs,
+               "vocab_sizes": pre.vocab_sizes}  # fmt: skip
     config = {"network": network}
     summary = info | {"best_val_loss": val_loss, "train_rows": len(train), "val_rows": len(val)}
     return NetworkFitted(family=NAME, preprocessor=pre, config=config, summary=summary, net=net,

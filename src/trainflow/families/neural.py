@@ -16,7 +16,7 @@ import torch
 
 from trainflow.families.base import Fitted
 from trainflow.model.network import build_network
-from trainflow.model.preprocess import Preprocessor
+from trainflow.model.preprocess import Blocks, Preprocessor
 from trainflow.params import NeuralParams
 
 WEIGHTS_FILE = "model.pt"
@@ -33,13 +33,12 @@ def serving_modules(family: str) -> tuple[str, ...]:
 class NetworkFitted(Fitted):
     net: torch.nn.Module | None = None
 
-    def _inputs(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def _inputs(self, frame: pd.DataFrame) -> Blocks:
         return self.preprocessor.transform(frame)
 
     @torch.inference_mode()
     def outputs(self, frame: pd.DataFrame) -> np.ndarray:
-        x_num, x_cat = self._inputs(frame)
-        return self.net(torch.from_numpy(x_num), torch.from_numpy(x_cat)).numpy()
+        return self.net(*(torch.from_numpy(b) for b in self._inputs(frame))).numpy()
 
     def save_files(self, folder: Path) -> None:
         torch.save(self.net.state_dict(), folder / WEIGHTS_FILE)
@@ -47,16 +46,15 @@ class NetworkFitted(Fitted):
     def export(self, folder: Path, frame: pd.DataFrame) -> dict:
         from trainflow.model.export import export_and_check
 
-        x_num, x_cat = self._inputs(frame)
-        return export_and_check(self.net, x_num, x_cat, folder)
+        blocks = self._inputs(frame)
+        return export_and_check(self.net, blocks, self.preprocessor.block_names, folder)
 
     def attributions(self, frame: pd.DataFrame) -> np.ndarray:
         """Integrated Gradients (Captum) on the embedded inputs, summed per feature: each
         feature's contribution to the raw output against the all-missing/unknown row."""
         from trainflow.model.explain import integrated_gradients
 
-        x_num, x_cat = self._inputs(frame)
-        return integrated_gradients(self.net, x_num, x_cat)
+        return integrated_gradients(self.net, self._inputs(frame))
 
 
 def load_network(
@@ -74,8 +72,9 @@ def tabular_config(
     backbone: str, pre: Preprocessor, params: NeuralParams, train: pd.DataFrame, extra: dict
 ) -> dict:
     """The network config of an MLP / ResNet family: numeric embeddings (with piecewise-linear
-    bins computed on the train split), categorical embeddings, the backbone's sizes."""
-    x_num, _ = pre.transform(train)
+    bins computed on the train split), categorical embeddings, text encoders, the backbone's
+    sizes."""
+    piecewise = params.numeric_embedding == "piecewise_linear"
     config = {
         "kind": "tabular",
         "backbone": backbone,
@@ -84,11 +83,11 @@ def tabular_config(
         "d_embedding": params.d_embedding,
         "frequency_scale": params.frequency_scale,
         "n_frequencies": params.n_frequencies,
-        "bins": quantile_bins(x_num, params.n_bins)
-        if params.numeric_embedding == "piecewise_linear"
-        else None,
+        "bins": quantile_bins(pre.transform(train)[0], params.n_bins) if piecewise else None,
         "cardinalities": pre.cardinalities,
         "d_category": params.d_category,
+        "vocab_sizes": pre.vocab_sizes,
+        "d_text": params.d_text,
         "dropout": params.dropout,
         "n_outputs": pre.n_outputs,
     }

@@ -12,10 +12,10 @@ from trainflow.model.objective import loss_for
 
 
 def fit_linear(
-    x_num: torch.Tensor,
-    x_cat: torch.Tensor,
+    blocks: tuple[torch.Tensor, ...],
     y: torch.Tensor,
     cardinalities: list[int],
+    idf: list[list[float]],
     task: str,
     n_outputs: int,
     l2: float,
@@ -23,10 +23,14 @@ def fit_linear(
     seed: int,
     on_loss: Callable[[float], None] | None = None,
 ) -> tuple[LinearBaseline, dict]:
-    """Fit on the training split; deterministic for a fixed seed. `on_loss` sees the training
+    """Fit on the training split's input blocks (idf: each text column's, from the
+    preprocessor); deterministic for a fixed seed. `on_loss` sees the training
     loss at every L-BFGS evaluation. Returns (model, fit info)."""
     torch.manual_seed(seed)
-    model = LinearBaseline(x_num.shape[1], cardinalities, n_outputs)
+    vocab_sizes = [len(values) for values in idf]
+    model = LinearBaseline(blocks[0].shape[1], cardinalities, n_outputs, vocab_sizes)
+    for j, values in enumerate(idf):
+        getattr(model, f"idf{j}").copy_(torch.tensor(values, dtype=torch.float32))
     loss_fn = loss_for(task)
     optimizer = torch.optim.LBFGS(
         model.parameters(), lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe"
@@ -34,7 +38,7 @@ def fit_linear(
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = loss_fn(model(x_num, x_cat), y) + l2 * model.l2_penalty()
+        loss = loss_fn(model(*blocks), y) + l2 * model.l2_penalty()
         loss.backward()
         if on_loss is not None:
             on_loss(float(loss.detach()))
@@ -44,6 +48,6 @@ def fit_linear(
     optimizer.step(closure)
     model.eval()
     with torch.no_grad():
-        final = float(loss_fn(model(x_num, x_cat), y))
+        final = float(loss_fn(model(*blocks), y))
     state = optimizer.state[optimizer.param_groups[0]["params"][0]]  # L-BFGS keeps it there
     return model, {"train_loss": final, "lbfgs_iterations": int(state.get("n_iter", 0))}

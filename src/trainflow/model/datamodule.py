@@ -148,4 +148,4 @@ def to_device(data: TensorBatches, device: torch.device) -> TensorBatches:
     """The whole split resident on `device` (a no-op on the CPU)."""
     if data.y.device == device:
         return data
-    return TensorBatches(data.x_num.to(device), data.x_cat.to(device), data.y.to(device))
+    return data.to(device)

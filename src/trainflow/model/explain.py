@@ -2,9 +2,9 @@
 
 Integrated Gradients (Sundararajan et al., 2017) is taken over the embedded input row (each
 feature's embedding block, `net.features`), from a reference row in which every number is at
-its training mean and every category missing, then summed over each feature's block. The
-attributions of a row add up to its output minus the reference row's output (completeness),
-up to the integral's approximation error.
+its training mean, every category missing and every text empty, then summed over each
+feature's block. The attributions of a row add up to its output minus the reference row's
+output (completeness), up to the integral's approximation error.
 """
 
 from __future__ import annotations
@@ -12,21 +12,25 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from trainflow.model.preprocess import MISSING_INDEX
+from trainflow.model.preprocess import MISSING_INDEX, Blocks
+from trainflow.model.text import PAD_ID
 
 STEPS = 32
 
 
-def integrated_gradients(net: torch.nn.Module, x_num: np.ndarray, x_cat: np.ndarray) -> np.ndarray:
+def integrated_gradients(net: torch.nn.Module, blocks: Blocks) -> np.ndarray:
     """[n, features] (or [n, features, classes] for several outputs) in the preprocessor's
-    feature order (numerics, then categoricals)."""
+    feature order (numerics, categoricals, texts)."""
     from captum.attr import IntegratedGradients
 
     net = net.eval()
+    x_num, x_cat, *text = blocks
+    empty = [torch.full((1, *block.shape[1:]), PAD_ID) for block in text]  # all padding
     with torch.no_grad():
-        inputs = net.features(torch.from_numpy(x_num), torch.from_numpy(x_cat))
+        inputs = net.features(*(torch.from_numpy(b) for b in blocks))
         reference = net.features(torch.zeros(1, x_num.shape[1]),
-                                 torch.full((1, x_cat.shape[1]), MISSING_INDEX))  # fmt: skip
+                                 torch.full((1, x_cat.shape[1]), MISSING_INDEX),
+                                 *empty)  # fmt: skip
     reference = reference.expand_as(inputs).contiguous()
     with torch.no_grad():
         n_outputs = net.head(inputs[:1]).reshape(1, -1).shape[1]

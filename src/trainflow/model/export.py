@@ -20,25 +20,24 @@ from trainflow.families.base import compare_outputs
 PROGRAM_FILE, ONNX_FILE = "model.pt2", "model.onnx"
 
 
-def _batch_dims() -> tuple[dict, dict]:
+def _batch_dims(n_blocks: int) -> tuple[dict, ...]:
     batch = torch.export.Dim("batch", min=1)
-    return {0: batch}, {0: batch}
+    return tuple({0: batch} for _ in range(n_blocks))
 
 
-def export_program(
-    net: torch.nn.Module, example: tuple[torch.Tensor, torch.Tensor], path: Path
-) -> None:
+def export_program(net: torch.nn.Module, example: tuple[torch.Tensor, ...], path: Path) -> None:
     """torch.export with a dynamic batch dimension, saved to `path`."""
-    program = torch.export.export(net.eval(), example, dynamic_shapes=_batch_dims())
+    program = torch.export.export(net.eval(), example, dynamic_shapes=_batch_dims(len(example)))
     for node in program.graph.nodes:  # source paths of this checkout: not part of the model
         node.meta.pop("stack_trace", None)
     torch.export.save(program, path)
 
 
 def export_onnx(
-    net: torch.nn.Module, example: tuple[torch.Tensor, torch.Tensor], path: Path
+    net: torch.nn.Module, example: tuple[torch.Tensor, ...], names: tuple[str, ...], path: Path
 ) -> None:
-    """ONNX through torch's dynamo exporter, weights in the one file, dynamic batch."""
+    """ONNX through torch's dynamo exporter, weights in the one file, dynamic batch; the
+    inputs named after the preprocessor's blocks."""
     for name in ("torch.onnx", "onnxscript", "onnx_ir"):  # per-node optimiser chatter
         logging.getLogger(name).setLevel(logging.ERROR)
     with warnings.catch_warnings():
@@ -46,8 +45,8 @@ def export_onnx(
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")
         torch.onnx.export(
             net.eval(), example, str(path), dynamo=True, external_data=False,
-            input_names=["x_num", "x_cat"], output_names=["output"],
-            dynamic_shapes=_batch_dims(), verbose=False,
+            input_names=list(names), output_names=["output"],
+            dynamic_shapes=_batch_dims(len(example)), verbose=False,
         )  # fmt: skip
     drop_stack_traces(path)
 
@@ -68,21 +67,22 @@ def drop_stack_traces(path: Path) -> None:
 
 
 def export_and_check(
-    net: torch.nn.Module, x_num: np.ndarray, x_cat: np.ndarray, folder: Path
+    net: torch.nn.Module, blocks: tuple[np.ndarray, ...], names: tuple[str, ...], folder: Path
 ) -> dict:
     """Export to `folder` (model.pt2, model.onnx) and compare eager vs the saved
-    ExportedProgram vs the ONNX file under onnxruntime on the same rows."""
+    ExportedProgram vs the ONNX file under onnxruntime on the same rows (`blocks`, the
+    preprocessor's output, its inputs called `names`)."""
     import onnxruntime
 
-    rows = np.arange(8) % len(x_num)  # 8 rows (repeated if fewer): a batch size not 0 or 1
-    example = (torch.from_numpy(x_num[rows]), torch.from_numpy(x_cat[rows]))
+    rows = np.arange(8) % len(blocks[0])  # 8 rows (repeated if fewer): a batch size not 0 or 1
+    example = tuple(torch.from_numpy(b[rows]) for b in blocks)
     program_path, onnx_path = folder / PROGRAM_FILE, folder / ONNX_FILE
     export_program(net, example, program_path)
-    export_onnx(net, example, onnx_path)
-    tensors = (torch.from_numpy(x_num), torch.from_numpy(x_cat))
+    export_onnx(net, example, names, onnx_path)
+    tensors = tuple(torch.from_numpy(b) for b in blocks)
     with torch.inference_mode():
         eager = net.eval()(*tensors).numpy()
         exported = torch.export.load(program_path).module()(*tensors).numpy()
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    onnx_out = session.run(None, {"x_num": x_num, "x_cat": x_cat})[0]
+    onnx_out = session.run(None, dict(zip(names, blocks, strict=True)))[0]
     return compare_outputs(eager, {"torch_export": exported, "onnx": onnx_out})

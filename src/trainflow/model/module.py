@@ -79,8 +79,8 @@ class NetworkModule(L.LightningModule):
         # val/best_loss; a buffer, so a resumed run keeps it
         self.register_buffer("best_val_loss", torch.tensor(float("inf")))
 
-    def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
-        return self.net(x_num, x_cat)
+    def forward(self, *blocks: torch.Tensor) -> torch.Tensor:
+        return self.net(*blocks)
 
     def _for_metrics(
         self, out: torch.Tensor, y: torch.Tensor
@@ -105,8 +105,8 @@ class NetworkModule(L.LightningModule):
         # those wrappers, so every step goes through them.
         direct = not str(self.trainer.precision).startswith("16")
         losses, outs, targets = [], [], []
-        for i, (x_num, x_cat, y) in enumerate(chunk):
-            out = self(x_num, x_cat)
+        for i, (*blocks, y) in enumerate(chunk):
+            out = self(*blocks)
             loss = self.loss_fn(out, y)
             optimizer.zero_grad()
             if direct and i < len(chunk) - 1:
@@ -127,8 +127,8 @@ class NetworkModule(L.LightningModule):
 
     def validation_step(self, chunk: list[Batch], chunk_idx: int) -> None:
         losses, outs, targets = [], [], []
-        for x_num, x_cat, y in chunk:
-            out = self(x_num, x_cat)
+        for *blocks, y in chunk:
+            out = self(*blocks)
             losses.append(self.loss_fn(out, y).expand(len(y)))
             outs.append(out)
             targets.append(y)

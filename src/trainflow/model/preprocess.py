@@ -3,6 +3,8 @@ evaluation and serving alike.
 
 Numerics: optional log1p, then standardised with train mean/std; missing -> train mean (0).
 Categoricals: index 0 = unknown or rare category, 1 = missing, 2.. = train vocabulary.
+Text: token ids of a word-level tokenizer trained on train (trainflow.model.text), [n, columns,
+max_tokens], 0 = padding; the tokenizer's JSON and each piece's idf are part of the state.
 Target: binary 0/1, multiclass class index, regression standardised with train mean/std (so one
 learning rate suits any target scale; predictions are mapped back).
 """
@@ -10,14 +12,20 @@ learning rate suits any target scale; predictions are mapped back).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from trainflow.errors import StageError
+from trainflow.model import text as text_codec
 from trainflow.params import DataParams, PreprocessParams
+
+Blocks = tuple[np.ndarray, ...]
+"""A frame as the networks' inputs, in `Preprocessor.block_names` order: float32 numerics
+[n, n_num], int64 category ids [n, n_cat], and with text columns int64 token ids
+[n, n_text, max_tokens]."""
 
 UNKNOWN_INDEX = 0
 MISSING_INDEX = 1
@@ -37,6 +45,23 @@ class Preprocessor:
     labels: list[str]
     target_mean: float = 0.0  # regression only
     target_std: float = 1.0
+    text: list[str] = field(default_factory=list)
+    tokenizers: dict[str, dict] = field(default_factory=dict)  # column -> tokenizer.json
+    idf: dict[str, list[float]] = field(default_factory=dict)  # column -> idf per token id
+
+    @property
+    def block_names(self) -> tuple[str, ...]:
+        """The networks' input names, one per block `transform` returns."""
+        return ("x_num", "x_cat", "x_text") if self.text else ("x_num", "x_cat")
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numeric, *self.categorical, *self.text]
+
+    @property
+    def vocab_sizes(self) -> list[int]:
+        """Token ids per text column (padding and unknown included)."""
+        return [text_codec.vocab_size(self.tokenizers[c]) for c in self.text]
 
     @property
     def cardinalities(self) -> list[int]:
@@ -47,14 +72,12 @@ class Preprocessor:
         """One logit (binary), one per class (multiclass), one value (regression)."""
         return len(self.labels) if self.task == "multiclass" else 1
 
-    def transform(
-        self, frame: pd.DataFrame, fill_missing: bool = True
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Cleaned features -> (float32 numerics [n, n_num], int64 category ids [n, n_cat]).
+    def transform(self, frame: pd.DataFrame, fill_missing: bool = True) -> Blocks:
+        """Cleaned features -> the input blocks (see `Blocks`).
 
         A missing number becomes the train mean (0 after standardising), or NaN with
         `fill_missing=False`, for models that route missing values themselves (trees)."""
-        missing = [c for c in [*self.numeric, *self.categorical] if c not in frame.columns]
+        missing = [c for c in self.features if c not in frame.columns]
         if missing:
             raise StageError(f"preprocessor: missing feature column(s) {missing}")
         n = len(frame)
@@ -71,7 +94,10 @@ class Preprocessor:
         for j, col in enumerate(self.categorical):
             lookup = {v: i + 2 for i, v in enumerate(self.vocab[col])}
             x_cat[:, j] = _lookup(frame[col], lookup, UNKNOWN_INDEX, MISSING_INDEX)
-        return x_num, x_cat
+        if not self.text:
+            return x_num, x_cat
+        x_text = np.stack([text_codec.encode(self.tokenizers[c], frame[c]) for c in self.text], 1)
+        return x_num, x_cat, x_text
 
     def encode_target(self, target: pd.Series) -> np.ndarray:
         """What the loss compares with: binary float 0/1 (1 = the positive class), multiclass
@@ -148,6 +174,13 @@ def fit_preprocessor(
         counts = train[col].dropna().astype(str).value_counts()
         kept = counts[counts >= params.min_category_count]
         vocab[col] = sorted(kept.index.tolist())
+    tokenizers, idf = {}, {}
+    for col in data.text_features:
+        tokenizers[col] = text_codec.fit_tokenizer(train[col], params.text)
+        ids = text_codec.encode(tokenizers[col], train[col])
+        idf[col] = text_codec.inverse_document_frequency(
+            ids, text_codec.vocab_size(tokenizers[col])
+        )
     target_mean, target_std = 0.0, 1.0
     if data.task_type == "regression":
         values = train[data.target].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -164,6 +197,9 @@ def fit_preprocessor(
         labels=list(data.labels),
         target_mean=target_mean,
         target_std=target_std,
+        text=data.text_features,
+        tokenizers=tokenizers,
+        idf=idf,
     )
 
 

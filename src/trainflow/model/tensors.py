@@ -11,19 +11,22 @@ from trainflow.model.preprocess import Preprocessor
 
 
 class TensorBatches(Dataset):
-    """Indexed by a tensor of row indices; returns the batch (x_num, x_cat, y)."""
+    """The input blocks (see `Preprocessor.block_names`) and the target, indexed by a tensor
+    of row indices: a batch is (*blocks, y)."""
 
-    def __init__(self, x_num: torch.Tensor, x_cat: torch.Tensor, y: torch.Tensor) -> None:
-        self.x_num, self.x_cat, self.y = x_num, x_cat, y
+    def __init__(self, blocks: tuple[torch.Tensor, ...], y: torch.Tensor) -> None:
+        self.blocks, self.y = blocks, y
 
     def __len__(self) -> int:
         return self.y.shape[0]
 
-    def __getitem__(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.x_num[index], self.x_cat[index], self.y[index]
+    def __getitem__(self, index: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (*(block[index] for block in self.blocks), self.y[index])
+
+    def to(self, device: torch.device) -> TensorBatches:
+        return TensorBatches(tuple(b.to(device) for b in self.blocks), self.y.to(device))
 
 
 def to_tensors(frame: pd.DataFrame, pre: Preprocessor) -> TensorBatches:
-    x_num, x_cat = pre.transform(frame)
-    y = pre.encode_target(frame[pre.target])
-    return TensorBatches(torch.from_numpy(x_num), torch.from_numpy(x_cat), torch.from_numpy(y))
+    blocks = tuple(torch.from_numpy(block) for block in pre.transform(frame))
+    return TensorBatches(blocks, torch.from_numpy(pre.encode_target(frame[pre.target])))

@@ -78,6 +78,6 @@ class Predictor:
         if attributions.ndim == 3:  # multiclass: towards the predicted class
             picked = [self.data.labels.index(a["label"]) for a in answers]
             attributions = attributions[np.arange(len(picked)), :, picked]
-        names = [*self.preprocessor.numeric, *self.preprocessor.categorical]
+        names = self.preprocessor.features
         tops = top_features(attributions, names, top)
         return [{**answer, "top_features": t} for answer, t in zip(answers, tops, strict=True)]
