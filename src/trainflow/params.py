@@ -307,6 +307,7 @@ class NeuralParams(Strict):
     d_category: int = Field(default=16, gt=0)  # embedding size per categorical feature
     # text columns: token embeddings of this width, read by a convolution + max/mean pooling
     d_text: int = Field(default=64, gt=0)
+    token_dropout: float = Field(default=0.1, ge=0, lt=1)  # words dropped while training
 
 
 class MLPParams(NeuralParams):
@@ -434,6 +435,7 @@ class BatchingParams(Strict):
 class PackageParams(Strict):
     model_name: str = Field(pattern=r"^[a-z0-9_][a-z0-9_.-]*$")
     max_batch_records: int = Field(default=10000, gt=0)
+    max_text_chars: int = Field(default=10000, gt=0)  # a longer text field: 422 naming it
     batching: BatchingParams = BatchingParams()
     card: CardParams
 

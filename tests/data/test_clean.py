@@ -41,7 +41,7 @@ def test_labels_normalised_and_unknown_rejected():
 
 def test_coerce_types_counts_unparseable_numbers():
     frame = pd.DataFrame({"n": ["1", "x", "inf", None], "c": [1, "a", None, "b"]})
-    out, bad = coerce_types(frame, ["n"], ["c"])
+    out, bad = coerce_types(frame, ["n"], ["c"], [])
     assert out["n"].dtype == np.float64
     assert out["n"].isna().tolist() == [False, True, True, True]
     assert bad == {"n": 2}

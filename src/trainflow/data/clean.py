@@ -156,6 +156,14 @@ def as_text_category(values: pd.Series) -> pd.Series:
     return values.astype("str").astype("category")
 
 
+def as_free_text(values: pd.Series) -> pd.Series:
+    """A free-text column as strings in Unicode NFC (one spelling of "é", so equal texts hash
+    equal); missing values stay missing."""
+    text = values.astype(object).where(values.notna(), None)
+    strings = pd.Series(text, index=values.index, dtype="str")
+    return strings.str.normalize("NFC")
+
+
 def _to_numbers(values: pd.Series) -> np.ndarray:
     if isinstance(values.dtype, pd.CategoricalDtype):  # parse each distinct value once
         parsed = pd.to_numeric(pd.Series(values.cat.categories), errors="coerce")
@@ -166,10 +174,10 @@ def _to_numbers(values: pd.Series) -> np.ndarray:
 
 
 def coerce_types(
-    frame: pd.DataFrame, numeric: list[str], categorical: list[str]
+    frame: pd.DataFrame, numeric: list[str], categorical: list[str], text: list[str]
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Numerics to float64 (unparseable -> missing, counted), categoricals to categoricals of
-    strings."""
+    strings, free text to NFC strings."""
     out = frame.copy(deep=False)
     bad: dict[str, int] = {}
     for col in numeric:
@@ -185,6 +193,8 @@ def coerce_types(
         out[col] = pd.Series(numbers, index=out.index)
     for col in categorical:
         out[col] = as_text_category(out[col])
+    for col in text:
+        out[col] = as_free_text(out[col])
     return out, bad
 
 
@@ -209,7 +219,9 @@ def clean_features(frame: pd.DataFrame, data: DataParams, where: str) -> pd.Data
     out = frame[data.features]
     out, _ = strip_whitespace(out)
     out, _ = replace_missing_markers(out, data.missing_markers)
-    out, _ = coerce_types(out, data.numeric_features, data.categorical_features)
+    out, _ = coerce_types(
+        out, data.numeric_features, data.categorical_features, data.text_features
+    )
     return out
 
 
@@ -223,7 +235,7 @@ def clean_table(
     a record in both the training file and a later fixed test file stays in the test file.
     """
     report = CleaningReport(rows_in=len(raw))
-    schema = [*data.numeric, *data.categorical]
+    schema = [*data.numeric, *data.categorical, *data.text]
     require_columns(raw, [*schema, data.target], where)
     known = {*schema, data.target, *keep, *data.record_keep}
     report.columns_not_used = [str(c) for c in raw.columns if c not in known]
@@ -241,7 +253,9 @@ def clean_table(
     report.rows_missing_target = int(missing_target.sum())
     if report.rows_missing_target:
         out = out[~missing_target]
-    out, report.numeric_values_unparseable = coerce_types(out, data.numeric, data.categorical)
+    out, report.numeric_values_unparseable = coerce_types(
+        out, data.numeric, data.categorical, data.text
+    )
     if data.is_classification:
         out[data.target] = as_text_category(out[data.target])
     before = len(out)

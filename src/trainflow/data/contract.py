@@ -384,6 +384,14 @@ def prepared_suite(data: DataParams) -> dict:
     for col in data.categorical:
         exp.append({"type": "expect_column_values_to_be_of_type",
                     "kwargs": {"column": col, "type_": "str"}})  # fmt: skip
+    for col in data.text:  # cleaned text: a string with something to read in every row
+        exp += [
+            {"type": "expect_column_values_to_be_of_type",
+             "kwargs": {"column": col, "type_": "str"}},
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col}},
+            {"type": "expect_column_values_to_not_match_regex",
+             "kwargs": {"column": col, "regex": BLANK_TEXT}},
+        ]  # fmt: skip
     for e in exp:
         e["severity"] = "critical"
     return {"name": "prepared_model_ready", "expectations": exp,
@@ -431,6 +439,23 @@ def type_expectation(values: pd.Series, col: str) -> dict:
                 "kwargs": {"column": col, "type_list": NUMERIC_TYPES}}  # fmt: skip
     return {"type": "expect_column_values_to_be_of_type",
             "kwargs": {"column": col, "type_": "str"}}  # fmt: skip
+
+
+BLANK_TEXT = r"^\s*$"  # empty, or nothing but white space
+
+
+def text_expectations(values: pd.Series, col: str) -> list[dict]:
+    """A text column: a string in every row, never blank, no longer than twice the draft
+    data's longest (a bound that catches a column of whole documents or a broken quote)."""
+    longest = int(values.astype(str).str.len().max()) if len(values) else 0
+    return [
+        type_expectation(values, col),
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col}},
+        {"type": "expect_column_values_to_not_match_regex",
+         "kwargs": {"column": col, "regex": BLANK_TEXT}},
+        {"type": "expect_column_value_lengths_to_be_between",
+         "kwargs": {"column": col, "min_value": 1, "max_value": max(2 * longest, 1)}},
+    ]  # fmt: skip
 
 
 def starter_suite(raw: pd.DataFrame, data: DataParams, name: str) -> dict:
@@ -481,6 +506,10 @@ def starter_suite(raw: pd.DataFrame, data: DataParams, name: str) -> dict:
                  "kwargs": {"column": col, "value_set": markers,
                             "mostly": round(max(0.0, 1 - min(1.0, 2 * missing_rate + 0.01)), 3)}}
             )  # fmt: skip
+    for col in data.text:
+        exp += text_expectations(view[col], col)
+    if data.group_column is not None and data.group_column in view.columns:
+        exp.append(not_null(data.group_column))  # a row with no group has no split to go to
     exp.append(not_null(data.target))
     if data.is_classification:
         target = view[data.target]

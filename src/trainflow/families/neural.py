@@ -88,6 +88,7 @@ def tabular_config(
         "d_category": params.d_category,
         "vocab_sizes": pre.vocab_sizes,
         "d_text": params.d_text,
+        "token_dropout": params.token_dropout,
         "dropout": params.dropout,
         "n_outputs": pre.n_outputs,
     }

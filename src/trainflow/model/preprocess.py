@@ -59,6 +59,11 @@ class Preprocessor:
         return [*self.numeric, *self.categorical, *self.text]
 
     @property
+    def packages(self) -> tuple[str, ...]:
+        """pip distributions `transform` needs besides numpy and pandas (serving installs them)."""
+        return ("tokenizers",) if self.text else ()
+
+    @property
     def vocab_sizes(self) -> list[int]:
         """Token ids per text column (padding and unknown included)."""
         return [text_codec.vocab_size(self.tokenizers[c]) for c in self.text]

@@ -77,10 +77,13 @@ def explain_request_top(data: DataParams) -> int:
     return min(5, len(data.features))
 
 
-def record_model(data: DataParams, ignored: tuple[str, ...] = ()) -> type[BaseModel]:
-    """One raw record: every feature required (null = missing), the source's other columns
-    (dropped features, the target, the `ignored` columns params.yaml does not mention)
-    optional and ignored, anything else rejected."""
+def record_model(
+    data: DataParams, ignored: tuple[str, ...] = (), max_text_chars: int = 10000
+) -> type[BaseModel]:
+    """One raw record: every feature required (null = missing; a text: a string with
+    something in it, at most `max_text_chars`), the source's other columns (dropped features,
+    the target, the `ignored` columns params.yaml does not mention) optional and ignored,
+    anything else rejected."""
     markers = {m.strip() for m in data.missing_markers}
     number = numeric_field(markers)
     fields: dict[str, Any] = {}
@@ -88,6 +91,9 @@ def record_model(data: DataParams, ignored: tuple[str, ...] = ()) -> type[BaseMo
         fields[col] = (number, Field(description="numeric; null or a missing marker = missing"))
     for col in data.categorical_features:
         fields[col] = (str | None, Field(max_length=200, description="category; raw spelling ok"))
+    for col in data.text_features:
+        fields[col] = (StrictStr, Field(min_length=1, max_length=max_text_chars, pattern=r"\S",
+                                        description="free text, not blank"))  # fmt: skip
     for col in data.drop:
         kind = number if col in data.numeric else str | None
         fields[col] = (kind, Field(default=None, description="not used by the model"))
@@ -107,9 +113,11 @@ def record_model(data: DataParams, ignored: tuple[str, ...] = ()) -> type[BaseMo
     )
 
 
-def request_schema(data: DataParams, max_records: int, ignored: tuple[str, ...] = ()) -> dict:
+def request_schema(
+    data: DataParams, max_records: int, ignored: tuple[str, ...] = (), max_text_chars: int = 10000
+) -> dict:
     """JSON Schema of a `predict` / `drift` request body: {"records": [Record, ...]}."""
-    records = {"type": "array", "minItems": 1, "maxItems": max_records,
-               "items": record_model(data, ignored).model_json_schema()}  # fmt: skip
+    record = record_model(data, ignored, max_text_chars).model_json_schema()
+    records = {"type": "array", "minItems": 1, "maxItems": max_records, "items": record}
     return {"type": "object", "required": ["records"], "additionalProperties": False,
             "properties": {"records": records}}  # fmt: skip

@@ -36,7 +36,9 @@ def _bundle_config() -> dict:
 
 CONFIG = _bundle_config()
 DATA = DataParams.model_validate(CONFIG["data"])
-Record = record_model(DATA, tuple(CONFIG.get("ignored_columns", ())))
+Record = record_model(
+    DATA, tuple(CONFIG.get("ignored_columns", ())), int(CONFIG.get("max_text_chars", 10000))
+)
 Response = response_model(DATA)
 MAX_RECORDS = int(CONFIG["max_batch_records"])
 BATCHING = CONFIG["batching"]  # package.batching in params.yaml

@@ -111,7 +111,10 @@ def write_documents(
         "reference_profile.json": reference_profile(train, params.data),  # for /drift
         "params.json": built_from,  # the sections this stage depends on (dvc.yaml)
         "input_schema.json": request_schema(
-            params.data, params.package.max_batch_records, tuple(ignored_columns())
+            params.data,
+            params.package.max_batch_records,
+            tuple(ignored_columns()),
+            params.package.max_text_chars,
         ),
         "example_request.json": {"records": json_records(test.head(2), params.data)},
         paths.LINEAGE_NAME: lineage,  # left out of content_sha256: differs on every rebuild
@@ -140,7 +143,8 @@ def _build(
     documents: tuple[Path, ...], lineage: dict,
 ) -> None:  # fmt: skip
     model = predictor.model
-    packages = tuple(dict.fromkeys((*SERVING_PACKAGES, *model.packages)))
+    packages = (*SERVING_PACKAGES, *model.preprocessor.packages, *model.packages)
+    packages = tuple(dict.fromkeys(packages))
     requirements = serving_requirements(Path(LOCK_FILE).read_text(), packages)
     ev, task = metrics["eval"], params.data.task_type
     headline = HEADLINE[task]
@@ -156,6 +160,7 @@ def _build(
         "family": model.family,
         "data": params.data.model_dump(),
         "ignored_columns": ignored_columns(),
+        "max_text_chars": params.package.max_text_chars,
         "max_batch_records": params.package.max_batch_records,
         "batching": params.package.batching.model_dump(),
         "data_hashes": {  # for /metadata: which data this model learned from
