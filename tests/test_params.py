@@ -160,3 +160,19 @@ def test_selection_metric_follows_the_task(params):
     assert parse_params(raw).selection_metric == "rmse"
     raw["select"] |= {"metric": "mae"}
     assert parse_params(raw).selection_metric == "mae"
+
+
+def test_every_example_params_file_loads():
+    """What a user copies over params.yaml must validate (the text example: a text column
+    sliced by bands of words)."""
+    for path in sorted((ROOT / "examples").glob("*/params.yaml")):
+        params = load_params(path)
+        assert params.data.features, path
+    text = load_params(ROOT / "examples/text-reviews/params.yaml")
+    assert text.data.text_features == ["text"] and text.evaluate.slices == ["text"]
+    raw = yaml.safe_load((ROOT / "examples/text-reviews/params.yaml").read_text())
+    raw["evaluate"]["bands"] = {"text": [10, 30]}
+    assert parse_params(raw).evaluate.bands == {"text": [10, 30]}
+    raw["data"]["categorical"] = ["text"]
+    with pytest.raises(StageError, match="listed twice"):
+        parse_params(raw)

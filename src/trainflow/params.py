@@ -507,11 +507,11 @@ class Params(Strict):
     @model_validator(mode="after")
     def _slices_are_columns(self) -> Params:
         d, ev = self.data, self.evaluate
-        known = {*d.numeric, *d.categorical, *d.record_keep}
+        known = {*d.numeric, *d.categorical, *d.text, *d.record_keep}
         stray = sorted(set(ev.slices) - known)
         if stray:
             raise ValueError(f"evaluate.slices names unknown columns: {stray}")
-        not_numeric = sorted(set(ev.bands) - set(d.numeric))
+        not_numeric = sorted(set(ev.bands) - {*d.numeric, *d.text})  # text: bands of words
         if not_numeric:
             raise ValueError(f"evaluate.bands names non-numeric columns: {not_numeric}")
         if (ev.fairness or self.gate.max_fairness_gap) and d.task_type != "binary":

@@ -22,6 +22,13 @@ def test_slice_labels_values_bands_and_missing():
                                                      ">= 65"]  # fmt: skip
 
 
+def test_text_slices_are_length_bands_in_words():
+    texts = pd.Series(["Fine.", "A moving film with a great cast", None, " ".join(["w"] * 50)])
+    assert slice_labels(texts, text=True).tolist() == [
+        "< 5 words", "[5, 10) words", MISSING, ">= 40 words"]  # fmt: skip
+    assert slice_labels(texts, [3], text=True).tolist()[:2] == ["< 3 words", ">= 3 words"]
+
+
 def test_slice_table_ranks_only_big_enough_slices():
     scores = np.array([0.9, 0.8, 0.2, 0.1, 0.9, 0.6])
     truth = np.array([1.0, 0.0, 0.0, 0.0, 1.0, 1.0])

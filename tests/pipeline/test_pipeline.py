@@ -756,6 +756,8 @@ def test_text_end_to_end(reviews_repo, tmp_path):
     assert ev["model"]["auroc"] > 0.8
     board = json.loads((repo / "metrics/leaderboard.json").read_text())
     assert {row["family"] for row in board} >= {"linear", "mlp"}
+    slices = json.loads((repo / "reports/eval/slices.json").read_text())
+    assert slices and all(re.fullmatch(r"text=.* words", s["slice"]) for s in slices)
     bundle = json.loads((repo / "models/bundle/bundle.json").read_text())
     assert any(r.startswith("tokenizers==") for r in bundle["requirements"])
     with bento_server(repo / "models/bundle", env, tmp_path / "serve") as url:
@@ -771,6 +773,10 @@ def test_text_end_to_end(reviews_repo, tmp_path):
         long = requests.post(f"{url}/predict", json={"records": [{"text": "x" * 10001}]},
                              timeout=10)  # fmt: skip
         assert 400 <= long.status_code < 500 and "at most 10000 characters" in long.text
+        drift = requests.post(f"{url}/drift", json={"records": [good, bad] * 20}, timeout=10)
+        assert drift.status_code == 200, drift.text
+        (feature,) = drift.json()["features"]
+        assert feature["feature"] == "text" and feature["kind"] == "text length (words)"
 
 
 def test_text_bad_rows_stop_the_pipeline_naming_the_column(reviews_repo):

@@ -63,3 +63,17 @@ def test_psi_of_identical_shares_is_zero_and_grows_with_shift():
     big = psi(np.array([0.5, 0.5]), np.array([0.1, 0.9]))
     assert same == 0 and 0 < small < 0.1 < 0.25 < big
     assert pd.notna(psi(np.array([1.0, 0.0]), np.array([0.0, 1.0])))  # empty bins: finite
+
+
+def test_text_is_profiled_by_length_in_words():
+    from trainflow.params import DataParams
+
+    data = DataParams(target="y", labels=["a", "b"], numeric=[], categorical=[], text=["t"])
+    rng = np.random.default_rng(0)
+    short = pd.DataFrame({"t": [" ".join(["w"] * n) for n in rng.integers(3, 12, 500)]})
+    profile = reference_profile(short, data)
+    assert set(profile["text"]) == {"t"} and profile["text"]["t"]["missing_rate"] == 0
+    same = drift_report(profile, short.sample(200, random_state=1))
+    assert same["features"][0]["kind"] == "text length (words)" and same["shifted"] == []
+    long = pd.DataFrame({"t": [" ".join(["w"] * n) for n in rng.integers(30, 60, 200)]})
+    assert drift_report(profile, long)["shifted"] == ["t"]  # whole documents, not snippets

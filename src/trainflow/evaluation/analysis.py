@@ -23,8 +23,17 @@ SLICE_METRICS = {  # what each slice reports, beside its row count
 }
 
 
-def slice_labels(values: pd.Series, edges: list[float] | None = None) -> pd.Series:
-    """Each row's slice of a column: its value, or its band `[a, b)` when `edges` are given."""
+TEXT_LENGTH_BANDS = [5.0, 10.0, 20.0, 40.0]  # words: a text column's slices unless banded
+
+
+def slice_labels(
+    values: pd.Series, edges: list[float] | None = None, text: bool = False
+) -> pd.Series:
+    """Each row's slice of a column: its value, or its band `[a, b)` when `edges` are given;
+    a free-text column is sliced by its length in words (`edges`, or TEXT_LENGTH_BANDS)."""
+    if text:
+        banded = slice_labels(values.str.split().str.len(), edges or TEXT_LENGTH_BANDS)
+        return banded.where(banded == MISSING, banded + " words")
     if edges:
         bounds = [-np.inf, *edges, np.inf]
         names = [_band(a, b) for a, b in pairwise(bounds)]

@@ -1,9 +1,10 @@
 """Data drift: a reference profile of the training split, and per-feature drift of a batch.
 
 The profile (shipped in the bundle as reference_profile.json) holds, per numeric feature, the
-training split's decile edges with the share of rows in each bin and its missing rate, and per
-categorical feature the share of each category (the rarest pooled as "<other>") and its missing
-rate. A batch is compared with the population stability index (PSI) over those same bins and
+training split's decile edges with the share of rows in each bin and its missing rate, per
+categorical feature the share of each category (the rarest pooled as "<other>") and its
+missing rate, and per text feature the same as a numeric one over each text's length in words.
+A batch is compared with the population stability index (PSI) over those same bins and
 categories, the usual rule of thumb reading < 0.1 as stable, 0.1-0.25 as moderate and > 0.25
 as a shift; missing rates are compared too. Imports numpy and pandas only (it runs in the bento).
 """
@@ -43,20 +44,28 @@ def _categories(series: pd.Series) -> pd.Series:
     return series.dropna().astype(str)
 
 
+def _words(series: pd.Series) -> np.ndarray:
+    """Each text's length in words (missing: NaN)."""
+    return series.astype("str").str.split().str.len().to_numpy(dtype=float, na_value=np.nan)
+
+
+def _value_profile(values: np.ndarray) -> dict:
+    present = values[~np.isnan(values)]
+    edges = np.unique(np.quantile(present, np.linspace(0.1, 0.9, 9))) if len(present) else []
+    return {
+        "edges": [float(e) for e in edges],
+        "shares": [round(float(s), 6) for s in _bin_shares(edges, present)],
+        "missing_rate": round(float(np.isnan(values).mean()) if len(values) else 0.0, 6),
+        "mean": float(present.mean()) if len(present) else None,
+        "std": float(present.std()) if len(present) else None,
+    }
+
+
 def reference_profile(frame: pd.DataFrame, data: DataParams) -> dict:
     """The training split's per-feature distribution, as JSON-ready data."""
-    numeric, categorical = {}, {}
-    for col in data.numeric_features:
-        values = _numbers(frame[col])
-        present = values[~np.isnan(values)]
-        edges = np.unique(np.quantile(present, np.linspace(0.1, 0.9, 9))) if len(present) else []
-        numeric[col] = {
-            "edges": [float(e) for e in edges],
-            "shares": [round(float(s), 6) for s in _bin_shares(edges, present)],
-            "missing_rate": round(float(np.isnan(values).mean()) if len(values) else 0.0, 6),
-            "mean": float(present.mean()) if len(present) else None,
-            "std": float(present.std()) if len(present) else None,
-        }
+    numeric = {col: _value_profile(_numbers(frame[col])) for col in data.numeric_features}
+    text = {col: _value_profile(_words(frame[col])) for col in data.text_features}
+    categorical = {}
     for col in data.categorical_features:
         series = frame[col]
         present = _categories(series)
@@ -68,7 +77,7 @@ def reference_profile(frame: pd.DataFrame, data: DataParams) -> dict:
         categorical[col] = {"shares": shares,
                             "missing_rate": round(float(series.isna().mean()), 6)}  # fmt: skip
     return {"version": PROFILE_VERSION, "rows": len(frame), "numeric": numeric,
-            "categorical": categorical}  # fmt: skip
+            "categorical": categorical, **({"text": text} if text else {})}  # fmt: skip
 
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -88,12 +97,15 @@ def drift_report(profile: dict, frame: pd.DataFrame) -> dict:
     """Per-feature PSI and missing rates of a cleaned batch against the profile; features
     sorted by PSI, largest first."""
     features = []
-    for col, ref in profile["numeric"].items():
-        values = _numbers(frame[col])
+    measured = [(col, "numeric", ref, _numbers(frame[col])) for col, ref in
+                profile["numeric"].items()]  # fmt: skip
+    measured += [(col, "text length (words)", ref, _words(frame[col])) for col, ref in
+                 profile.get("text", {}).items()]  # fmt: skip
+    for col, kind, ref, values in measured:
         present = values[~np.isnan(values)]
         shares = _bin_shares(ref["edges"], present)
         value = psi(ref["shares"], shares) if len(present) else math.nan
-        features.append((col, "numeric", value, ref["missing_rate"], np.isnan(values).mean()))
+        features.append((col, kind, value, ref["missing_rate"], np.isnan(values).mean()))
     for col, ref in profile["categorical"].items():
         series = frame[col]
         known = [k for k in ref["shares"] if k != OTHER]

@@ -149,7 +149,8 @@ def main() -> None:
     scores = {name: p.predict_clean(test) for name, p in predictors.items()}
     metrics = {name: task_metrics(task, torch.from_numpy(s), torch.from_numpy(truth), labels)
                for name, s in scores.items()}  # fmt: skip
-    slices = {col: slice_labels(test[col], ev.bands.get(col)) for col in ev.slices}
+    slices = {col: slice_labels(test[col], ev.bands.get(col), col in params.data.text)
+              for col in ev.slices}  # fmt: skip
     results: dict = {"task": task, "test_rows": len(test), "champion": selection["champion"]}
     for name in COMPARED:
         results[name] = metrics[name]
