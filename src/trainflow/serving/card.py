@@ -3,7 +3,7 @@ not to use it."""
 
 from __future__ import annotations
 
-from trainflow.params import Params
+from trainflow.params import DataParams, Params
 
 CARD_METRICS = {
     "binary": ("accuracy", "precision", "recall", "f1", "auroc", "average_precision",
@@ -136,6 +136,34 @@ def _lineage(lineage: dict | None) -> str:
 """
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _preprocessing(params: Params) -> str:
+    """What the preprocessor fitted on the train split does, for the feature kinds present."""
+    d, pre = params.data, params.train.preprocess
+    steps = []
+    if d.numeric_features:
+        steps.append(f"numerics standardised (log1p first for {', '.join(pre.log1p) or 'none'})")
+    if d.categorical_features:
+        steps.append(f"categories seen fewer than {pre.min_category_count} times share the "
+                     "unknown bucket, missing has its own")  # fmt: skip
+    if d.text_features:
+        text = pre.text
+        steps.append(f"text tokenized into words (Hugging Face tokenizers, lowercase "
+                     f"{'on' if text.lowercase else 'off'}): the {text.vocab_size:,} most "
+                     f"frequent words seen at least {text.min_frequency} times, the first "
+                     f"{text.max_tokens} tokens of each text")  # fmt: skip
+    return f"- Preprocessing, fitted on the train split: {'; '.join(steps)}. Seed {params.seed}."
+
+
+def _feature_lists(d: DataParams) -> str:
+    kinds = (("Numeric", d.numeric_features), ("Categorical", d.categorical_features),
+             ("Text", d.text_features))  # fmt: skip
+    return "\n".join(f"- {kind} features: {', '.join(cols)}." for kind, cols in kinds if cols)
+
+
 def model_card(
     params: Params, metrics: dict, slices: dict | None = None, lineage: dict | None = None
 ) -> str:
@@ -144,26 +172,22 @@ def model_card(
     ev, split, prep = metrics["eval"], metrics["split"], metrics["prepare"]
     dq, pq = metrics["data_quality"], metrics["prepared_quality"]
     model, base = ev["model"], ev["baseline"]
-    d, t, card = params.data, params.train, params.package.card
+    d, card = params.data, params.package.card
     selection = metrics["selection"]
     limits = "\n".join(f"- {line}" for line in card.limitations)
     rows = "\n".join(_row(k, model[k], base[k]) for k in CARD_METRICS[d.task_type])
     source = metrics["ingest"]
     return f"""# Model card: {params.package.model_name}
 
-{_what(params)} from {len(d.features)} features. Built by trainflow's DVC pipeline;
+{_what(params)} from {_count(len(d.features), "feature")}. Built by trainflow's DVC pipeline;
 every number below comes from that run's metrics files.
 
 ## Model
 {_model(params, selection)}
-- Preprocessing, fitted on the train split: numerics standardised (log1p first for
-  {", ".join(t.preprocess.log1p) or "none"}); categories seen fewer than
-  {t.preprocess.min_category_count} times share the unknown bucket, missing has its own. Seed
-  {params.seed}.
+{_preprocessing(params)}
 - Baseline: {BASELINE_NAME[d.task_type]} on the same features (the `{params.select.baseline}`
-  family).
-- Numeric features: {", ".join(d.numeric_features)}.
-- Categorical features: {", ".join(d.categorical_features)}.
+  family{"; TF-IDF of each text" if d.text_features else ""}).
+{_feature_lists(d)}
 - Not used: {", ".join(d.drop) or "none"}.
 {_exports(metrics.get("export"))}
 
