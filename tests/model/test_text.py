@@ -78,6 +78,16 @@ def test_tfidf_weights_are_scikit_learns_tfidf_vector():
     assert np.allclose(ours[:, columns], expected, atol=1e-5)
 
 
+def test_tfidf_weights_in_row_blocks_equal_all_rows_at_once(monkeypatch):
+    from trainflow.model import network
+
+    ids = torch.randint(0, 30, (50, 12))
+    idf = torch.rand(30)
+    whole = tfidf_weights(ids, idf)
+    monkeypatch.setattr(network, "TFIDF_ROWS", 7)  # 8 blocks, the last one short
+    assert torch.equal(network.tfidf_weights(ids, idf), whole)
+
+
 def test_text_encoder_ignores_padding_and_an_empty_text_is_zero():
     torch.manual_seed(0)
     encoder = TextEncoder(20, 4)

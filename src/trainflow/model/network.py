@@ -139,11 +139,18 @@ def _slices(widths: list[int]) -> list[tuple[int, int]]:
     return out
 
 
+TFIDF_ROWS = 1024  # rows compared at once: [rows, L, L] booleans (256 MB at L = 512)
+
+
 def tfidf_weights(ids: torch.Tensor, idf: torch.Tensor) -> torch.Tensor:
     """Per token position, its share of the text's L2-normalised TF-IDF vector ([n, L]):
     summed over the positions of one word they give count * idf / norm, scikit-learn's
     TfidfVectorizer (raw counts, smooth idf, l2 norm). norm^2 = sum over positions of
-    idf^2 * (how often that position's word occurs)."""
+    idf^2 * (how often that position's word occurs). Eager calls on many rows go TFIDF_ROWS
+    at a time (the same numbers: rows are independent); an export traces one block."""
+    rows = ids.shape[0]
+    if isinstance(rows, int) and rows > TFIDF_ROWS:  # a symbolic batch (export) is not an int
+        return torch.cat([tfidf_weights(part, idf) for part in ids.split(TFIDF_ROWS)])
     weight = idf[ids]  # padding's idf is 0
     repeats = (ids.unsqueeze(2) == ids.unsqueeze(1)).sum(dim=2).to(weight.dtype)
     norm = (weight.pow(2) * repeats).sum(dim=1, keepdim=True).sqrt().clamp(min=1e-12)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -43,16 +42,26 @@ def fit_tokenizer(texts: pd.Series, params: TextParams) -> dict:
     return json.loads(tokenizer.to_str())
 
 
-@lru_cache(maxsize=8)
-def _tokenizer(state: str) -> object:  # a tokenizers.Tokenizer (imported lazily)
-    from tokenizers import Tokenizer
+_LOADED: dict[int, tuple[dict, object]] = {}  # id(state) -> (state, its Tokenizer)
 
-    return Tokenizer.from_str(state)
+
+def _tokenizer(state: dict) -> object:  # a tokenizers.Tokenizer (imported lazily)
+    """The Tokenizer of a state dict, built once per dict (a preprocessor keeps its dict for
+    its life: serving pays the JSON parse once, not per request)."""
+    entry = _LOADED.get(id(state))
+    if entry is None or entry[0] is not state:
+        from tokenizers import Tokenizer
+
+        entry = (state, Tokenizer.from_str(json.dumps(state)))
+        if len(_LOADED) >= 16:  # a process holds a few preprocessors; keep it bounded anyway
+            _LOADED.clear()
+        _LOADED[id(state)] = entry
+    return entry[1]
 
 
 def encode(state: dict, texts: pd.Series) -> np.ndarray:
     """Token ids, int64 [n, max_tokens] (0 = padding); a missing text is all padding."""
-    tokenizer = _tokenizer(json.dumps(state, sort_keys=True))
+    tokenizer = _tokenizer(state)
     encodings = tokenizer.encode_batch(_strings(texts))
     return np.array([e.ids for e in encodings], dtype=np.int64).reshape(len(texts), -1)
 
