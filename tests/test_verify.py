@@ -122,3 +122,14 @@ def test_a_rerun_on_another_cpu_count_is_named():
     assert note is not None and note.startswith("note: recorded with 2 CPUs, rerun with 4")
     old = {"metrics/speed/train_mlp.json": {"family": "mlp", "fit_seconds": 7.1}}
     assert cpu_count_note(old, four) is None  # a record from before the count was kept
+
+
+def test_lock_entries_of_stages_no_longer_in_the_pipeline_are_left_out():
+    """A family taken out of params.yaml leaves its train@ entry in dvc.lock; no rerun makes it,
+    so it is named in a note, not counted as reproduced."""
+    from trainflow.verify import current_stages
+
+    lock = {"schema": "2.0", "stages": {"split": {}, "train@mlp": {}, "train@gbdt": {}}}
+    kept, stale = current_stages(lock, {"split", "train@mlp", "select"})
+    assert kept == {"schema": "2.0", "stages": {"split": {}, "train@mlp": {}}}
+    assert stale == ["train@gbdt"]

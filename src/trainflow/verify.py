@@ -73,6 +73,15 @@ def lock_outputs(lock: dict) -> dict[str, tuple[str, str]]:
     return outs
 
 
+def current_stages(lock: dict, stages: set[str]) -> tuple[dict, list[str]]:
+    """`lock` with only the entries of `stages` (the revision's pipeline), and the names of
+    the others: dvc.lock keeps the entry of a stage the pipeline no longer has (a family taken
+    out of params.yaml `families`), which no rerun reproduces."""
+    entries = lock.get("stages", {})
+    kept = {name: entry for name, entry in entries.items() if name in stages}
+    return {**lock, "stages": kept}, sorted(set(entries) - stages)
+
+
 def compare_outputs(recorded: dict, reproduced: dict) -> list[Row]:
     """One row per output either lock names, in pipeline order (dvc.lock keeps the order its
     stages were first run in)."""
@@ -246,16 +255,25 @@ def reproduce(
                 tail = "\n".join(log_path.read_text().splitlines()[-15:])
                 raise StageError(f"{' '.join(step)} failed in the clone:\n{tail}")
     reproduced_lock = yaml.safe_load((workdir / "dvc.lock").read_text())
+    listed = subprocess.run(["dvc", "stage", "list", "--name-only"], cwd=workdir, env=env,
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    stages = set(listed.stdout.split())
+    recorded_lock, stale = current_stages(recorded_lock, stages)
+    reproduced_lock, _ = current_stages(reproduced_lock, stages)
     reproduced_metrics = {
         name: json.loads((workdir / name).read_text())
         for name in metric_names if (workdir / name).exists()
     }  # fmt: skip
+    notes = [cpu_count_note(recorded_metrics, reproduced_metrics)]
+    if stale:
+        notes.append(f"note: dvc.lock also records {', '.join(stale)}, not stages of this "
+                     "revision's pipeline: left out (nothing reruns them)")  # fmt: skip
     rows = settle_stamped(compare_outputs(recorded_lock, reproduced_lock), recorded_metrics,
                           reproduced_metrics)  # fmt: skip
     rows += [Row(stage, f"{dep} (input)", a, b, "DIFFERENT")
              for stage, dep, a, b in changed_inputs(recorded_lock, reproduced_lock)]  # fmt: skip
     return (rows, compare_metrics(recorded_metrics, reproduced_metrics),
-            cpu_count_note(recorded_metrics, reproduced_metrics))  # fmt: skip
+            "\n".join(n for n in notes if n) or None)  # fmt: skip
 
 
 def changed_inputs(recorded: dict, reproduced: dict) -> list[tuple[str, str, str, str]]:
