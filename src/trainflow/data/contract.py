@@ -385,13 +385,8 @@ def prepared_suite(data: DataParams) -> dict:
         exp.append({"type": "expect_column_values_to_be_of_type",
                     "kwargs": {"column": col, "type_": "str"}})  # fmt: skip
     for col in data.text:  # cleaned text: a string with something to read in every row
-        exp += [
-            {"type": "expect_column_values_to_be_of_type",
-             "kwargs": {"column": col, "type_": "str"}},
-            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col}},
-            {"type": "expect_column_values_to_not_match_regex",
-             "kwargs": {"column": col, "regex": BLANK_TEXT}},
-        ]  # fmt: skip
+        exp += [{"type": "expect_column_values_to_be_of_type",
+                 "kwargs": {"column": col, "type_": "str"}}, *text_present(col)]  # fmt: skip
     for e in exp:
         e["severity"] = "critical"
     return {"name": "prepared_model_ready", "expectations": exp,
@@ -444,15 +439,22 @@ def type_expectation(values: pd.Series, col: str) -> dict:
 BLANK_TEXT = r"^\s*$"  # empty, or nothing but white space
 
 
+def text_present(col: str) -> list[dict]:
+    """A text in every row of `col`, none of them blank (the raw and the prepared contract)."""
+    return [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col}},
+        {"type": "expect_column_values_to_not_match_regex",
+         "kwargs": {"column": col, "regex": BLANK_TEXT}},
+    ]  # fmt: skip
+
+
 def text_expectations(values: pd.Series, col: str) -> list[dict]:
     """A text column: a string in every row, never blank, no longer than twice the draft
     data's longest (a bound that catches a column of whole documents or a broken quote)."""
     longest = int(values.astype(str).str.len().max()) if len(values) else 0
     return [
         type_expectation(values, col),
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col}},
-        {"type": "expect_column_values_to_not_match_regex",
-         "kwargs": {"column": col, "regex": BLANK_TEXT}},
+        *text_present(col),
         {"type": "expect_column_value_lengths_to_be_between",
          "kwargs": {"column": col, "min_value": 1, "max_value": max(2 * longest, 1)}},
     ]  # fmt: skip

@@ -13,6 +13,7 @@ import torch
 from torchmetrics.functional.classification import binary_groups_stat_rates
 
 from trainflow.evaluation.metrics import LOWER_IS_BETTER, log_loss, task_metrics
+from trainflow.model.text import word_counts
 from trainflow.tasks import class_probabilities, predicted_classes
 
 MISSING = "(missing)"
@@ -32,7 +33,7 @@ def slice_labels(
     """Each row's slice of a column: its value, or its band `[a, b)` when `edges` are given;
     a free-text column is sliced by its length in words (`edges`, or TEXT_LENGTH_BANDS)."""
     if text:
-        banded = slice_labels(values.str.split().str.len(), edges or TEXT_LENGTH_BANDS)
+        banded = slice_labels(word_counts(values), edges or TEXT_LENGTH_BANDS)
         return banded.where(banded == MISSING, banded + " words")
     if edges:
         bounds = [-np.inf, *edges, np.inf]

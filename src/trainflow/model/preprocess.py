@@ -4,7 +4,7 @@ evaluation and serving alike.
 Numerics: optional log1p, then standardised with train mean/std; missing -> train mean (0).
 Categoricals: index 0 = unknown or rare category, 1 = missing, 2.. = train vocabulary.
 Text: token ids of a word-level tokenizer trained on train (trainflow.model.text), [n, columns,
-max_tokens], 0 = padding; the tokenizer's JSON and each piece's idf are part of the state.
+max_tokens], 0 = padding; the tokenizer's JSON and each word's idf are part of the state.
 Target: binary 0/1, multiclass class index, regression standardised with train mean/std (so one
 learning rate suits any target scale; predictions are mapped back).
 """

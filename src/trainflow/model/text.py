@@ -81,6 +81,12 @@ def inverse_document_frequency(ids: np.ndarray, size: int) -> list[float]:
     return [round(float(v), 6) for v in idf]
 
 
+def word_counts(texts: pd.Series) -> pd.Series:
+    """Each text's length in words (split on white space; missing stays missing): what text
+    slices and text drift measure."""
+    return texts.astype("str").str.split().str.len()
+
+
 def _strings(texts: pd.Series) -> list[str]:
     return ["" if _missing(v) else str(v) for v in texts.tolist()]
 

@@ -16,6 +16,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from trainflow.model.text import word_counts
 from trainflow.params import DataParams
 
 PROFILE_VERSION = 1
@@ -45,8 +46,7 @@ def _categories(series: pd.Series) -> pd.Series:
 
 
 def _words(series: pd.Series) -> np.ndarray:
-    """Each text's length in words (missing: NaN)."""
-    return series.astype("str").str.split().str.len().to_numpy(dtype=float, na_value=np.nan)
+    return word_counts(series).to_numpy(dtype=float, na_value=np.nan)
 
 
 def _value_profile(values: np.ndarray) -> dict:
