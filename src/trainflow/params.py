@@ -61,6 +61,7 @@ class DataParams(Strict):
     numeric: list[str]
     categorical: list[str]
     text: list[str] = []  # free text: tokenized (train.preprocess.text), read by an encoder
+    image: list[str] = []  # images (the file's bytes, base64): resized, read by a CNN
     drop: list[str] = []
     id_columns: list[str] = []  # kept with the record, never features (e.g. customer_id)
     group_column: str | None = None  # rows of one group never cross splits (split.strategy group)
@@ -68,10 +69,11 @@ class DataParams(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> DataParams:
-        columns = [*self.numeric, *self.categorical, *self.text]
+        columns = [*self.numeric, *self.categorical, *self.text, *self.image]
         if len(set(columns)) != len(columns):
             raise ValueError(
-                "a column is listed twice in data.numeric / data.categorical / data.text"
+                "a column is listed twice in data.numeric / data.categorical / data.text / "
+                "data.image"
             )
         if self.target in columns:
             raise ValueError(f"target {self.target!r} is also listed as a feature")
@@ -119,14 +121,15 @@ class DataParams(Strict):
     def record_keep(self) -> list[str]:
         """Non-feature columns that travel with each record through cleaning and splitting."""
         extra = [*self.id_columns, self.group_column, self.time_column]
-        seen = [*self.numeric, *self.categorical, *self.text, self.target]
+        seen = [*self.numeric, *self.categorical, *self.text, *self.image, self.target]
         return list(dict.fromkeys(c for c in extra if c is not None and c not in seen))
 
     @property
     def record_columns(self) -> list[str]:
         """What identifies a record (for duplicates and split disjointness): every schema
         column, the target, and the id / group / time columns."""
-        return [*self.numeric, *self.categorical, *self.text, self.target, *self.record_keep]
+        return [*self.numeric, *self.categorical, *self.text, *self.image, self.target,
+                *self.record_keep]  # fmt: skip
 
     @property
     def numeric_features(self) -> list[str]:
@@ -141,8 +144,13 @@ class DataParams(Strict):
         return [c for c in self.text if c not in self.drop]
 
     @property
+    def image_features(self) -> list[str]:
+        return [c for c in self.image if c not in self.drop]
+
+    @property
     def features(self) -> list[str]:
-        return [*self.numeric_features, *self.categorical_features, *self.text_features]
+        return [*self.numeric_features, *self.categorical_features, *self.text_features,
+                *self.image_features]  # fmt: skip
 
     @property
     def positive_label(self) -> str:
@@ -224,8 +232,24 @@ class S3Source(FormatOptions):
     path: Path
 
 
+class ImageSource(Strict):
+    """Image files as users hold them: one folder per class (`path/<label>/<file>`), or a
+    manifest (CSV / JSON lines / Parquet) under `path` naming each file (relative to `path`)
+    in `file_column` beside its label and any other columns; `path` may also be a zip or tar
+    archive of either layout. Ingest keeps each file's bytes (base64) in `image_column`, its
+    name in `file_column` and (folders) the folder's name in `label_column`."""
+
+    kind: Literal["images"]
+    path: Path
+    manifest: str | None = None  # a file under `path`; none: one folder per class
+    image_column: str = "image"
+    file_column: str = "file"
+    label_column: str = "label"  # folders only: the column that gets the folder's name
+
+
 SourceParams = Annotated[
-    AdultWheelSource | FileSource | SqlSource | S3Source, Field(discriminator="kind")
+    AdultWheelSource | FileSource | SqlSource | S3Source | ImageSource,
+    Field(discriminator="kind"),
 ]
 LIVE_KINDS = ("sql", "s3")
 
@@ -260,10 +284,20 @@ class TextParams(Strict):
     lowercase: bool = True
 
 
+class ImageParams(Strict):
+    """How image columns become pixels: decoded (Pillow), converted to `channels` (1: grey,
+    3: RGB), resized to `size` x `size` (bilinear, antialiased), kept as uint8; the network
+    scales them with per-channel mean / std of the train split."""
+
+    size: int = Field(default=28, ge=4, le=1024)
+    channels: Literal[1, 3] = 1
+
+
 class PreprocessParams(Strict):
     min_category_count: int = Field(default=1, ge=1)
     log1p: list[str] = []
     text: TextParams = TextParams()
+    image: ImageParams = ImageParams()
 
 
 class TrainParams(Strict):
@@ -308,6 +342,13 @@ class NeuralParams(Strict):
     # text columns: token embeddings of this width, read by a convolution + max/mean pooling
     d_text: int = Field(default=64, gt=0)
     token_dropout: float = Field(default=0.1, ge=0, lt=1)  # words dropped while training
+    # image columns: a small CNN, one stage per width (two 3x3 convolutions with batch norm
+    # and ReLU, then a 2x2 max pool), global average pooling at the end
+    cnn_widths: list[int] = Field(default=[32, 64, 128], min_length=1)
+    # seeded random affine augmentation of train images (kornia), off at 0
+    augment_degrees: float = Field(default=10.0, ge=0, le=180)
+    augment_translate: float = Field(default=0.1, ge=0, lt=1)  # share of the side
+    augment_scale: float = Field(default=0.1, ge=0, lt=1)  # zoom in or out by up to this
 
 
 class MLPParams(NeuralParams):
@@ -436,6 +477,7 @@ class PackageParams(Strict):
     model_name: str = Field(pattern=r"^[a-z0-9_][a-z0-9_.-]*$")
     max_batch_records: int = Field(default=10000, gt=0)
     max_text_chars: int = Field(default=10000, gt=0)  # a longer text field: 422 naming it
+    max_image_bytes: int = Field(default=5_000_000, gt=0)  # a larger image (decoded): 4xx
     batching: BatchingParams = BatchingParams()
     card: CardParams
 
@@ -507,11 +549,12 @@ class Params(Strict):
     @model_validator(mode="after")
     def _slices_are_columns(self) -> Params:
         d, ev = self.data, self.evaluate
-        known = {*d.numeric, *d.categorical, *d.text, *d.record_keep}
+        known = {*d.numeric, *d.categorical, *d.text, *d.image, *d.record_keep}
         stray = sorted(set(ev.slices) - known)
         if stray:
             raise ValueError(f"evaluate.slices names unknown columns: {stray}")
-        not_numeric = sorted(set(ev.bands) - {*d.numeric, *d.text})  # text: bands of words
+        # text: bands of words; images: of the longer side in pixels
+        not_numeric = sorted(set(ev.bands) - {*d.numeric, *d.text, *d.image})
         if not_numeric:
             raise ValueError(f"evaluate.bands names non-numeric columns: {not_numeric}")
         if (ev.fairness or self.gate.max_fairness_gap) and d.task_type != "binary":

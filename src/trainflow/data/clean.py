@@ -174,10 +174,11 @@ def _to_numbers(values: pd.Series) -> np.ndarray:
 
 
 def coerce_types(
-    frame: pd.DataFrame, numeric: list[str], categorical: list[str], text: list[str]
-) -> tuple[pd.DataFrame, dict[str, int]]:
+    frame: pd.DataFrame, numeric: list[str], categorical: list[str], text: list[str],
+    image: list[str] | tuple[str, ...] = (),
+) -> tuple[pd.DataFrame, dict[str, int]]:  # fmt: skip
     """Numerics to float64 (unparseable -> missing, counted), categoricals to categoricals of
-    strings, free text to NFC strings."""
+    strings, free text to NFC strings, images (base64 of the file) to strings as they are."""
     out = frame.copy(deep=False)
     bad: dict[str, int] = {}
     for col in numeric:
@@ -195,6 +196,10 @@ def coerce_types(
         out[col] = as_text_category(out[col])
     for col in text:
         out[col] = as_free_text(out[col])
+    for col in image:
+        values = out[col]
+        out[col] = pd.Series(values.astype(object).where(values.notna(), None),
+                             index=out.index, dtype="str")  # fmt: skip
     return out, bad
 
 
@@ -219,9 +224,8 @@ def clean_features(frame: pd.DataFrame, data: DataParams, where: str) -> pd.Data
     out = frame[data.features]
     out, _ = strip_whitespace(out)
     out, _ = replace_missing_markers(out, data.missing_markers)
-    out, _ = coerce_types(
-        out, data.numeric_features, data.categorical_features, data.text_features
-    )
+    out, _ = coerce_types(out, data.numeric_features, data.categorical_features,
+                          data.text_features, data.image_features)  # fmt: skip
     return out
 
 
@@ -235,7 +239,7 @@ def clean_table(
     a record in both the training file and a later fixed test file stays in the test file.
     """
     report = CleaningReport(rows_in=len(raw))
-    schema = [*data.numeric, *data.categorical, *data.text]
+    schema = [*data.numeric, *data.categorical, *data.text, *data.image]
     require_columns(raw, [*schema, data.target], where)
     known = {*schema, data.target, *keep, *data.record_keep}
     report.columns_not_used = [str(c) for c in raw.columns if c not in known]
@@ -254,7 +258,7 @@ def clean_table(
     if report.rows_missing_target:
         out = out[~missing_target]
     out, report.numeric_values_unparseable = coerce_types(
-        out, data.numeric, data.categorical, data.text
+        out, data.numeric, data.categorical, data.text, data.image
     )
     if data.is_classification:
         out[data.target] = as_text_category(out[data.target])

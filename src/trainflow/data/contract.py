@@ -22,6 +22,8 @@ import pandas as pd
 
 from trainflow.data.clean import RECORD_HASH_COLUMN, strip_whitespace
 from trainflow.data.columnar import is_text, number_or_marker
+from trainflow.data.images import INSPECT_COLUMNS, inspected_name
+from trainflow.data.images import inspect as inspect_images
 from trainflow.data.sources import SOURCE_FILE_COLUMN
 from trainflow.errors import StageError
 from trainflow.params import DataParams
@@ -125,9 +127,16 @@ def load_suite(path: Path) -> dict:
     return suite
 
 
-def contract_view(raw: pd.DataFrame) -> pd.DataFrame:
-    """What the contract checks: raw values with surrounding whitespace ignored."""
+def contract_view(raw: pd.DataFrame, images: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """What the contract checks: raw values with surrounding whitespace ignored, and for each
+    image column what its files are (`<col>.width`, `.height`, `.channels`, `.format`: all
+    missing where a file does not decode), since GX checks values, not files."""
     view, _ = strip_whitespace(raw)
+    for col in images:
+        if col in view.columns:
+            info = inspect_images(view[col])
+            for what in INSPECT_COLUMNS:
+                view[inspected_name(col, what)] = info[what]
     return view
 
 
@@ -190,8 +199,12 @@ def text_types_as_held(suite: dict, frame: pd.DataFrame) -> dict:
     return out
 
 
-def run_suite(frame: pd.DataFrame, suite: dict, docs_dir: Path | None = None) -> ValidationReport:
-    """Validate `frame` against `suite`; build Data Docs into `docs_dir` when given."""
+def run_suite(
+    frame: pd.DataFrame, suite: dict, docs_dir: Path | None = None,
+    row_names: pd.Series | None = None,
+) -> ValidationReport:  # fmt: skip
+    """Validate `frame` against `suite`; build Data Docs into `docs_dir` when given. Failures
+    on an image's checks name the rows by `row_names` (the files), not by the values."""
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.expectation_suite import ExpectationSuite
@@ -274,6 +287,8 @@ def run_suite(frame: pd.DataFrame, suite: dict, docs_dir: Path | None = None) ->
     for outcome in outcomes:
         if not outcome.success:
             explain_type_failure(outcome, frame, suite)
+            if row_names is not None:
+                name_failing_rows(outcome, frame, row_names)
     outcomes.sort(key=lambda o: (o.success, o.column or "", o.expectation))
     return ValidationReport(
         suite=str(suite.get("name")),
@@ -306,6 +321,30 @@ def explain_type_failure(outcome: ExpectationOutcome, frame: pd.DataFrame, suite
         outcome.note = "values are not numbers"
 
 
+def name_failing_rows(outcome: ExpectationOutcome, frame: pd.DataFrame, names: pd.Series) -> None:
+    """An image check that failed: its examples become the files that fail it (a missing or
+    undecodable image has no value worth showing; a wrong width is found by its file)."""
+    column = outcome.column
+    if column is None or column not in frame.columns:
+        return
+    image = column if f"{column}.format" in frame.columns else column.rpartition(".")[0]
+    if inspected_name(image, "format") not in frame.columns:
+        return
+    values = frame[column]
+    if outcome.expectation == "expect_column_values_to_not_be_null":
+        failing = values.isna().to_numpy()
+    else:
+        shown = [v for v in outcome.examples if v is not None]
+        failing = values.isin(shown).fillna(False).to_numpy(dtype=bool)
+    hits = np.flatnonzero(failing)
+    if hits.size:
+        outcome.examples = [str(names.iloc[i]) for i in hits[:5]]
+        if outcome.expectation != "expect_column_values_to_not_be_null":
+            outcome.note = "unexpected, in files"
+        else:
+            outcome.note = "images do not decode" if column != image else "files are missing"
+
+
 def not_numbers(values: pd.Series, limit: int = 5) -> tuple[int, list[str]]:
     """How many present values do not read as numbers, and the first few with their row
     (counting data rows from 1)."""
@@ -335,11 +374,13 @@ def _numbered_ids(text: str) -> str:
     return _UUID.sub(lambda m: ids.setdefault(m.group(0), f"block-{len(ids) + 1:04d}"), text)
 
 
-def validate_with_docs(frame: pd.DataFrame, suite: dict) -> tuple[ValidationReport, Path]:
+def validate_with_docs(
+    frame: pd.DataFrame, suite: dict, row_names: pd.Series | None = None
+) -> tuple[ValidationReport, Path]:
     """Run the suite with Data Docs built in a fresh temporary folder (caller moves it)."""
     docs = Path(tempfile.mkdtemp(prefix="trainflow-docs-"))
     try:
-        return run_suite(frame, suite, docs), docs
+        return run_suite(frame, suite, docs, row_names), docs
     except BaseException:
         shutil.rmtree(docs, ignore_errors=True)
         raise
@@ -387,6 +428,11 @@ def prepared_suite(data: DataParams) -> dict:
     for col in data.text:  # cleaned text: a string with something to read in every row
         exp += [{"type": "expect_column_values_to_be_of_type",
                  "kwargs": {"column": col, "type_": "str"}}, *text_present(col)]  # fmt: skip
+    for col in data.image:  # an image file's bytes (base64) in every row
+        exp += [{"type": "expect_column_values_to_be_of_type",
+                 "kwargs": {"column": col, "type_": "str"}},
+                {"type": "expect_column_values_to_not_be_null",
+                 "kwargs": {"column": col}}]  # fmt: skip
     for e in exp:
         e["severity"] = "critical"
     return {"name": "prepared_model_ready", "expectations": exp,
@@ -460,12 +506,34 @@ def text_expectations(values: pd.Series, col: str) -> list[dict]:
     ]  # fmt: skip
 
 
+def image_expectations(view: pd.DataFrame, col: str) -> list[dict]:
+    """An image column: a file in every row that decodes, in a format, channel count and size
+    the draft data has (sizes: from half the smallest to twice the largest side seen)."""
+    fmt, channels = inspected_name(col, "format"), inspected_name(col, "channels")
+    exp = [
+        type_expectation(view[col], col),
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": fmt}},
+        {"type": "expect_column_values_to_be_in_set",
+         "kwargs": {"column": fmt, "value_set": observed_values(view[fmt])}},
+        {"type": "expect_column_values_to_be_in_set",
+         "kwargs": {"column": channels, "value_set": observed_values(view[channels])}},
+    ]  # fmt: skip
+    for what in ("width", "height"):
+        side = view[inspected_name(col, what)].dropna()
+        lo, hi = (int(side.min()), int(side.max())) if len(side) else (1, 1)
+        exp.append({"type": "expect_column_values_to_be_between",
+                    "kwargs": {"column": inspected_name(col, what),
+                               "min_value": max(1, lo // 2), "max_value": 2 * hi}})  # fmt: skip
+    return exp
+
+
 def starter_suite(raw: pd.DataFrame, data: DataParams, name: str) -> dict:
     """Draft a contract from a raw table: columns, types, ranges, value sets, missing rates.
 
     A starting point for a human to review and commit, not a contract by itself.
     """
-    view = contract_view(raw)
+    view = contract_view(raw, data.image)
     markers = list(data.missing_markers)
     exp: list[dict] = [
         {"type": "expect_table_columns_to_match_set",
@@ -510,6 +578,8 @@ def starter_suite(raw: pd.DataFrame, data: DataParams, name: str) -> dict:
             )  # fmt: skip
     for col in data.text:
         exp += text_expectations(view[col], col)
+    for col in data.image:
+        exp += image_expectations(view, col)
     if data.group_column is not None and data.group_column in view.columns:
         exp.append(not_null(data.group_column))  # a row with no group has no split to go to
     exp.append(not_null(data.target))

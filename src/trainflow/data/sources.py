@@ -230,6 +230,10 @@ def read_source(params: IngestParams) -> pd.DataFrame:
         frame = read_adult_wheel(source.path)
     elif source.kind == "file":
         frame = read_files(source)
+    elif source.kind == "images":
+        from trainflow.data.image_sources import read_images
+
+        frame = read_images(source)
     else:
         assert source.kind in LIVE_KINDS
         frame = read_snapshot(source.path)

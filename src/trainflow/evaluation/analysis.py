@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 from torchmetrics.functional.classification import binary_groups_stat_rates
 
+from trainflow.data.images import longest_side
 from trainflow.evaluation.metrics import LOWER_IS_BETTER, log_loss, task_metrics
 from trainflow.model.text import word_counts
 from trainflow.tasks import class_probabilities, predicted_classes
@@ -25,16 +26,22 @@ SLICE_METRICS = {  # what each slice reports, beside its row count
 
 
 TEXT_LENGTH_BANDS = [5.0, 10.0, 20.0, 40.0]  # words: a text column's slices unless banded
+IMAGE_SIDE_BANDS = [32.0, 64.0, 128.0, 256.0, 512.0]  # pixels: an image column's slices
 
 
 def slice_labels(
-    values: pd.Series, edges: list[float] | None = None, text: bool = False
-) -> pd.Series:
+    values: pd.Series, edges: list[float] | None = None, text: bool = False,
+    image: bool = False,
+) -> pd.Series:  # fmt: skip
     """Each row's slice of a column: its value, or its band `[a, b)` when `edges` are given;
-    a free-text column is sliced by its length in words (`edges`, or TEXT_LENGTH_BANDS)."""
+    a free-text column is sliced by its length in words (`edges`, or TEXT_LENGTH_BANDS), an
+    image column by its longer side in pixels (`edges`, or IMAGE_SIDE_BANDS)."""
     if text:
         banded = slice_labels(word_counts(values), edges or TEXT_LENGTH_BANDS)
         return banded.where(banded == MISSING, banded + " words")
+    if image:
+        banded = slice_labels(longest_side(values), edges or IMAGE_SIDE_BANDS)
+        return banded.where(banded == MISSING, banded + " px")
     if edges:
         bounds = [-np.inf, *edges, np.inf]
         names = [_band(a, b) for a, b in pairwise(bounds)]

@@ -139,9 +139,10 @@ def fit(
 
     from trainflow.live import offline_live
 
-    if pre.text:
-        raise StageError(f"families.gbdt: trees read numbers and categories, not the text "
-                         f"columns {pre.text}: leave gbdt out of families")  # fmt: skip
+    for kind, columns in (("text", pre.text), ("image", pre.image)):
+        if columns:
+            raise StageError(f"families.gbdt: trees read numbers and categories, not the {kind} "
+                             f"columns {columns}: leave gbdt out of families")  # fmt: skip
     n_num = len(pre.numeric)
     categorical = list(range(n_num, n_num + len(pre.categorical)))
     names = [f"f{j}" for j in range(n_num + len(pre.categorical))]  # any column name is safe

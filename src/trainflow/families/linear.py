@@ -32,6 +32,9 @@ def fit(
     from trainflow.live import offline_live
 
     data, held = to_tensors(train, pre), to_tensors(val, pre)
+    images = {"pixel_mean": [pre.pixel_mean[c] for c in pre.image],
+              "pixel_std": [pre.pixel_std[c] for c in pre.image],
+              "image_size": pre.image_size} if pre.image else {}  # fmt: skip
     with offline_live(ctx.live_dir) as live:
 
         def on_loss(value: float) -> None:
@@ -41,14 +44,14 @@ def fit(
         net, info = fit_linear(
             data.blocks, data.y, pre.cardinalities, [pre.idf[c] for c in pre.text], task=pre.task,
             n_outputs=pre.n_outputs, l2=params.l2, max_iter=params.max_iter, seed=ctx.seed,
-            on_loss=on_loss,
+            on_loss=on_loss, images=images,
         )  # fmt: skip
         with torch.no_grad():
             val_loss = float(loss_for(pre.task)(net(*held.blocks), held.y))
         live.summary["val/loss"] = val_loss
     network = {"kind": "linear", "n_numeric": len(pre.numeric),
                "cardinalities": pre.cardinalities, "n_outputs": pre.n_outputs,
-               "vocab_sizes": pre.vocab_sizes}  # fmt: skip
+               "vocab_sizes": pre.vocab_sizes, **images}  # fmt: skip
     config = {"network": network}
     summary = info | {"best_val_loss": val_loss, "train_rows": len(train), "val_rows": len(val)}
     return NetworkFitted(family=NAME, preprocessor=pre, config=config, summary=summary, net=net,

@@ -92,6 +92,10 @@ def tabular_config(
         "dropout": params.dropout,
         "n_outputs": pre.n_outputs,
     }
+    if pre.image:  # image columns: each through the CNN, standardised with train statistics
+        config |= {"pixel_mean": [pre.pixel_mean[c] for c in pre.image],
+                   "pixel_std": [pre.pixel_std[c] for c in pre.image],
+                   "cnn_widths": list(params.cnn_widths)}  # fmt: skip
     return config | extra
 
 

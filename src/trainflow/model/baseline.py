@@ -22,13 +22,15 @@ def fit_linear(
     max_iter: int,
     seed: int,
     on_loss: Callable[[float], None] | None = None,
+    images: dict | None = None,
 ) -> tuple[LinearBaseline, dict]:
     """Fit on the training split's input blocks (idf: each text column's, from the
     preprocessor); deterministic for a fixed seed. `on_loss` sees the training
     loss at every L-BFGS evaluation. Returns (model, fit info)."""
     torch.manual_seed(seed)
     vocab_sizes = [len(values) for values in idf]
-    model = LinearBaseline(blocks[0].shape[1], cardinalities, n_outputs, vocab_sizes)
+    model = LinearBaseline(blocks[0].shape[1], cardinalities, n_outputs, vocab_sizes,
+                           **(images or {}))  # fmt: skip
     for j, values in enumerate(idf):
         getattr(model, f"idf{j}").copy_(torch.tensor(values, dtype=torch.float32))
     loss_fn = loss_for(task)

@@ -20,9 +20,12 @@ from trainflow.families.base import compare_outputs
 PROGRAM_FILE, ONNX_FILE = "model.pt2", "model.onnx"
 
 
-def _batch_dims(n_blocks: int) -> tuple[dict, ...]:
+def _batch_dims(n_blocks: int) -> tuple:
+    """A dynamic batch for every input: x_num, x_cat, then the networks' `*rest` (text and /
+    or image blocks), which torch.export sees as one tuple argument."""
     batch = torch.export.Dim("batch", min=1)
-    return tuple({0: batch} for _ in range(n_blocks))
+    rest = tuple({0: batch} for _ in range(n_blocks - 2))
+    return ({0: batch}, {0: batch}, rest) if rest else ({0: batch}, {0: batch})
 
 
 def export_program(net: torch.nn.Module, example: tuple[torch.Tensor, ...], path: Path) -> None:

@@ -8,6 +8,10 @@ per batch itself (manual optimisation): the same updates, in the same order, as 
 step per batch, with that cost paid once per chunk (`train.steps_per_call`). Metrics are
 updated once per chunk and logged once per epoch (computed over the epoch, synced across
 processes by torchmetrics).
+
+Image columns are augmented on the train split only, inside training_step: kornia's random
+affine (rotation, shift, zoom), drawn from the per-epoch seed like dropout, so a resumed run
+sees the images an uninterrupted one saw.
 """
 
 from __future__ import annotations
@@ -26,6 +30,20 @@ from trainflow.model.network import build_network
 from trainflow.model.objective import loss_for
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def image_augmentation(augment: dict | None) -> torch.nn.Module | None:
+    """kornia's RandomAffine for `augment` = {degrees, translate (share of the side), scale
+    (zoom in or out by up to)}; None when there is nothing to augment."""
+    if not augment or not any(augment[k] for k in ("degrees", "translate", "scale")):
+        return None
+    import kornia.augmentation as K
+
+    translate, scale = augment["translate"], augment["scale"]
+    return K.RandomAffine(
+        degrees=augment["degrees"], translate=(translate, translate) if translate else None,
+        scale=(1 - scale, 1 + scale) if scale else None, p=1.0,
+    )  # fmt: skip
 
 
 def metric_collection(
@@ -61,11 +79,14 @@ class NetworkModule(L.LightningModule):
         target_mean: float = 0.0,
         target_std: float = 1.0,
         seed: int = 0,
+        augment: dict | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False  # several optimizer steps per training_step
         self.net = build_network(net_config)
+        # train-time augmentation of the image block (input `augment["block"]`), if any
+        self.__dict__["augmenter"] = image_augmentation(augment)
         self.loss_fn = loss_for(task)
         n_classes = int(net_config.get("n_outputs", 1))
         # epoch means over rows: each batch's mean loss enters once per row (an expanded view,
@@ -106,6 +127,9 @@ class NetworkModule(L.LightningModule):
         direct = not str(self.trainer.precision).startswith("16")
         losses, outs, targets = [], [], []
         for i, (*blocks, y) in enumerate(chunk):
+            if self.augmenter is not None:
+                at = self.hparams.augment["block"]
+                blocks[at] = self._augmented(blocks[at])
             out = self(*blocks)
             loss = self.loss_fn(out, y)
             optimizer.zero_grad()
@@ -121,6 +145,11 @@ class NetworkModule(L.LightningModule):
         # metrics updated once per chunk (their per-call cost is paid once, like Lightning's)
         self.train_loss.update(torch.cat(losses))
         self.train_metrics.update(*self._for_metrics(torch.cat(outs), torch.cat(targets)))
+
+    def _augmented(self, images: torch.Tensor) -> torch.Tensor:
+        """[n, k, C, H, W] pixels (0-255) -> the same, each image randomly moved (floats)."""
+        flat = images.flatten(0, 1).float()
+        return self.augmenter(flat).unflatten(0, images.shape[:2])
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train/loss", self.train_loss, self.train_metrics)

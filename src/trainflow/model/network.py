@@ -5,7 +5,8 @@ piecewise-linear embeddings ("On Embeddings for Numerical Features in Tabular De
 2022, `rtdl_num_embeddings`), categorical features through one learned embedding each, then an
 MLP or a ResNet-style MLP ("Revisiting Deep Learning Models for Tabular Data", 2021,
 `rtdl_revisiting_models`). Text columns through token embeddings pooled by mean and max
-(`TextEncoder`, SWEM-concat: Shen et al., "Baseline Needs More Love", 2018). A network is
+(`TextEncoder`, SWEM-concat: Shen et al., "Baseline Needs More Love", 2018). Image columns
+through a small VGG-style CNN (`ImageEncoder`). A network is
 rebuilt from its JSON config (kind + arguments), so no Python object is ever unpickled.
 """
 
@@ -71,6 +72,58 @@ class TextEncoder(nn.Module):
         return torch.cat([mean, torch.where(mask.any(dim=1), largest, 0.0)], dim=1)
 
 
+class PixelScale(nn.Module):
+    """uint8 (or float 0-255) pixels [n, k, C, H, W] -> standardised floats, with each image
+    column's per-channel train mean and std (0-1 scale) held as buffers."""
+
+    def __init__(self, mean: list[list[float]], std: list[list[float]]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32)[..., None, None])
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32)[..., None, None])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.to(self.mean.dtype) / 255 - self.mean) / self.std
+
+    def reference(self, size: int) -> torch.Tensor:
+        """The train split's mean image ([1, k, C, size, size], 0-255 floats): standardised, all
+        zeros; the reference attributions start from."""
+        return (self.mean * 255).expand(-1, -1, size, size).unsqueeze(0).clone()
+
+
+class ImageEncoder(nn.Module):
+    """Standardised pixels [n, C, H, W] -> [n, widths[-1]]: per width a stage of two 3x3
+    convolutions (batch norm, ReLU) and a 2x2 max pool, then the mean over the positions
+    (global average pooling). The small CNN of the MNIST-scale examples; measured in
+    benchmarks/image_quality.py against the pixel logistic baseline."""
+
+    def __init__(self, channels: int, widths: list[int]) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for width in widths:
+            for _ in range(2):
+                layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False),
+                           nn.BatchNorm2d(width), nn.ReLU()]  # fmt: skip
+                channels = width
+            layers.append(nn.MaxPool2d(2))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x).mean(dim=(2, 3))
+
+
+def _optional_blocks(
+    rest: tuple[torch.Tensor, ...], has_text: bool, has_image: bool
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The blocks after (x_num, x_cat), in `Preprocessor.block_names` order -> (x_text,
+    x_image), None where the network has no such column."""
+    blocks = list(rest)
+    x_text = blocks.pop(0) if has_text else None
+    x_image = blocks.pop(0) if has_image else None
+    if blocks:
+        raise ValueError(f"{len(blocks)} input block(s) more than the network takes")
+    return x_text, x_image
+
+
 class TabularNet(nn.Module):
     """Embedded numerics + one embedding per categorical -> MLP or ResNet -> `n_outputs`
     (one logit for binary, one per class for multiclass, one value for regression)."""
@@ -88,6 +141,16 @@ class TabularNet(nn.Module):
         token_dropout = float(config.get("token_dropout", 0.0))  # type: ignore[arg-type]
         self.texts = nn.ModuleList(TextEncoder(v, d_text, token_dropout) for v in vocab_sizes)
         width += len(vocab_sizes) * 2 * d_text
+        pixel_mean: list = list(config.get("pixel_mean", []))  # type: ignore[call-overload]
+        widths: list[int] = list(config.get("cnn_widths", []))  # type: ignore[call-overload]
+        self.pixels = PixelScale(pixel_mean, config["pixel_std"]) if pixel_mean else None  # type: ignore[arg-type]
+        # no image column: no module at all, so a table model's state dict (file bytes
+        # included) is what it was before images existed
+        self.images: nn.ModuleList | tuple = (
+            nn.ModuleList(ImageEncoder(len(mean), widths) for mean in pixel_mean)
+            if pixel_mean else ()
+        )  # fmt: skip
+        width += len(pixel_mean) * (widths[-1] if widths else 0)
         common = {"d_in": width, "d_out": config["n_outputs"], "n_blocks": config["n_blocks"],
                   "d_block": config["width"]}  # fmt: skip
         if config["backbone"] == "mlp":
@@ -102,28 +165,34 @@ class TabularNet(nn.Module):
             [width_per(config)] * int(config["n_numeric"])
             + [int(config["d_category"])] * len(cards)
             + [2 * d_text] * len(vocab_sizes)
+            + [widths[-1] if widths else 0] * len(pixel_mean)
         )  # type: ignore[arg-type]
 
     def features(
-        self, x_num: torch.Tensor, x_cat: torch.Tensor, x_text: torch.Tensor | None = None
+        self, x_num: torch.Tensor, x_cat: torch.Tensor, *rest: torch.Tensor
     ) -> torch.Tensor:
         """The embedded input row, [n, width]: each feature's block in `slices` order (numerics,
-        categoricals, texts): what attributions are computed over."""
+        categoricals, texts, images): what attributions are computed over. `rest`: x_text
+        and / or x_image, as the network has text and image columns."""
+        x_text, x_image = _optional_blocks(rest, bool(self.texts), bool(self.images))
         parts = []
         if x_num.shape[1]:
             parts.append(x_num if self.numeric is None else self.numeric(x_num).flatten(1))
         if self.categories is not None:
             parts.append(self.categories(x_cat).flatten(1))
         parts.extend(encoder(x_text[:, j]) for j, encoder in enumerate(self.texts))
+        if self.pixels is not None:
+            scaled = self.pixels(x_image)
+            parts.extend(encoder(scaled[:, j]) for j, encoder in enumerate(self.images))
         return torch.cat(parts, dim=1)
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
         return _squeeze(self.backbone(features))
 
     def forward(
-        self, x_num: torch.Tensor, x_cat: torch.Tensor, x_text: torch.Tensor | None = None
+        self, x_num: torch.Tensor, x_cat: torch.Tensor, *rest: torch.Tensor
     ) -> torch.Tensor:
-        return self.head(self.features(x_num, x_cat, x_text))
+        return self.head(self.features(x_num, x_cat, *rest))
 
 
 def width_per(config: dict) -> int:
@@ -165,10 +234,22 @@ class LinearBaseline(nn.Module):
 
     def __init__(
         self, n_numeric: int, cardinalities: list[int], n_outputs: int = 1,
-        vocab_sizes: list[int] | None = None,
+        vocab_sizes: list[int] | None = None, pixel_mean: list[list[float]] | None = None,
+        pixel_std: list[list[float]] | None = None, image_size: int = 0,
     ) -> None:  # fmt: skip
         super().__init__()
         vocab_sizes = list(vocab_sizes or [])
+        pixel_mean = list(pixel_mean or [])
+        # each image column: a weight per standardised pixel and output
+        self.pixels = PixelScale(pixel_mean, pixel_std or []) if pixel_mean else None
+        self.images: nn.ModuleList | tuple = (  # none for tables: their state dict unchanged
+            nn.ModuleList(
+                nn.Linear(len(mean) * image_size**2, n_outputs, bias=False) for mean in pixel_mean
+            )
+            if pixel_mean else ()
+        )  # fmt: skip
+        for layer in self.images:
+            nn.init.zeros_(layer.weight)
         with warnings.catch_warnings():  # no numeric column (text only): the bias is all it holds
             warnings.filterwarnings("ignore", "Initializing zero-element tensors")
             self.numeric = nn.Linear(n_numeric, n_outputs)
@@ -180,18 +261,24 @@ class LinearBaseline(nn.Module):
             self.register_buffer(f"idf{j}", torch.zeros(size))
         self.n_numeric, self.n_outputs = n_numeric, n_outputs
         self.slices = _slices(
-            [1] * n_numeric + [n_outputs] * (len(cardinalities) + len(vocab_sizes))
+            [1] * n_numeric
+            + [n_outputs] * (len(cardinalities) + len(vocab_sizes) + len(pixel_mean))
         )
 
     def features(
-        self, x_num: torch.Tensor, x_cat: torch.Tensor, x_text: torch.Tensor | None = None
+        self, x_num: torch.Tensor, x_cat: torch.Tensor, *rest: torch.Tensor
     ) -> torch.Tensor:
         """[numerics | each category's weight row | each text's TF-IDF-weighted word
-        weights]: the model is linear in these."""
+        weights | each image's pixel weights times its standardised pixels]: the model is
+        linear in these. `rest`: x_text and / or x_image."""
+        x_text, x_image = _optional_blocks(rest, bool(self.words), bool(self.images))
         parts = [x_num, *(emb(x_cat[:, j]) for j, emb in enumerate(self.categories))]
         for j, emb in enumerate(self.words):
             ids = x_text[:, j]
             parts.append((self._tfidf(x_text, j).unsqueeze(2) * emb(ids)).sum(dim=1))
+        if self.pixels is not None:
+            scaled = self.pixels(x_image)
+            parts.extend(layer(scaled[:, j].flatten(1)) for j, layer in enumerate(self.images))
         return torch.cat(parts, dim=1)
 
     def _tfidf(self, x_text: torch.Tensor, j: int) -> torch.Tensor:
@@ -213,14 +300,14 @@ class LinearBaseline(nn.Module):
         return _squeeze(out)
 
     def forward(
-        self, x_num: torch.Tensor, x_cat: torch.Tensor, x_text: torch.Tensor | None = None
+        self, x_num: torch.Tensor, x_cat: torch.Tensor, *rest: torch.Tensor
     ) -> torch.Tensor:
-        return self.head(self.features(x_num, x_cat, x_text))
+        return self.head(self.features(x_num, x_cat, *rest))
 
     def l2_penalty(self) -> torch.Tensor:
         total = self.numeric.weight.pow(2).sum()
-        for emb in (*self.categories, *self.words):
-            total = total + emb.weight.pow(2).sum()
+        for layer in (*self.categories, *self.words, *self.images):
+            total = total + layer.weight.pow(2).sum()
         return total
 
 

@@ -5,6 +5,9 @@ Numerics: optional log1p, then standardised with train mean/std; missing -> trai
 Categoricals: index 0 = unknown or rare category, 1 = missing, 2.. = train vocabulary.
 Text: token ids of a word-level tokenizer trained on train (trainflow.model.text), [n, columns,
 max_tokens], 0 = padding; the tokenizer's JSON and each word's idf are part of the state.
+Images: decoded (Pillow), converted to grey or RGB and resized (trainflow.data.images), uint8
+[n, columns, channels, size, size]; each channel's train mean and std (pixels scaled to 0-1) are
+part of the state, for the networks to standardise with.
 Target: binary 0/1, multiclass class index, regression standardised with train mean/std (so one
 learning rate suits any target scale; predictions are mapped back).
 """
@@ -18,14 +21,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trainflow.data import images
 from trainflow.errors import StageError
 from trainflow.model import text as text_codec
 from trainflow.params import DataParams, PreprocessParams
 
 Blocks = tuple[np.ndarray, ...]
 """A frame as the networks' inputs, in `Preprocessor.block_names` order: float32 numerics
-[n, n_num], int64 category ids [n, n_cat], and with text columns int64 token ids
-[n, n_text, max_tokens]."""
+[n, n_num], int64 category ids [n, n_cat], with text columns int64 token ids
+[n, n_text, max_tokens], with image columns uint8 pixels [n, n_image, channels, size, size]."""
 
 UNKNOWN_INDEX = 0
 MISSING_INDEX = 1
@@ -48,20 +52,31 @@ class Preprocessor:
     text: list[str] = field(default_factory=list)
     tokenizers: dict[str, dict] = field(default_factory=dict)  # column -> tokenizer.json
     idf: dict[str, list[float]] = field(default_factory=dict)  # column -> idf per token id
+    image: list[str] = field(default_factory=list)
+    image_size: int = 0  # every image column resized to image_size x image_size
+    image_channels: int = 0  # 1 (grey) or 3 (RGB)
+    pixel_mean: dict[str, list[float]] = field(default_factory=dict)  # column -> per channel
+    pixel_std: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def block_names(self) -> tuple[str, ...]:
         """The networks' input names, one per block `transform` returns."""
-        return ("x_num", "x_cat", "x_text") if self.text else ("x_num", "x_cat")
+        return ("x_num", "x_cat", *(("x_text",) if self.text else ()),
+                *(("x_image",) if self.image else ()))  # fmt: skip
 
     @property
     def features(self) -> list[str]:
-        return [*self.numeric, *self.categorical, *self.text]
+        return [*self.numeric, *self.categorical, *self.text, *self.image]
 
     @property
     def packages(self) -> tuple[str, ...]:
         """pip distributions `transform` needs besides numpy and pandas (serving installs them)."""
-        return ("tokenizers",) if self.text else ()
+        return (*(("tokenizers",) if self.text else ()), *(("pillow",) if self.image else ()))
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """One image as the networks see it: (channels, size, size)."""
+        return (self.image_channels, self.image_size, self.image_size)
 
     @property
     def vocab_sizes(self) -> list[int]:
@@ -99,10 +114,15 @@ class Preprocessor:
         for j, col in enumerate(self.categorical):
             lookup = {v: i + 2 for i, v in enumerate(self.vocab[col])}
             x_cat[:, j] = _lookup(frame[col], lookup, UNKNOWN_INDEX, MISSING_INDEX)
-        if not self.text:
-            return x_num, x_cat
-        x_text = np.stack([text_codec.encode(self.tokenizers[c], frame[c]) for c in self.text], 1)
-        return x_num, x_cat, x_text
+        blocks: list[np.ndarray] = [x_num, x_cat]
+        if self.text:
+            blocks.append(
+                np.stack([text_codec.encode(self.tokenizers[c], frame[c]) for c in self.text], 1)
+            )
+        if self.image:
+            blocks.append(np.stack([images.pixels(frame[c], self.image_size, self.image_channels,
+                                                  c) for c in self.image], 1))  # fmt: skip
+        return tuple(blocks)
 
     def encode_target(self, target: pd.Series) -> np.ndarray:
         """What the loss compares with: binary float 0/1 (1 = the positive class), multiclass
@@ -186,6 +206,12 @@ def fit_preprocessor(
         idf[col] = text_codec.inverse_document_frequency(
             ids, text_codec.vocab_size(tokenizers[col])
         )
+    pixel_mean, pixel_std = {}, {}
+    shape = params.image
+    for col in data.image_features:
+        x = images.pixels(train[col], shape.size, shape.channels, col).astype(np.float64) / 255
+        pixel_mean[col] = [round(float(v), 6) for v in x.mean(axis=(0, 2, 3))]
+        pixel_std[col] = [round(max(float(v), 1e-3), 6) for v in x.std(axis=(0, 2, 3))]
     target_mean, target_std = 0.0, 1.0
     if data.task_type == "regression":
         values = train[data.target].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -205,6 +231,11 @@ def fit_preprocessor(
         text=data.text_features,
         tokenizers=tokenizers,
         idf=idf,
+        image=data.image_features,
+        image_size=shape.size if data.image_features else 0,
+        image_channels=shape.channels if data.image_features else 0,
+        pixel_mean=pixel_mean,
+        pixel_std=pixel_std,
     )
 
 

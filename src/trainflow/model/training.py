@@ -135,6 +135,9 @@ def train_network(
     module = NetworkModule(
         net_config, lr=neural.lr, weight_decay=neural.weight_decay, task=pre.task,
         target_mean=pre.target_mean, target_std=pre.target_std, seed=seed,
+        augment={"block": pre.block_names.index("x_image"), "degrees": neural.augment_degrees,
+                 "translate": neural.augment_translate, "scale": neural.augment_scale}
+        if pre.image else None,
     )  # fmt: skip
     if trainer_params.compile:
         module.net.compile()  # in place: the state dict keeps its plain names

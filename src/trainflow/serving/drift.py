@@ -3,7 +3,8 @@
 The profile (shipped in the bundle as reference_profile.json) holds, per numeric feature, the
 training split's decile edges with the share of rows in each bin and its missing rate, per
 categorical feature the share of each category (the rarest pooled as "<other>") and its
-missing rate, and per text feature the same as a numeric one over each text's length in words.
+missing rate, per text feature the same as a numeric one over each text's length in words, and
+per image feature over each image's mean grey level (its brightness).
 A batch is compared with the population stability index (PSI) over those same bins and
 categories, the usual rule of thumb reading < 0.1 as stable, 0.1-0.25 as moderate and > 0.25
 as a shift; missing rates are compared too. Imports numpy and pandas only (it runs in the bento).
@@ -16,6 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from trainflow.data.images import brightness
 from trainflow.model.text import word_counts
 from trainflow.params import DataParams
 
@@ -65,6 +67,7 @@ def reference_profile(frame: pd.DataFrame, data: DataParams) -> dict:
     """The training split's per-feature distribution, as JSON-ready data."""
     numeric = {col: _value_profile(_numbers(frame[col])) for col in data.numeric_features}
     text = {col: _value_profile(_words(frame[col])) for col in data.text_features}
+    image = {col: _value_profile(brightness(frame[col])) for col in data.image_features}
     categorical = {}
     for col in data.categorical_features:
         series = frame[col]
@@ -77,7 +80,8 @@ def reference_profile(frame: pd.DataFrame, data: DataParams) -> dict:
         categorical[col] = {"shares": shares,
                             "missing_rate": round(float(series.isna().mean()), 6)}  # fmt: skip
     return {"version": PROFILE_VERSION, "rows": len(frame), "numeric": numeric,
-            "categorical": categorical, **({"text": text} if text else {})}  # fmt: skip
+            "categorical": categorical, **({"text": text} if text else {}),
+            **({"image": image} if image else {})}  # fmt: skip
 
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -101,6 +105,8 @@ def drift_report(profile: dict, frame: pd.DataFrame) -> dict:
                 profile["numeric"].items()]  # fmt: skip
     measured += [(col, "text length (words)", ref, _words(frame[col])) for col, ref in
                  profile.get("text", {}).items()]  # fmt: skip
+    measured += [(col, "image brightness", ref, brightness(frame[col])) for col, ref in
+                 profile.get("image", {}).items()]  # fmt: skip
     for col, kind, ref, values in measured:
         present = values[~np.isnan(values)]
         shares = _bin_shares(ref["edges"], present)

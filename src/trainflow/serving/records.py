@@ -21,6 +21,7 @@ def records_frame(records: list[dict], data: DataParams) -> pd.DataFrame:
     code's own cleaning."""
     # the request schema already typed each field: build the frame with those dtypes
     dtypes = {c: "float64" for c in data.numeric_features}
-    dtypes |= {c: "str" for c in [*data.categorical_features, *data.text_features]}
+    dtypes |= {c: "str" for c in [*data.categorical_features, *data.text_features,
+                                  *data.image_features]}  # fmt: skip
     frame = pd.DataFrame.from_records(records, columns=data.features).astype(dtypes)
     return clean_features(frame, data, "request")

@@ -8,6 +8,7 @@ import re
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -77,11 +78,35 @@ def explain_request_top(data: DataParams) -> int:
     return min(5, len(data.features))
 
 
+def image_field(max_bytes: int) -> Any:
+    """An image file (PNG, JPEG, ...) as base64 text: checked here by decoding it fully, so a
+    file that is not an image, is truncated or is larger than `max_bytes` is a 400 naming the
+    record's field, not a failure inside the model."""
+    from trainflow.data.images import check_image
+
+    def valid(value: str) -> str:
+        reason = check_image(value, max_bytes)
+        if reason:
+            raise PydanticCustomError("image", "Input should be an image file as base64: "
+                                      "{reason}", {"reason": reason})  # fmt: skip
+        return value
+
+    chars = 4 * -(-max_bytes // 3)  # base64 of max_bytes
+    schema = {"type": "string", "minLength": 1, "maxLength": chars, "contentEncoding": "base64",
+              "contentMediaType": "image/*",
+              "description": f"an image file (PNG, JPEG, ...) as base64, at most {max_bytes:,} "
+              "bytes"}  # fmt: skip
+    return Annotated[StrictStr, Field(min_length=1, max_length=chars), AfterValidator(valid),
+                     WithJsonSchema(schema)]  # fmt: skip
+
+
 def record_model(
-    data: DataParams, ignored: tuple[str, ...] = (), max_text_chars: int = 10000
-) -> type[BaseModel]:
+    data: DataParams, ignored: tuple[str, ...] = (), max_text_chars: int = 10000,
+    max_image_bytes: int = 5_000_000,
+) -> type[BaseModel]:  # fmt: skip
     """One raw record: every feature required (null = missing; a text: a string with
-    something in it, at most `max_text_chars`), the source's other columns (dropped features,
+    something in it, at most `max_text_chars`; an image: a decodable image file as base64,
+    at most `max_image_bytes`), the source's other columns (dropped features,
     the target, the `ignored` columns params.yaml does not mention) optional and ignored,
     anything else rejected."""
     markers = {m.strip() for m in data.missing_markers}
@@ -94,6 +119,8 @@ def record_model(
     for col in data.text_features:
         fields[col] = (StrictStr, Field(min_length=1, max_length=max_text_chars, pattern=r"\S",
                                         description="free text, not blank"))  # fmt: skip
+    for col in data.image_features:
+        fields[col] = (image_field(max_image_bytes), Field())
     for col in data.drop:
         kind = number if col in data.numeric else str | None
         fields[col] = (kind, Field(default=None, description="not used by the model"))
@@ -114,10 +141,11 @@ def record_model(
 
 
 def request_schema(
-    data: DataParams, max_records: int, ignored: tuple[str, ...] = (), max_text_chars: int = 10000
-) -> dict:
+    data: DataParams, max_records: int, ignored: tuple[str, ...] = (), max_text_chars: int = 10000,
+    max_image_bytes: int = 5_000_000,
+) -> dict:  # fmt: skip
     """JSON Schema of a `predict` / `drift` request body: {"records": [Record, ...]}."""
-    record = record_model(data, ignored, max_text_chars).model_json_schema()
+    record = record_model(data, ignored, max_text_chars, max_image_bytes).model_json_schema()
     records = {"type": "array", "minItems": 1, "maxItems": max_records, "items": record}
     return {"type": "object", "required": ["records"], "additionalProperties": False,
             "properties": {"records": records}}  # fmt: skip

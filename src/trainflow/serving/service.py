@@ -37,7 +37,10 @@ def _bundle_config() -> dict:
 CONFIG = _bundle_config()
 DATA = DataParams.model_validate(CONFIG["data"])
 Record = record_model(
-    DATA, tuple(CONFIG.get("ignored_columns", ())), int(CONFIG.get("max_text_chars", 10000))
+    DATA,
+    tuple(CONFIG.get("ignored_columns", ())),
+    int(CONFIG["max_text_chars"]),
+    int(CONFIG["max_image_bytes"]),
 )
 Response = response_model(DATA)
 MAX_RECORDS = int(CONFIG["max_batch_records"])

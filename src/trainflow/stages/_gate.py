@@ -29,12 +29,12 @@ def _write_report(folder: Path, docs: Path, report_summary: dict, profile: dict,
 
 def run_gate(
     gate: str, frame: pd.DataFrame, suite: dict, what: str, out_dir: Path,
-    metrics: Path | None = None,
+    metrics: Path | None = None, row_names: pd.Series | None = None,
 ) -> None:  # fmt: skip
     """Validate; on success write the report folder and, if given, the one-value metrics file
     `{"contract": true}` (a `dvc exp show` column; the counts are in results.json)."""
     log = logging.getLogger(f"trainflow.{gate}")
-    report, docs = validate_with_docs(frame, suite)
+    report, docs = validate_with_docs(frame, suite, row_names)
     profile = profile_table(frame)
     title = f"Profile of {what}"
     summary = report.summary(gate)

@@ -26,6 +26,7 @@ from trainflow.evaluation.analysis import (
 )
 from trainflow.evaluation.attribution import mean_abs_attribution
 from trainflow.evaluation.gate import check_gate, gate_summary
+from trainflow.evaluation.image_grid import error_grid
 from trainflow.evaluation.leaderboard import leaderboard_markdown, leaderboard_rows
 from trainflow.evaluation.metrics import (
     CALIBRATION_BINS,
@@ -96,9 +97,10 @@ def plot_tables(
 def analyse(
     predictor: Predictor, test: pd.DataFrame, scores: np.ndarray, truth: np.ndarray,
     slices: dict[str, pd.Series], params: Params,
-) -> tuple[dict, dict, tuple[list[dict], pd.DataFrame, list[dict]]]:  # fmt: skip
+) -> tuple[dict, dict, tuple[list[dict], pd.DataFrame, list[dict], dict[str, bytes]]]:  # fmt: skip
     """Slices, worst slices, confidently wrong rows, permutation importance and attributions
-    for the champion: (plot tables, report files, (worst slices, errors, importance))."""
+    for the champion: (plot tables, report files, (worst slices, errors, importance, PNG grids
+    of the wrongest images by file name)))."""
     ev, data, task = params.evaluate, params.data, predictor.task
     table = slice_table(task, scores, truth, slices, data.labels, ev.min_slice_rows)
     metric = SLICE_METRICS[task][0]
@@ -122,9 +124,18 @@ def analyse(
                                         ev.attribution_rows)  # fmt: skip
     plots = {"slices.json": slice_plot, "importance.json": importance,
              "attributions.json": attributions}  # fmt: skip
+    grids: dict[str, bytes] = {}
+    for col in data.image_features:  # the images themselves as one PNG; the tables point at it
+        if col in errors.columns and len(errors):
+            name = f"errors_{col}.png"
+            score = errors["confidence" if "confidence" in errors else "abs_error"]
+            grids[name] = error_grid(errors[col], errors["actual"].astype(str).tolist(),
+                                     errors["predicted"].astype(str).tolist(),
+                                     score.astype(float).tolist(), col)  # fmt: skip
+            errors[col] = [f"{name} #{k + 1}" for k in range(len(errors))]
     error_rows = errors.astype(object).where(errors.notna(), None).to_dict("records")
     reports = {"slices.json": table, "errors.json": error_rows}
-    return plots, reports, (worst_slices(task, table), errors, importance)
+    return plots, reports, (worst_slices(task, table), errors, importance, grids)
 
 
 def fairness_of(scores: np.ndarray, truth: np.ndarray, slices: dict, ev: EvaluateParams) -> dict:
@@ -149,8 +160,8 @@ def main() -> None:
     scores = {name: p.predict_clean(test) for name, p in predictors.items()}
     metrics = {name: task_metrics(task, torch.from_numpy(s), torch.from_numpy(truth), labels)
                for name, s in scores.items()}  # fmt: skip
-    slices = {col: slice_labels(test[col], ev.bands.get(col), col in params.data.text)
-              for col in ev.slices}  # fmt: skip
+    slices = {col: slice_labels(test[col], ev.bands.get(col), col in params.data.text,
+                                col in params.data.image) for col in ev.slices}  # fmt: skip
     results: dict = {"task": task, "test_rows": len(test), "champion": selection["champion"]}
     for name in COMPARED:
         results[name] = metrics[name]
@@ -166,7 +177,7 @@ def main() -> None:
     for name in COMPARED:
         plots |= plot_tables(task, name, torch.from_numpy(scores[name]), torch.from_numpy(truth),
                              ev, labels, params.seed)  # fmt: skip
-    analysis_plots, reports, (worst, errors, importance) = analyse(
+    analysis_plots, reports, (worst, errors, importance, grids) = analyse(
         predictors["model"], test, scores["model"], truth, slices, params
     )
     plots |= analysis_plots
@@ -201,6 +212,8 @@ def main() -> None:
             write_json(out / f"report_{file_name}", content)
         write_json(out / "gate.json", checks)
         (out / "analysis.md").write_text(markdown)
+        for file_name, png in grids.items():
+            (out / file_name).write_bytes(png)
     write_json(paths.LEADERBOARD, board)
     paths.LEADERBOARD_TABLE.write_text(
         leaderboard_markdown(board, speed["families"], selection["metric"])

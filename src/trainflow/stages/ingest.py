@@ -31,6 +31,10 @@ def source_fingerprint(source: SourceParams) -> dict:
             if p.is_file():
                 digest.update(str(p.relative_to(source.path)).encode() + sha256_of(p).encode())
         return {"uri": f"{source.path}/{source.glob}", "sha256": digest.hexdigest()}
+    if source.kind == "images":
+        from trainflow.data.image_sources import source_digest
+
+        return {"uri": str(source.path), "sha256": source_digest(source)}
     assert source.kind in LIVE_KINDS
     from trainflow.data.live import provenance_path, source_uri
 

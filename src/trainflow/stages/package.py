@@ -115,6 +115,7 @@ def write_documents(
             params.package.max_batch_records,
             tuple(ignored_columns()),
             params.package.max_text_chars,
+            params.package.max_image_bytes,
         ),
         "example_request.json": {"records": json_records(test.head(2), params.data)},
         paths.LINEAGE_NAME: lineage,  # left out of content_sha256: differs on every rebuild
@@ -161,6 +162,7 @@ def _build(
         "data": params.data.model_dump(),
         "ignored_columns": ignored_columns(),
         "max_text_chars": params.package.max_text_chars,
+        "max_image_bytes": params.package.max_image_bytes,
         "max_batch_records": params.package.max_batch_records,
         "batching": params.package.batching.model_dump(),
         "data_hashes": {  # for /metadata: which data this model learned from

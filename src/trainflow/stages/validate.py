@@ -15,8 +15,11 @@ def main() -> None:
     params = load_params()
     suite = load_suite(params.validate_.suite)
     raw = read_parquet(paths.RAW_TABLE)
-    run_gate("raw_contract", contract_view(raw), suite, str(paths.RAW_TABLE),
-             paths.VALIDATION_REPORT_DIR, paths.DATA_QUALITY)  # fmt: skip
+    source = params.ingest.source
+    # image sources: a failed image check names the files (their column), not the bytes
+    names = raw.get(source.file_column) if source.kind == "images" else None
+    run_gate("raw_contract", contract_view(raw, params.data.image), suite, str(paths.RAW_TABLE),
+             paths.VALIDATION_REPORT_DIR, paths.DATA_QUALITY, row_names=names)  # fmt: skip
 
 
 if __name__ == "__main__":
