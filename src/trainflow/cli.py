@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     fetch = sub.add_parser("fetch-data", help="download / snapshot the configured source")
     fetch.add_argument("--refresh", action="store_true", help="re-export a live source (sql, s3)")
     example = sub.add_parser(
-        "example-data", help="write example data shipped in PyPI wheels (reviews, digits)"
+        "example-data",
+        help="write example data shipped in Python packages (reviews, digits, digits8)",
     )
     example.add_argument("name", choices=sorted(PACKAGED))
     example.add_argument("--out", type=Path, help="default: data/external/<name>")

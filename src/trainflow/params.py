@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -300,6 +301,25 @@ class PreprocessParams(Strict):
     image: ImageParams = ImageParams()
 
 
+INIT_DIR = Path("models/init")
+
+
+class InitFromParams(Strict):
+    """Start the network families from a registered model's weights (transfer learning): a
+    bundle fetched with `dvc artifacts get ... -o models/init/<file>.bento`, or a model folder
+    there. Every train stage depends on models/init/."""
+
+    path: Path
+    version: str | None = None  # which registry version it is (e.g. digits@v1.0.0): lineage
+
+    @field_validator("path")
+    @classmethod
+    def _under_init(cls, path: Path) -> Path:
+        if INIT_DIR not in path.parents:
+            raise ValueError(f"must be inside {INIT_DIR}/ (the train stages' dependency)")
+        return path
+
+
 class TrainParams(Strict):
     """What every family shares: the preprocessor (fitted on train), and how the neural families
     run (Lightning's accelerator, devices, precision)."""
@@ -313,6 +333,7 @@ class TrainParams(Strict):
     compile: bool = False  # torch.compile the network (worth it on a GPU; slow start on CPU)
     # optimizer steps per Lightning training_step: amortises Lightning's per-step bookkeeping
     steps_per_call: int = Field(default=8, gt=0)
+    init_from: InitFromParams | None = None  # start networks from a registered model's weights
 
 
 class LinearParams(Strict):

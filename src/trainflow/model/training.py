@@ -113,6 +113,7 @@ def train_network(
     checkpoint_dir: Path,
     live_dir: Path,
     fingerprint: str = "",
+    init: tuple[dict, dict] | None = None,
 ) -> FitResult | None:
     """Train with early stopping on val/loss; return the best epoch's network (on CPU), or
     None in every process but the primary one of a distributed run.
@@ -121,8 +122,10 @@ def train_network(
     holds a last checkpoint of the same run (same `fingerprint`: params, data, code) from a run
     that was killed, training resumes from it; otherwise it is emptied first. Every epoch's
     batch order and dropout masks are functions of the seed and the epoch, so a resumed run
-    ends with the weights an uninterrupted run has. Under DDP (`devices` or `num_nodes` > 1)
-    every process runs this function; each trains on its share of every batch row.
+    ends with the weights an uninterrupted run has. `init`: (a source network's state dict,
+    its record) to start from (trainflow.model.transfer), recorded in the summary. Under DDP
+    (`devices` or `num_nodes` > 1) every process runs this function; each trains on its share
+    of every batch row.
     """
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
@@ -139,6 +142,13 @@ def train_network(
                  "translate": neural.augment_translate, "scale": neural.augment_scale}
         if pre.image else None,
     )  # fmt: skip
+    init_record = None
+    if init is not None:
+        from trainflow.model.transfer import load_matching
+
+        init_record = init[1] | load_matching(module.net, init[0])
+        log.info("starting from %s: %d tensors taken, %d fresh", init_record["path"],
+                 init_record["tensors_loaded"], len(init_record["tensors_fresh"]))  # fmt: skip
     if trainer_params.compile:
         module.net.compile()  # in place: the state dict keeps its plain names
     data = TabularDataModule(train, val, pre, neural.batch_size, seed,
@@ -195,6 +205,7 @@ def train_network(
         "processes": int(trainer.world_size),
         "train_rows": len(train),
         "val_rows": len(val),
+        **({"init_from": init_record} if init_record else {}),
     }
     return FitResult(net=net, config=net_config, summary=summary)
 

@@ -68,9 +68,22 @@ def _exports(export: dict | None) -> str:
     return "\n".join(lines)
 
 
+SETTINGS_FOR = {  # a network family's settings that only matter for one kind of feature
+    "numeric": ("numeric_embedding", "d_embedding", "frequency_scale", "n_frequencies", "n_bins"),
+    "categorical": ("d_category",),
+    "text": ("d_text", "token_dropout"),
+    "image": ("cnn_widths", "augment_degrees", "augment_translate", "augment_scale"),
+}
+
+
 def _settings(params: Params, family: str) -> str:
+    """The family's settings, without those for a kind of feature the data does not have."""
+    d = params.data
+    present = {"numeric": d.numeric_features, "categorical": d.categorical_features,
+               "text": d.text_features, "image": d.image_features}  # fmt: skip
+    unused = {k for kind, keys in SETTINGS_FOR.items() if not present[kind] for k in keys}
     values = getattr(params.families, family).model_dump()
-    return ", ".join(f"{k} {v}" for k, v in values.items())
+    return ", ".join(f"{k} {v}" for k, v in values.items() if k not in unused)
 
 
 def _model(params: Params, selection: dict) -> str:
@@ -86,6 +99,11 @@ def _model(params: Params, selection: dict) -> str:
     for family, weight in members.items():
         share = f" (weight {weight:.2f})" if weights else ""
         lines.append(f"- `{family}`{share}: {_settings(params, family)}.")
+    start = params.train.init_from
+    if start is not None:
+        lines.append(f"- The networks started from the weights in `{start.path}`"
+                     f"{f' ({start.version})' if start.version else ''}: `train.init_from`, "
+                     "transfer learning; the lineage records the file's sha256.")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -155,12 +173,19 @@ def _preprocessing(params: Params) -> str:
                      f"{'on' if text.lowercase else 'off'}): the {text.vocab_size:,} most "
                      f"frequent words seen at least {text.min_frequency} times, the first "
                      f"{text.max_tokens} tokens of each text")  # fmt: skip
+    if d.image_features:
+        image = pre.image
+        colour = "grey" if image.channels == 1 else "RGB"
+        steps.append(f"images decoded (Pillow), converted to {colour} and resized to "
+                     f"{image.size} x {image.size}, each channel standardised with the train "
+                     "split's mean and std; the networks see randomly rotated, shifted and "
+                     "zoomed copies while training (kornia, seeded)")  # fmt: skip
     return f"- Preprocessing, fitted on the train split: {'; '.join(steps)}. Seed {params.seed}."
 
 
 def _feature_lists(d: DataParams) -> str:
     kinds = (("Numeric", d.numeric_features), ("Categorical", d.categorical_features),
-             ("Text", d.text_features))  # fmt: skip
+             ("Text", d.text_features), ("Image", d.image_features))  # fmt: skip
     return "\n".join(f"- {kind} features: {', '.join(cols)}." for kind, cols in kinds if cols)
 
 

@@ -11,11 +11,14 @@ from bentoml._internal.server.http import traffic
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+UPLOAD_ROUTES = frozenset({"/predict_file"})  # file uploads: multipart/form-data
+
 
 class JsonBodiesOnly:
     """ASGI middleware: a POST body must be JSON (or carry no Content-Type, which BentoML reads
-    as JSON). BentoML's form parser answers a multipart Content-Type without a boundary with a
-    500 (schemathesis found it); here any other type is a 415 saying what to send."""
+    as JSON), but on an upload route, multipart/form-data with its boundary. BentoML's form
+    parser answers a multipart Content-Type without a boundary with a 500 (schemathesis found
+    it); here any other type is a 415 saying what to send."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -23,7 +26,13 @@ class JsonBodiesOnly:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             content_type = dict(scope["headers"]).get(b"content-type", b"application/json")
-            if content_type.split(b";")[0].strip().lower() != b"application/json":
+            kind = content_type.split(b";")[0].strip().lower()
+            if scope["path"] in UPLOAD_ROUTES:
+                if kind != b"multipart/form-data" or b"boundary=" not in content_type.lower():
+                    body = {"error": "upload the file as multipart/form-data (curl -F file=@...)"}
+                    await JSONResponse(body, status_code=415)(scope, receive, send)
+                    return
+            elif kind != b"application/json":
                 body = {"error": "request body must be JSON: Content-Type: application/json"}
                 await JSONResponse(body, status_code=415)(scope, receive, send)
                 return

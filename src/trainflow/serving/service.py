@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Annotated
 
 import bentoml
+from bentoml.exceptions import InvalidArgument
 from bentoml.validators import ContentType
 from pydantic import Field
 
 from trainflow import paths
+from trainflow.data.images import check_image, encode_bytes
 from trainflow.params import DataParams
 from trainflow.serving.drift import drift_report
 from trainflow.serving.middleware import (
@@ -44,6 +46,9 @@ Record = record_model(
 )
 Response = response_model(DATA)
 MAX_RECORDS = int(CONFIG["max_batch_records"])
+MAX_IMAGE_BYTES = int(CONFIG["max_image_bytes"])
+# a model of one image column also takes the file itself, as a multipart upload
+UPLOAD = DATA.image_features[0] if DATA.features == DATA.image_features[:1] else None
 BATCHING = CONFIG["batching"]  # package.batching in params.yaml
 PROFILE_FILE = "reference_profile.json"
 # A declared content type: else BentoML derives it from the output's JSON schema, which it
@@ -79,6 +84,20 @@ class TabularModel:
         concurrent ones into one call here and split the answers back in order."""
         rows = [r.model_dump(include=set(DATA.features)) for r in records]
         return [Response(**p) for p in self.predictor.predict_records(rows)]
+
+    if UPLOAD is not None:
+
+        @bentoml.api(route="/predict_file")
+        def predict_file(
+            self, file: Annotated[Path, ContentType("image/*")]
+        ) -> Annotated[list[Response], JSON]:  # type: ignore[valid-type]
+            """One image file as a multipart upload (`curl -F file=@digit.png`): the answer
+            `/predict` gives for the same file as base64."""
+            value = encode_bytes(file.read_bytes())
+            reason = check_image(value, MAX_IMAGE_BYTES)
+            if reason:
+                raise InvalidArgument(f"file: {reason}")
+            return [Response(**p) for p in self.predictor.predict_records([{UPLOAD: value}])]
 
     @bentoml.api(route="/explain")
     def explain(

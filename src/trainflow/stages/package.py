@@ -64,6 +64,9 @@ def main() -> None:
     test = read_parquet(paths.split_table("test"))
     slices = read_json(paths.SLICES_REPORT)
     lineage = {"git": git_state(), "latency": read_json(paths.EVAL_SPEED)["speed"]["model"]}
+    started_from = init_sources(paths.CHAMPION_DIR)
+    if started_from:  # transfer learning: the registered weights each network started from
+        lineage["init_from"] = started_from
     predictor = Predictor.load(paths.CHAMPION_DIR)
     with tempfile.TemporaryDirectory(prefix="trainflow-export-") as tmp:
         exports = Path(tmp) / EXPORTS_DIR
@@ -72,6 +75,18 @@ def main() -> None:
         cards = (model_card(params, metrics, slices, lineage), model_card(params, metrics, slices))
         documents = write_documents(Path(tmp), params, test, lineage)
         _build(params, metrics, cards, predictor, exports, documents, lineage)
+
+
+def init_sources(champion: Path) -> dict[str, dict]:
+    """Per network of the champion (an ensemble's members too) that started from a registered
+    model's weights: where they came from (train.init_from, recorded at training)."""
+    found = {}
+    for meta_file in sorted(champion.rglob("family.json")):
+        meta = read_json(meta_file)
+        record = meta.get("summary", {}).get("init_from")
+        if record:
+            found[meta["family"]] = {k: v for k, v in record.items() if k != "tensors_fresh"}
+    return found
 
 
 def ignored_columns() -> list[str]:

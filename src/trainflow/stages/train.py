@@ -33,6 +33,16 @@ def code_bytes() -> list[bytes]:
     return [p.read_bytes() for p in sorted(files)]
 
 
+def init_bytes(init_from) -> list[bytes]:
+    """The weights a run starts from (train.init_from): a run from other weights is another
+    run, never resumed as this one."""
+    if init_from is None or not init_from.path.exists():
+        return []
+    from trainflow.model.transfer import content_sha256
+
+    return [content_sha256(init_from.path).encode()]
+
+
 def usable_cpus() -> int:
     """The CPUs this process may run on (its affinity where the OS has one, e.g. Linux)."""
     if hasattr(os, "sched_getaffinity"):
@@ -54,7 +64,7 @@ def train_family(name: str) -> None:
                     *(s.model_dump(mode="json") for s in (params.data, params.train, settings))],
                    ).encode(),
         paths.split_table("train").read_bytes(), paths.split_table("val").read_bytes(),
-        *code_bytes(),
+        *code_bytes(), *init_bytes(params.train.init_from),
     ])  # fmt: skip
     ctx = FitContext(seed=params.seed, trainer=params.train, resume_dir=paths.resume_dir(name),
                      live_dir=paths.live_dir(name), fingerprint=fingerprint)  # fmt: skip
