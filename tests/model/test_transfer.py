@@ -15,7 +15,7 @@ from trainflow.families import save_fitted
 from trainflow.families.neural import NetworkFitted
 from trainflow.model.network import build_network
 from trainflow.model.preprocess import fit_preprocessor
-from trainflow.model.transfer import initial_state, load_matching
+from trainflow.model.transfer import initial_state, load_matching, other_meanings
 from trainflow.params import InitFromParams, TrainParams
 
 
@@ -33,7 +33,7 @@ def trained_folder(tmp_path, kind: str = "mlp"):
 
 def test_a_model_folder_gives_every_weight_that_fits(tmp_path):
     folder, source, pre = trained_folder(tmp_path)
-    state, record = initial_state(folder, "mlp")
+    state, record, _ = initial_state(folder, "mlp")
     assert record["weights"] == "model.pt" and len(record["sha256"]) == 64
     fresh = network("mlp", pre)
     report = load_matching(fresh, state)
@@ -44,7 +44,7 @@ def test_a_model_folder_gives_every_weight_that_fits(tmp_path):
 
 def test_other_labels_keep_a_fresh_head_and_the_new_data_keeps_its_scaling(tmp_path):
     folder, source, _pre = trained_folder(tmp_path)
-    state, _ = initial_state(folder, "mlp")
+    state, _, _ = initial_state(folder, "mlp")
     config = {"kind": "tabular", "backbone": "mlp", "n_numeric": 1,
               "numeric_embedding": "periodic", "d_embedding": 4, "frequency_scale": 1.0,
               "n_frequencies": 8, "bins": None, "cardinalities": [], "d_category": 3,
@@ -70,7 +70,8 @@ def test_a_bundle_archive_is_read_in_place_and_its_model_tag_recorded(tmp_path):
             member = tarfile.TarInfo(f"./models/digits/abc123/members/mlp/{name}")
             member.size = len(data)
             archive.addfile(member, io.BytesIO(data))
-    _state, record = initial_state(bento, "mlp")
+    _, record, source_pre = initial_state(bento, "mlp")
+    assert source_pre["image"] == ["photo"]  # the preprocessor beside the weights
     assert record["model_tag"] == "digits:abc123"
     assert record["weights"] == "models/digits/abc123/members/mlp/model.pt"
     with pytest.raises(
@@ -86,7 +87,7 @@ def test_a_bundle_archive_is_read_in_place_and_its_model_tag_recorded(tmp_path):
 
 def test_another_architecture_is_refused_by_name(tmp_path):
     folder, _, pre = trained_folder(tmp_path)
-    state, _ = initial_state(folder, "mlp")
+    state, _, _ = initial_state(folder, "mlp")
     with pytest.raises(StageError, match="no weight of the source network fits"):
         load_matching(network("linear", pre), {"x": torch.zeros(2)} | {
             k: v for k, v in state.items() if k.startswith("pixels.")})  # fmt: skip
@@ -98,3 +99,21 @@ def test_init_from_lives_under_models_init():
     )
     with pytest.raises(ValidationError, match="must be inside models/init/"):
         TrainParams(init_from={"path": "elsewhere/a.bento"})
+
+
+def test_weights_of_the_right_shape_but_another_meaning_start_fresh(tmp_path):
+    """Same shapes, other labels (or other categories, words, numeric columns): the output
+    layer (or those embeddings) must not be taken."""
+    folder, _, pre = trained_folder(tmp_path)
+    state, _, source_pre = initial_state(folder, "mlp")
+    same = pre.to_dict()
+    assert other_meanings(source_pre, same) == ()
+    relabelled = same | {"labels": ["down", "across"]}
+    assert other_meanings(source_pre, relabelled) == ("backbone.output",)
+    renamed = same | {"numeric": ["height_cm"]}
+    assert other_meanings(source_pre, renamed) == ("numeric.",)
+    words = same | {"text": ["review"], "tokenizers": {"review": {"model": {"vocab": {}}}}}
+    assert other_meanings(source_pre, words) == ("texts.0.", "words.0.")
+    fresh = network("mlp", pre)
+    report = load_matching(fresh, state, ("backbone.output",))
+    assert report["tensors_fresh"] == ["backbone.output.bias", "backbone.output.weight"]

@@ -127,10 +127,11 @@ def fit_network(
 
     init = None
     if ctx.trainer.init_from is not None:  # transfer learning: this family's source weights
-        from trainflow.model.transfer import initial_state
+        from trainflow.model.transfer import initial_state, other_meanings
 
-        state, record = initial_state(ctx.trainer.init_from.path, family)
-        init = (state, record | {"version": ctx.trainer.init_from.version})
+        state, record, source_pre = initial_state(ctx.trainer.init_from.path, family)
+        skip = other_meanings(source_pre, pre.to_dict())
+        init = (state, record | {"version": ctx.trainer.init_from.version}, skip)
     result = train_network(net_config, train, val, pre, params, ctx.trainer, ctx.seed,
                            ctx.resume_dir, ctx.live_dir, ctx.fingerprint, init)  # fmt: skip
     if result is None:

@@ -113,7 +113,7 @@ def train_network(
     checkpoint_dir: Path,
     live_dir: Path,
     fingerprint: str = "",
-    init: tuple[dict, dict] | None = None,
+    init: tuple[dict, dict, tuple[str, ...]] | None = None,
 ) -> FitResult | None:
     """Train with early stopping on val/loss; return the best epoch's network (on CPU), or
     None in every process but the primary one of a distributed run.
@@ -123,9 +123,9 @@ def train_network(
     that was killed, training resumes from it; otherwise it is emptied first. Every epoch's
     batch order and dropout masks are functions of the seed and the epoch, so a resumed run
     ends with the weights an uninterrupted run has. `init`: (a source network's state dict,
-    its record) to start from (trainflow.model.transfer), recorded in the summary. Under DDP
-    (`devices` or `num_nodes` > 1) every process runs this function; each trains on its share
-    of every batch row.
+    its record, prefixes not to take) to start from (trainflow.model.transfer), recorded in
+    the summary. Under DDP (`devices` or `num_nodes` > 1) every process runs this function;
+    each trains on its share of every batch row.
     """
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
@@ -146,7 +146,7 @@ def train_network(
     if init is not None:
         from trainflow.model.transfer import load_matching
 
-        init_record = init[1] | load_matching(module.net, init[0])
+        init_record = init[1] | load_matching(module.net, init[0], init[2])
         log.info("starting from %s: %d tensors taken, %d fresh", init_record["path"],
                  init_record["tensors_loaded"], len(init_record["tensors_fresh"]))  # fmt: skip
     if trainer_params.compile:

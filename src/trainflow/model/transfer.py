@@ -3,9 +3,11 @@
 `train.init_from.path` names a bundle as `dvc artifacts get` fetches it (the `.bento` archive
 the package stage built) or a model folder (models/champion, models/families/<family>). The
 network of the same family inside it (the champion, or an ensemble's member) gives every
-weight whose name and shape the new network shares: the CNN or text encoder and the MLP
-blocks of a same-sized network; a head for other labels, or embeddings of another vocabulary,
-start fresh. The new data's own scaling (pixel mean / std, idf) is never taken. Weights are
+weight whose name and shape the new network shares and that means the same thing: the CNN,
+the MLP blocks of a same-sized network; the output layer only for the same labels in the same
+order, category and word embeddings only for the same vocabularies, numeric embeddings only for
+the same numeric columns (a weight of the right shape for another meaning starts fresh). The
+new data's own scaling (pixel mean / std, idf) is never taken. Weights are
 read with `torch.load(weights_only=True)`: tensors only, nothing unpickled.
 """
 
@@ -51,7 +53,7 @@ def _candidates(files: dict[str, bytes], family: str) -> list[str]:
 def _files(path: Path) -> tuple[dict[str, bytes], str | None]:
     """family.json / model.pt files of a bundle archive or a model folder (by relative name),
     and the model's tag (name:version) when a bundle holds one."""
-    wanted = ("family.json", "model.pt")
+    wanted = ("family.json", "model.pt", "preprocessor.json")
     if path.is_dir():
         return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
                 if p.is_file() and p.name in wanted}, None  # fmt: skip
@@ -74,9 +76,10 @@ def _files(path: Path) -> tuple[dict[str, bytes], str | None]:
     return files, tag
 
 
-def initial_state(path: Path, family: str) -> tuple[dict[str, torch.Tensor], dict]:
-    """The weights of `family`'s network in the bundle or folder at `path`, and a record of
-    where they came from (for the lineage). An error names what is missing."""
+def initial_state(path: Path, family: str) -> tuple[dict[str, torch.Tensor], dict, dict]:
+    """The weights of `family`'s network in the bundle or folder at `path`, a record of where
+    they came from (for the lineage), and the source's preprocessor (JSON, for what its
+    weights mean). An error names what is missing."""
     files, tag = _files(path)
     found = _candidates(files, family)
     if not found:
@@ -91,16 +94,40 @@ def initial_state(path: Path, family: str) -> tuple[dict[str, torch.Tensor], dic
         "model_tag": tag,
         "weights": found[0],
     }
-    return state, record
+    source_pre = files.get(str(PurePosixPath(found[0]).with_name("preprocessor.json")), b"{}")
+    return state, record, json.loads(source_pre)
 
 
-def load_matching(net: torch.nn.Module, state: dict[str, torch.Tensor]) -> dict:
-    """Copy into `net` every tensor of `state` with the same name and shape (but the new
-    data's own scaling buffers); returns what was taken and what was left."""
+def other_meanings(source: dict, target: dict) -> tuple[str, ...]:
+    """State-dict prefixes whose weights would mean something else in the new network, from
+    the two preprocessors' JSON: numeric embeddings of other columns, category embeddings of
+    other vocabularies, word embeddings of another tokenizer, an output layer for other labels."""
+    skip: list[str] = []
+    if source.get("numeric") != target.get("numeric"):
+        skip.append("numeric.")
+    if (source.get("categorical"), source.get("vocab")) != (
+        target.get("categorical"), target.get("vocab")
+    ):  # fmt: skip
+        skip.append("categories.")
+    for j, column in enumerate(target.get("text", [])):
+        if source.get("tokenizers", {}).get(column) != target["tokenizers"][column]:
+            skip += [f"texts.{j}.", f"words.{j}."]
+    if (source.get("task"), source.get("labels")) != (target.get("task"), target.get("labels")):
+        skip.append("backbone.output")
+    return tuple(skip)
+
+
+def load_matching(
+    net: torch.nn.Module, state: dict[str, torch.Tensor], skip: tuple[str, ...] = ()
+) -> dict:
+    """Copy into `net` every tensor of `state` with the same name and shape but those under
+    the `skip` prefixes (other_meanings) and the new data's own scaling buffers; returns what
+    was taken and what was left."""
     own = net.state_dict()
+    kept_out = (*OWN_BUFFERS, *skip)
     taken = {
         k: v for k, v in state.items()
-        if k in own and own[k].shape == v.shape and not k.startswith(OWN_BUFFERS)
+        if k in own and own[k].shape == v.shape and not k.startswith(kept_out)
     }  # fmt: skip
     if not taken:
         raise StageError(
