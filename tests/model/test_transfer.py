@@ -81,7 +81,7 @@ def test_a_bundle_archive_is_read_in_place_and_its_model_tag_recorded(tmp_path):
     bento.write_bytes(b"not a tar")
     with pytest.raises(StageError, match="is not a bundle"):
         initial_state(bento, "mlp")
-    with pytest.raises(StageError, match=r"missing.bento not found \(fetch it with"):
+    with pytest.raises(StageError, match=r"missing.bento not found \(fetch it into models/init/"):
         initial_state(tmp_path / "missing.bento", "mlp")
 
 

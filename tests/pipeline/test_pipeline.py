@@ -935,16 +935,19 @@ def test_images_bad_files_stop_the_pipeline_naming_them(digits_repo):
 
 
 def test_images_transfer_learning_starts_from_the_registered_bundle(digits_repo):
-    """train.init_from: the MNIST run committed, its bundle fetched by `dvc artifacts get`
-    into models/init/, scikit-learn's 8x8 digits trained from it: every weight taken, the
-    source recorded in the family's summary, the bundle's lineage and its card."""
+    """train.init_from: the MNIST run committed, its bundle imported by `dvc import` into
+    models/init/ (the .dvc file pins the source commit), scikit-learn's 8x8 digits trained from
+    it: every weight taken, the source recorded in the family's summary and bundle lineage."""
     import hashlib
 
     repo, env, _, _ = digits_repo
     run(["git", "add", "-A"], repo, env)
     run(["git", "commit", "-qm", "mnist run"], repo, env)
+    rev = run(["git", "rev-parse", "HEAD"], repo, env).stdout.strip()
     target = "models/init/digits.bento"
-    run(["dvc", "artifacts", "get", ".", "income-classifier", "-o", target], repo, env)
+    run(["dvc", "import", ".", "models/bundle/bundle.bento", "--rev", rev, "-o", target], repo,
+        env)  # fmt: skip
+    assert rev in (repo / f"{target}.dvc").read_text()  # rev_lock: where the weights came from
     run(["trainflow", "example-data", "digits8"], repo, env)
     params = yaml.safe_load((repo / "examples/images-digits8/params.yaml").read_text())
     params["families"]["mlp"]["max_epochs"] = 3

@@ -1,14 +1,15 @@
 """Transfer learning: start a network from the weights of a registered model version.
 
-`train.init_from.path` names a bundle as `dvc artifacts get` fetches it (the `.bento` archive
-the package stage built) or a model folder (models/champion, models/families/<family>). The
-network of the same family inside it (the champion, or an ensemble's member) gives every
-weight whose name and shape the new network shares and that means the same thing: the CNN,
-the MLP blocks of a same-sized network; the output layer only for the same labels in the same
-order, category and word embeddings only for the same vocabularies, numeric embeddings only for
-the same numeric columns (a weight of the right shape for another meaning starts fresh). The
-new data's own scaling (pixel mean / std, idf) is never taken. Weights are
-read with `torch.load(weights_only=True)`: tensors only, nothing unpickled.
+`train.init_from.path` names a bundle as `dvc import` / `dvc artifacts get` fetch it (the
+`.bento` archive the package stage built) or a model folder (models/champion,
+models/families/<family>). The network of the same family inside it (the champion, or an
+ensemble's member) gives every weight whose name and shape the new network shares and that
+means the same thing: the CNN, the MLP blocks of a same-sized network; the output layer only
+for the same labels in the same order, category and word embeddings only for the same
+vocabularies, numeric embeddings only for the same numeric columns (a weight of the right
+shape for another meaning starts fresh). The new data's own scaling (pixel mean / std, idf)
+is never taken. Weights are read with `torch.load(weights_only=True)`: tensors only, nothing
+unpickled.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ def _files(path: Path) -> tuple[dict[str, bytes], str | None]:
         return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
                 if p.is_file() and p.name in wanted}, None  # fmt: skip
     if not path.is_file():
-        raise StageError(f"train.init_from.path: {path} not found (fetch it with "
-                         "`dvc artifacts get ... -o` into models/init/)")  # fmt: skip
+        raise StageError(f"train.init_from.path: {path} not found (fetch it into models/init/ "
+                         "with `dvc import` or `dvc artifacts get`)")  # fmt: skip
     try:
         with tarfile.open(path) as archive:
             files = {}
