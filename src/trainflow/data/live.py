@@ -21,7 +21,7 @@ from trainflow.data.fetch import sha256_of
 from trainflow.data.sources import SOURCE_FILE_COLUMN, read_table, stack
 from trainflow.errors import StageError
 from trainflow.io import atomic_path, write_table
-from trainflow.params import S3Source, SqlSource
+from trainflow.params import ImageSource, S3Source, SqlSource
 
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -81,7 +81,7 @@ def read_sql(source: SqlSource) -> pd.DataFrame:
     return frame.assign(**{SOURCE_FILE_COLUMN: source.table or "query"})
 
 
-def s3_options(source: S3Source) -> tuple[dict, list[str]]:
+def s3_options(source: S3Source | ImageSource) -> tuple[dict, list[str]]:
     """s3fs options: endpoint and credentials from a DVC remote's config, or the AWS chain."""
     options: dict = {}
     secrets: list[str] = []
@@ -159,6 +159,61 @@ def fetch_snapshot(source: SqlSource | S3Source, refresh: bool) -> Path:
         "fetched_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "rows": len(frame),
         "columns": frame.shape[1],
+        "snapshot_sha256": digest,
+    }
+    with atomic_path(provenance_path(source.path)) as tmp:
+        tmp.write_text(json.dumps(provenance, indent=2) + "\n")
+    return source.path
+
+
+def fetch_images(source: ImageSource, refresh: bool) -> Path:
+    """Copy every object under the S3 prefix `source.url` into the folder `source.path` (keys
+    relative to the prefix; a URL naming one object, e.g. a zip, becomes the file `path`),
+    with a provenance sidecar. Same content again: the sidecar (time of first fetch) stays."""
+    import s3fs
+
+    from trainflow.data.image_sources import source_digest
+    from trainflow.io import atomic_dir
+
+    assert source.url is not None
+    if source.path.exists() and not refresh:
+        return source.path
+    options, secrets = s3_options(source)
+    # a fresh listing each time: fsspec would reuse a cached instance and its stale listings
+    fs = s3fs.S3FileSystem(**options, skip_instance_cache=True, use_listings_cache=False)
+    prefix = source.url.removeprefix("s3://").rstrip("/")
+    bucket = prefix.split("/", 1)[0]
+    before = source_digest(source) if source.path.exists() else None
+    try:
+        if not fs.exists(bucket):
+            raise StageError(f"s3://{bucket}: bucket does not exist")
+        if fs.isfile(prefix):  # one object: an archive of images
+            with atomic_path(source.path) as tmp:
+                tmp.write_bytes(fs.cat_file(prefix))
+            count = 1
+        else:
+            keys = sorted(fs.find(prefix))
+            if not keys:
+                raise StageError(f"{source.url}: no objects under this prefix")
+            with atomic_dir(source.path) as tmp:
+                for key in keys:
+                    target = tmp / key[len(prefix) :].lstrip("/")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(fs.cat_file(key))
+            count = len(keys)
+    except StageError:
+        raise
+    except Exception as err:  # botocore / aiohttp raise many types
+        raise StageError(
+            f"{source.url}: {type(err).__name__}: {scrub(str(err), secrets)}"
+        ) from None
+    digest = source_digest(source)
+    if digest == before and provenance_path(source.path).exists():
+        return source.path
+    provenance = {
+        "uri": source.url,
+        "fetched_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "objects": count,
         "snapshot_sha256": digest,
     }
     with atomic_path(provenance_path(source.path)) as tmp:

@@ -33,8 +33,13 @@ def source_fingerprint(source: SourceParams) -> dict:
         return {"uri": f"{source.path}/{source.glob}", "sha256": digest.hexdigest()}
     if source.kind == "images":
         from trainflow.data.image_sources import source_digest
+        from trainflow.data.live import provenance_path
 
-        return {"uri": str(source.path), "sha256": source_digest(source)}
+        record = {"uri": source.url or str(source.path), "sha256": source_digest(source)}
+        sidecar = provenance_path(source.path)
+        if source.url and sidecar.exists():  # fetched from S3 by fetch-data
+            record["fetched_at"] = json.loads(sidecar.read_text()).get("fetched_at")
+        return record
     assert source.kind in LIVE_KINDS
     from trainflow.data.live import provenance_path, source_uri
 
