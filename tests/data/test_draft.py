@@ -61,8 +61,8 @@ def test_draft_reads_each_column_kind(kind):
     assert data.categorical == ["plan", "is active"]
     assert data.id_columns == ["customer id"] and data.time_column == "signup date"
     assert data.missing_markers == ["?"]
-    assert draft.kept_out == {"comment": "free text (not a tabular feature yet)",
-                              "country": "one value only"}  # fmt: skip
+    assert data.text == ["comment"]
+    assert draft.kept_out == {"country": "one value only"}
 
 
 @pytest.mark.parametrize("kind", list(TARGETS))
@@ -78,7 +78,7 @@ def test_drafted_contract_passes_on_its_own_data(kind):
     clean, cleaning = clean_table(raw, data, [], "t")
     if labels:
         assert sorted(map(str, clean["target"].cat.categories)) == labels
-    assert cleaning.columns_not_used == ["comment", "country"]
+    assert cleaning.columns_not_used == ["country"]
 
 
 def test_drafted_contract_still_catches_bad_rows():
@@ -124,3 +124,15 @@ def test_unknown_target_is_named():
 
     with pytest.raises(StageError, match=r"--target: column 'churn' is not in the source"):
         draft_data(table(TARGETS["words"][0]), "churn")
+
+
+def test_base64_image_cells_are_drafted_as_an_image_column():
+    """What an images source ingests (the file's bytes as base64) is an image feature, not an
+    identifier (one distinct value per row) nor free text."""
+    from tests.data.test_images import bar, cells
+
+    photos = cells(*(bar(i % 2 == 0, seed=i) for i in range(40)))
+    frame = pd.DataFrame({"file": [f"{i}.png" for i in range(40)], "photo": photos,
+                          "label": ["across", "down"] * 20})  # fmt: skip
+    data = DataParams.model_validate(draft_data(frame, "label").data)
+    assert data.image == ["photo"] and data.id_columns == ["file"]

@@ -2,7 +2,8 @@
 
 Like AutoGluon's feature-type inference, each column's kind is read off the values: numbers
 (also numbers written as text), categories (text, booleans), identifiers (one distinct value per
-row), free text and dates (kept out of the model for now), constants (kept out). Missing
+row), free text, images (files as base64, as an images source ingests them), dates (the time
+column), constants (kept out). Missing
 markers are the common spellings found in the text columns; the target's task and labels come
 from its values.
 """
@@ -74,8 +75,21 @@ def _dates(distinct: pd.Series) -> pd.Series:
     return parsed
 
 
+IMAGE_SAMPLE = 5  # cells decoded to call a column of base64 text images
+
+
+def _images(text: pd.Series) -> bool:
+    """Base64 text whose first cells decode as image files."""
+    from trainflow.data.images import check_image
+
+    sample = text.head(IMAGE_SAMPLE).tolist()
+    if not all(len(v) >= 24 and v.isascii() and " " not in v for v in sample):
+        return False
+    return all(check_image(v, 1 << 30) is None for v in sample)
+
+
 def column_kind(name: str, values: pd.Series, markers: list[str]) -> str:
-    """numeric | categorical | id | text | date | constant | empty."""
+    """numeric | categorical | id | text | image | date | constant | empty."""
     if pd.api.types.is_bool_dtype(values):
         return "categorical"
     if pd.api.types.is_datetime64_any_dtype(values):
@@ -99,6 +113,8 @@ def column_kind(name: str, values: pd.Series, markers: list[str]) -> str:
     distinct = text.nunique()
     if distinct == 1:
         return "constant"
+    if _images(text):
+        return "image"
     if _share_parsed(text, _numbers) >= NUMBER_SHARE:
         return "numeric"
     if _share_parsed(text, _dates) >= NUMBER_SHARE:
@@ -117,8 +133,7 @@ def _id_name(name: str) -> bool:
                for k in ID_NAMES)  # fmt: skip
 
 
-REASONS = {"text": "free text (not a tabular feature yet)",
-           "date": "a date (data.time_column with split.strategy time splits by it)",
+REASONS = {"date": "a date (data.time_column with split.strategy time splits by it)",
            "constant": "one value only", "empty": "no values"}  # fmt: skip
 
 
@@ -138,6 +153,8 @@ def draft_data(frame: pd.DataFrame, target: str) -> Draft:
         "missing_markers": markers,
         "numeric": [c for c, k in kinds.items() if k == "numeric"],
         "categorical": [c for c, k in kinds.items() if k == "categorical"],
+        "text": [c for c, k in kinds.items() if k == "text"],
+        "image": [c for c, k in kinds.items() if k == "image"],
         "drop": [], "id_columns": [c for c, k in kinds.items() if k == "id"],
         "group_column": None, "time_column": None,
     }  # fmt: skip
