@@ -909,11 +909,11 @@ def test_images_bad_files_stop_the_pipeline_naming_them(digits_repo):
     repo, env, _, _ = digits_repo
     folder = repo / "data/external/digits"
     bundle = (repo / "models/bundle/bundle.json").read_bytes()
-    victim = sorted((folder / "3").glob("*.png"))[0]
+    import pandas as pd
+
+    sampled = pd.read_parquet(repo / "data/raw/raw.parquet")["file"]  # what ingest reads
+    victim = folder / sorted(f for f in sampled if f.startswith("3/"))[0]
     good = victim.read_bytes()
-    params = repo / "params.yaml"
-    full = params.read_text()
-    params.write_text(full.replace("sample_rows: 1500", "sample_rows: null"))  # every file
     try:
         victim.write_bytes(good[: len(good) // 2])
         out = run(["dvc", "repro"], repo, env, check=False)
@@ -922,7 +922,8 @@ def test_images_bad_files_stop_the_pipeline_naming_them(digits_repo):
         assert f"3/{victim.name}" in out.stdout + out.stderr
         victim.write_bytes(good)
         (folder / "x").mkdir()
-        (folder / "x" / "one.png").write_bytes(good)
+        for n in range(40):  # enough that the seeded 1,500-row sample holds some
+            (folder / "x" / f"{n}.png").write_bytes(good)
         out = run(["dvc", "repro"], repo, env, check=False)
         assert out.returncode != 0 and stages_run(out.stdout) == ["ingest", "validate"]
         assert "on column 'label'" in out.stdout + out.stderr
@@ -931,7 +932,6 @@ def test_images_bad_files_stop_the_pipeline_naming_them(digits_repo):
         victim.write_bytes(good)
         if (folder / "x").exists():
             shutil.rmtree(folder / "x")
-        params.write_text(full)
 
 
 def test_images_transfer_learning_starts_from_the_registered_bundle(digits_repo):
@@ -950,6 +950,7 @@ def test_images_transfer_learning_starts_from_the_registered_bundle(digits_repo)
     assert rev in (repo / f"{target}.dvc").read_text()  # rev_lock: where the weights came from
     run(["trainflow", "example-data", "digits8"], repo, env)
     params = yaml.safe_load((repo / "examples/images-digits8/params.yaml").read_text())
+    params["ingest"]["sample_rows"] = 800
     params["families"]["mlp"]["max_epochs"] = 3
     params["gate"] = {"min": {"accuracy": 0.8}}
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
