@@ -26,19 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def splits(params, n: int):
-    """The cleaned table, split n times by the pipeline's split (split seeds 0..n-1)."""
-    from trainflow.data.clean import clean_table
-    from trainflow.data.sources import read_source
-    from trainflow.data.split import split_positions, take_splits
-
-    raw = read_source(params.ingest)
-    clean, _ = clean_table(raw, params.data, list(params.data.record_keep), "benchmark")
-    for seed in range(n):
-        parts = take_splits(clean, split_positions(clean, params.data, params.split, seed))
-        yield seed, parts["train"], parts["val"], parts["test"]
-
-
 def sklearn_anchor(params, train, test) -> np.ndarray:
     """Class probabilities of scikit-learn's logistic regression on the 0-1 pixels."""
     from sklearn.linear_model import LogisticRegression
@@ -59,7 +46,7 @@ def sklearn_anchor(params, train, test) -> np.ndarray:
 
 
 def main() -> None:
-    from quality import metrics_of, trainflow_models
+    from quality import metrics_of, seeded_splits, trainflow_models
 
     from trainflow.params import load_params
 
@@ -75,7 +62,7 @@ def main() -> None:
     rows: dict[str, list[dict]] = {}
     seconds: dict[str, list[float]] = {}
     started = time.perf_counter()
-    for seed, train, val, test in splits(params, args.splits):
+    for seed, train, val, test in seeded_splits(params, range(args.splits)):
         fitted, selection = trainflow_models(params, train, val, test, params.seed)
         truth = np.array([labels.index(v) for v in test[params.data.target].astype(str)])
         scored = {name: scores for name, (_, scores, _) in fitted.items()}

@@ -58,6 +58,20 @@ def splits(params, shared: str | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     return parts["train"], parts["val"], parts["test"]
 
 
+def seeded_splits(params, seeds):
+    """The cleaned table of the configured source, split by the pipeline's own split once per
+    split seed: yields (seed, train, val, test). The text, image and transfer benchmarks use it."""
+    from trainflow.data.clean import clean_table
+    from trainflow.data.sources import read_source
+    from trainflow.data.split import split_positions, take_splits
+
+    raw = read_source(params.ingest)
+    clean, _ = clean_table(raw, params.data, list(params.data.record_keep), "benchmark")
+    for seed in seeds:
+        parts = take_splits(clean, split_positions(clean, params.data, params.split, seed))
+        yield seed, parts["train"], parts["val"], parts["test"]
+
+
 def metrics_of(task: str, scores: np.ndarray, truth: np.ndarray, labels: list[str]) -> dict:
     from trainflow.evaluation.selection import val_metrics
 

@@ -28,19 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def group_splits(params, n: int):
-    """The cleaned table, split n times by the pipeline's group split (split seeds 0..n-1)."""
-    from trainflow.data.clean import clean_table
-    from trainflow.data.sources import read_source
-    from trainflow.data.split import split_positions, take_splits
-
-    raw = read_source(params.ingest)
-    clean, _ = clean_table(raw, params.data, list(params.data.record_keep), "benchmark")
-    for seed in range(n):
-        parts = take_splits(clean, split_positions(clean, params.data, params.split, seed))
-        yield seed, parts["train"], parts["val"], parts["test"]
-
-
 def sklearn_anchor(params, train, test) -> np.ndarray:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -54,7 +41,7 @@ def sklearn_anchor(params, train, test) -> np.ndarray:
 
 
 def main() -> None:
-    from quality import metrics_of, trainflow_models
+    from quality import metrics_of, seeded_splits, trainflow_models
 
     from trainflow.params import load_params
 
@@ -67,7 +54,7 @@ def main() -> None:
         sys.exit("benchmarks/text_quality.py: a binary task on one text column (the reviews)")
     rows: dict[str, list[dict]] = {}
     started = time.perf_counter()
-    for seed, train, val, test in group_splits(params, args.splits):
+    for seed, train, val, test in seeded_splits(params, range(args.splits)):
         fitted, selection = trainflow_models(params, train, val, test, params.seed)
         truth = (test[params.data.target].astype(str) == params.data.positive_label).to_numpy()
         labels = params.data.labels

@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def main() -> None:
-    from trainflow.data.clean import clean_table
-    from trainflow.data.sources import read_source
-    from trainflow.data.split import split_positions, take_splits
+    from quality import seeded_splits
+
     from trainflow.evaluation.selection import val_metrics
     from trainflow.families import family_module
     from trainflow.families.base import FitContext
@@ -45,9 +45,8 @@ def main() -> None:
     if params.train.init_from is None or not params.train.init_from.path.exists():
         sys.exit("benchmarks/transfer.py: train.init_from.path must name a fetched bundle")
     quiet_lightning()
-    raw = read_source(params.ingest)
-    clean, _ = clean_table(raw, params.data, list(params.data.record_keep), "benchmark")
-    parts = take_splits(clean, split_positions(clean, params.data, params.split, params.seed))
+    _, *split = next(seeded_splits(params, [params.seed]))
+    parts = dict(zip(("train", "val", "test"), split, strict=True))
     labels = params.data.labels
     test = parts["test"]
     truth = np.array([labels.index(v) for v in test[params.data.target].astype(str)])

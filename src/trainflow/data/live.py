@@ -9,10 +9,12 @@ remote's config and never reach outputs, logs or error messages.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -103,6 +105,18 @@ def s3_options(source: S3Source | ImageSource) -> tuple[dict, list[str]]:
     return options, secrets
 
 
+@contextlib.contextmanager
+def s3_errors(url: str, secrets: list[str]) -> Iterator[None]:
+    """Any failure talking to S3 as one StageError naming the URL, secrets scrubbed (botocore
+    and aiohttp raise many types); our own StageErrors pass through."""
+    try:
+        yield
+    except StageError:
+        raise
+    except Exception as err:
+        raise StageError(f"{url}: {type(err).__name__}: {scrub(str(err), secrets)}") from None
+
+
 def read_s3(source: S3Source) -> pd.DataFrame:
     """Every object matching the URL (a key or a glob), stacked in key order."""
     import s3fs
@@ -110,7 +124,7 @@ def read_s3(source: S3Source) -> pd.DataFrame:
     options, secrets = s3_options(source)
     fs = s3fs.S3FileSystem(**options)
     bucket = source.url.removeprefix("s3://").split("/", 1)[0]
-    try:
+    with s3_errors(source.url, secrets):
         if not fs.exists(bucket):
             raise StageError(f"s3://{bucket}: bucket does not exist")
         keys = sorted(fs.glob(source.url)) if any(c in source.url for c in "*?[") else [
@@ -121,12 +135,6 @@ def read_s3(source: S3Source) -> pd.DataFrame:
         frames = [
             (key.split("/", 1)[1], read_table(fs.cat_file(key), key, source)) for key in keys
         ]
-    except StageError:
-        raise
-    except Exception as err:  # botocore / aiohttp raise many types
-        raise StageError(
-            f"{source.url}: {type(err).__name__}: {scrub(str(err), secrets)}"
-        ) from None
     return stack(frames)
 
 
@@ -184,7 +192,7 @@ def fetch_images(source: ImageSource, refresh: bool) -> Path:
     prefix = source.url.removeprefix("s3://").rstrip("/")
     bucket = prefix.split("/", 1)[0]
     before = source_digest(source) if source.path.exists() else None
-    try:
+    with s3_errors(source.url, secrets):
         if not fs.exists(bucket):
             raise StageError(f"s3://{bucket}: bucket does not exist")
         if fs.isfile(prefix):  # one object: an archive of images
@@ -201,12 +209,6 @@ def fetch_images(source: ImageSource, refresh: bool) -> Path:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(fs.cat_file(key))
             count = len(keys)
-    except StageError:
-        raise
-    except Exception as err:  # botocore / aiohttp raise many types
-        raise StageError(
-            f"{source.url}: {type(err).__name__}: {scrub(str(err), secrets)}"
-        ) from None
     digest = source_digest(source)
     if digest == before and provenance_path(source.path).exists():
         return source.path
