@@ -128,6 +128,128 @@ def _data_init(target: str, show_only: bool) -> None:
     )
 
 
+def _bundle_predictor(model: Path | None, version: str | None, stage: str | None):
+    """The model to use, by path (a .bento or a model folder), registry version or stage."""
+    from trainflow.lifecycle import registry
+    from trainflow.serving.predictor import Predictor
+
+    work = registry.temp_dir("trainflow-model-")
+    if model is None:
+        repo = Path.cwd()
+        artifact, path = registry.model_artifact(repo)
+        chosen = registry.resolve(repo, artifact, version=version, stage=stage)
+        model = registry.fetch_bundle(repo, chosen, path, work / "bundle.bento")
+        print(f"model: {artifact} {chosen.version} ({chosen.ref})")
+    return Predictor.load(registry.model_folder(model, work / "model"))
+
+
+def _score(args: argparse.Namespace) -> None:
+    """Score a file of raw records with a bundle: ids + answers out, bad rows set aside."""
+    from trainflow.lifecycle.score import score_file
+    from trainflow.params import load_params
+
+    params = load_params()
+    stage = args.stage or (None if args.model or args.version else params.lifecycle.stage)
+    predictor = _bundle_predictor(args.model, args.version, stage)
+    package = params.package
+    done = score_file(predictor, args.input, args.output, args.chunk_rows,
+                      package.max_text_chars, package.max_image_bytes)  # fmt: skip
+    print(
+        f"scored {done.scored:,} of {done.rows:,} rows in {done.seconds:.1f} s "
+        f"({done.rows_per_s:,.0f} rows/s) -> {done.output}"
+    )
+    if done.rejected:
+        print(f"rejected {done.rejected:,} rows (reasons in {done.rejects})")
+
+
+def _feedback() -> None:
+    """Live metrics per served version, from the prediction and feedback logs."""
+    from trainflow.lifecycle.feedback import joined, live_metric, served
+    from trainflow.params import load_params
+
+    params = load_params()
+    logs = params.lifecycle.logs
+    frame = joined(logs, params.data)
+    calls = served(logs)
+    print(f"{logs}: {len(calls):,} answers logged, {len(frame):,} with feedback")
+    for version, figures in live_metric(frame, params.data).items():
+        print(f"  {version}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+
+
+def _ab(args: argparse.Namespace) -> None:
+    """Compare champion and challenger on their feedback; --apply carries out the advice."""
+    from trainflow.io import write_json
+    from trainflow.lifecycle import registry
+    from trainflow.lifecycle.ab import ab_report, report_markdown
+    from trainflow.lifecycle.feedback import joined, served
+    from trainflow.lifecycle.retrain import CANARY_STAGE
+    from trainflow.params import load_params
+
+    params = load_params()
+    life = params.lifecycle
+    repo = Path.cwd()
+    artifact, _ = registry.model_artifact(repo)
+    champion = args.champion or registry.resolve(repo, artifact, stage=life.stage).version
+    challenger = args.challenger or registry.resolve(repo, artifact, stage=CANARY_STAGE).version
+    report = ab_report(joined(life.logs, params.data), served(life.logs), champion, challenger,
+                       params.data, life.alpha, life.min_ab_rows)  # fmt: skip
+    out = Path("reports/ab")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "report.json", report.as_dict())
+    (out / "report.md").write_text(report_markdown(report))
+    print(report_markdown(report))
+    if not args.apply:
+        return
+    if report.recommendation == "promote":
+        registry.assign(repo, artifact, challenger, life.stage, f"A/B: {report.reason}")
+        registry.unassign(repo, artifact, challenger, CANARY_STAGE, "promoted to " + life.stage)
+        print(f"applied: {challenger} -> {life.stage}")
+    elif report.recommendation == "roll back":
+        registry.unassign(repo, artifact, challenger, CANARY_STAGE, f"A/B: {report.reason}")
+        print(f"applied: {challenger} out of {CANARY_STAGE}; {champion} serves alone")
+    else:
+        print("applied: nothing (keep)")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    """Serve registry versions (one, or champion + challenger) until interrupted."""
+    import subprocess
+
+    from trainflow.lifecycle.serve import plan
+    from trainflow.params import load_params
+
+    life = load_params().lifecycle
+    stage = args.stage or (None if args.version else life.stage)
+    ready = plan(Path.cwd(), args.version, stage, args.challenger, args.challenger_stage,
+                 life.rollout, life.logs, args.port, args.host, mode=args.mode)  # fmt: skip
+    with_ = f" + {ready.challenger.version} ({ready.mode})" if ready.challenger else ""
+    print(
+        f"serving {ready.champion.version}{with_} on http://{args.host}:{args.port}; "
+        f"logs in {life.logs}"
+    )
+    subprocess.run(ready.cmd, env=ready.env, check=False)
+
+
+def _registry(args: argparse.Namespace) -> None:
+    from trainflow.lifecycle import registry
+
+    repo = Path.cwd()
+    artifact, _ = registry.model_artifact(repo)
+    if args.action == "retire":
+        registry.retire(repo, artifact, args.version, args.message)
+        print(f"{artifact} {args.version} retired: fetching, scoring and serving it are refused")
+    elif args.action == "rollback":
+        old, new = registry.rollback(repo, artifact, args.stage)
+        print(f"{artifact} {args.stage}: {old} -> {new}")
+    print(f"{'version':<10} {'state':<9} {'stages':<16} {'commit':<9} message")
+    for v in registry.versions(repo, artifact):
+        state = "active" if v.active else "archived"
+        print(
+            f"{v.version:<10} {state:<9} {','.join(v.stages) or '-':<16} {v.commit[:8]:<9} "
+            f"{v.message[:70]}"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="trainflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -170,6 +292,37 @@ def main(argv: list[str] | None = None) -> None:
     verify.add_argument("--repo", default=".", help="repository to clone (this one)")
     verify.add_argument("--workdir", type=Path, help="where to clone (default: a temp dir)")
     verify.add_argument("--keep", action="store_true", help="keep the temporary clone")
+    score = sub.add_parser("score", help="batch-score a CSV / Parquet / JSON lines file")
+    score.add_argument("input", type=Path)
+    score.add_argument("output", type=Path, help=".csv, .parquet or .jsonl")
+    which = score.add_mutually_exclusive_group()
+    which.add_argument("--model", type=Path, help="a .bento archive or a model folder")
+    which.add_argument("--version", help="a registry version, e.g. v1.2.0")
+    which.add_argument("--stage", help="a registry stage (default: lifecycle.stage, prod)")
+    score.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk")
+    sub.add_parser("feedback", help="live metrics per served version (logs + feedback)")
+    retrain = sub.add_parser("retrain", help="retrain on feedback if triggered; promote winners")
+    retrain.add_argument("--force", action="store_true", help="run without a trigger (cron)")
+    ab = sub.add_parser("ab", help="A/B report of champion vs challenger on their feedback")
+    ab.add_argument("--champion", help="default: the version in lifecycle.stage")
+    ab.add_argument("--challenger", help="default: the version in the canary stage")
+    ab.add_argument("--apply", action="store_true", help="carry out the recommendation (gto)")
+    serve = sub.add_parser("serve", help="serve registry versions (canary / shadow: two)")
+    serve.add_argument("--version", help="the champion's version (default: lifecycle.stage)")
+    serve.add_argument("--stage", help="the champion's stage")
+    serve.add_argument("--challenger", help="a second version behind the same endpoint")
+    serve.add_argument("--challenger-stage", help="... or the version in this stage (canary)")
+    serve.add_argument("--mode", choices=["canary", "shadow"], help="default: lifecycle.rollout")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--host", default="127.0.0.1")
+    reg = sub.add_parser("registry", help="list, retire or roll back model versions")
+    reg_sub = reg.add_subparsers(dest="action", required=True)
+    reg_sub.add_parser("list", help="every version: active / archived, stages, message")
+    retire = reg_sub.add_parser("retire", help="retire (gto deprecate) a version")
+    retire.add_argument("version")
+    retire.add_argument("-m", "--message", default="retired", help="why (kept in the tag)")
+    back = reg_sub.add_parser("rollback", help="give a stage back to its previous version")
+    back.add_argument("--stage", default="prod")
     for name in STAGES:
         stage = sub.add_parser(name, help=f"run the {name} stage (as dvc repro does)")
         if name == "train":
@@ -196,6 +349,20 @@ def main(argv: list[str] | None = None) -> None:
         from trainflow.sweep import main as sweep_main
 
         run_stage("sweep", lambda: sweep_main(args.trials, args.time_budget, args.apply))
+    elif args.command == "score":
+        run_stage("score", lambda: _score(args))
+    elif args.command == "feedback":
+        run_stage("feedback", _feedback)
+    elif args.command == "retrain":
+        from trainflow.lifecycle.retrain import retrain
+
+        run_stage("retrain", lambda: print(retrain(Path.cwd(), args.force)["decision"]))
+    elif args.command == "ab":
+        run_stage("ab", lambda: _ab(args))
+    elif args.command == "serve":
+        run_stage("serve", lambda: _serve(args))
+    elif args.command == "registry":
+        run_stage("registry", lambda: _registry(args))
     elif args.command == "train":
         from trainflow.stages.train import train_family
 

@@ -263,6 +263,9 @@ LIVE_KINDS = ("sql", "s3")
 class IngestParams(Strict):
     source: SourceParams
     sample_rows: int | None = Field(default=None, gt=0)
+    # labelled rows from served traffic (`trainflow feedback`): every *.jsonl under this folder
+    # is appended to the source's rows after sampling, as training data, never as test rows
+    feedback: Path = Path("data/feedback")
 
 
 class ValidateParams(Strict):
@@ -499,12 +502,21 @@ class BatchingParams(Strict):
     max_latency_ms: int = Field(default=2000, gt=0)
 
 
+class PredictionLogParams(Strict):
+    """The server's prediction and feedback logs (JSON lines, one file per worker), rotated
+    past `max_bytes`, `backups` rotated files kept. Folder: $TRAINFLOW_LOG_DIR at serve time."""
+
+    max_bytes: int = Field(default=50_000_000, ge=10_000)
+    backups: int = Field(default=20, ge=1)
+
+
 class PackageParams(Strict):
     model_name: str = Field(pattern=r"^[a-z0-9_][a-z0-9_.-]*$")
     max_batch_records: int = Field(default=10000, gt=0)
     max_text_chars: int = Field(default=10000, gt=0)  # a longer text field: 422 naming it
     max_image_bytes: int = Field(default=5_000_000, gt=0)  # a larger image (decoded): 4xx
     batching: BatchingParams = BatchingParams()
+    prediction_log: PredictionLogParams = PredictionLogParams()
     card: CardParams
 
 
@@ -548,6 +560,45 @@ class SweepParams(Strict):
     space: dict[str, dict[str, RangeSpace | CategoricalSpace]] = Field(min_length=1)
 
 
+class RolloutParams(Strict):
+    """`trainflow serve --challenger`: how two versions share one endpoint."""
+
+    mode: Literal["canary", "shadow"] = "canary"
+    share: float = Field(default=0.1, gt=0, lt=1)  # canary: share of client ids
+    client_header: str = Field(default="x-client-id", pattern=r"^[A-Za-z0-9-]+$")
+
+
+class RetrainTrigger(Strict):
+    """`trainflow retrain` runs when any of these holds (or with --force, e.g. from cron)."""
+
+    min_feedback_rows: int = Field(default=200, ge=1)  # never on fewer labelled rows
+    max_metric_drop: float = Field(default=0.03, ge=0)  # live metric vs the test metric
+    max_psi: float = Field(default=0.25, gt=0)  # any feature's drift of the served records
+
+
+class PromoteRule(Strict):
+    """The candidate replaces production only if, on the same fixed holdout rows, it gains at
+    least `min_gain` on the feedback holdout and loses at most `max_test_loss` on the test
+    split (metric: accuracy for classification, rmse for regression)."""
+
+    min_gain: float = 0.0
+    max_test_loss: float = Field(default=0.01, ge=0)
+
+
+class LifecycleParams(Strict):
+    """After the first deployment: feedback, retraining, canary / A/B (docs/lifecycle.md).
+    Read by the `trainflow` lifecycle commands, by no stage."""
+
+    logs: Path = Path("prediction-logs")  # where the server's logs are collected
+    holdout_share: float = Field(default=0.3, gt=0, lt=1)  # feedback held out, by id hash
+    stage: str = "prod"  # the registry stage that serves production
+    trigger: RetrainTrigger = RetrainTrigger()
+    promote: PromoteRule = PromoteRule()
+    rollout: RolloutParams = RolloutParams()
+    alpha: float = Field(default=0.05, gt=0, lt=1)  # A/B significance level
+    min_ab_rows: int = Field(default=100, ge=1)  # per version, before the A/B report decides
+
+
 class Params(Strict):
     seed: int
     data: DataParams
@@ -561,6 +612,7 @@ class Params(Strict):
     gate: GateParams
     package: PackageParams
     sweep: SweepParams | None = None
+    lifecycle: LifecycleParams = LifecycleParams()
 
     @model_validator(mode="after")
     def _split_columns_named(self) -> Params:

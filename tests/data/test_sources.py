@@ -158,3 +158,28 @@ def test_sample_rows_is_seeded_and_ordered(messy):
     assert a.equals(b) and len(a) == 10
     assert sample_rows(messy, None, 1) is messy
     assert sample_rows(messy, 10_000, 1) is messy
+
+
+def test_feedback_files_are_appended_after_the_source_rows(tmp_path, adult_wheel):
+    from trainflow.data.columnar import categorize_text
+    from trainflow.data.sources import SOURCE_FILE_COLUMN, append_feedback, read_adult_wheel
+
+    raw = categorize_text(read_adult_wheel(adult_wheel)).iloc[:50]
+    assert append_feedback(raw, tmp_path / "none") == (raw, [])
+    folder = tmp_path / "feedback"
+    folder.mkdir()
+    records = [
+        {"age": 40.0, "workclass": "Private", "sex": "Female", "income": ">50K"},
+        {"age": 25.0, "workclass": "NewKind", "sex": "Male", "income": "<=50K"},
+    ]
+    (folder / "feedback.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    table, files = append_feedback(raw, folder)
+    assert files == [folder / "feedback.jsonl"] and len(table) == 52
+    assert table.iloc[:50].drop(columns=SOURCE_FILE_COLUMN).astype(object).equals(
+        raw.drop(columns=SOURCE_FILE_COLUMN).astype(object))  # fmt: skip
+    assert table[SOURCE_FILE_COLUMN].iloc[-1] == "feedback/feedback.jsonl"
+    assert table["workclass"].dtype == "category" and table["workclass"].iloc[-1] == "NewKind"
+    assert table["fnlwgt"].iloc[-2:].isna().all()  # not sent: missing, for the contract to judge
+    (folder / "more.jsonl").write_text(json.dumps({"age": 1, "salary": 3}) + "\n")
+    with pytest.raises(StageError, match=r"more\.jsonl: columns \['salary'\] are not in the"):
+        append_feedback(raw, folder)

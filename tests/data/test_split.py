@@ -178,3 +178,22 @@ def test_manifest_hashes_every_record(clean, data_params):
     resplit = split_table(clean, data_params, fixed, 0)
     again = manifest(hashes_by_split(resplit, data_params.record_columns))[1]
     assert again == summary and summary["test"]["rows"] == len(splits["test"])
+
+
+@pytest.mark.parametrize("split", [SplitParams(test_source_file="adult.test"),
+                                   SplitParams(test_size=0.2, val_size=0.2)])  # fmt: skip
+def test_feedback_rows_are_training_rows_and_leave_the_other_splits_as_they_were(
+    clean, data_params, split
+):
+    params = split
+    feedback = clean.iloc[:30].copy()
+    feedback[SOURCE_FILE_COLUMN] = "feedback/feedback.jsonl"
+    both = pd.concat([clean.astype({SOURCE_FILE_COLUMN: str}), feedback], ignore_index=True)
+    before = split_positions(clean, data_params, params, seed=0)
+    after = split_positions(both, data_params, params, seed=0)
+    check_disjoint(after, len(both))
+    assert np.array_equal(after["test"], before["test"])
+    assert np.array_equal(after["val"], before["val"])
+    assert np.array_equal(
+        after["train"], np.sort(np.r_[before["train"], len(clean) + np.arange(30)])
+    )

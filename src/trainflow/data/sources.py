@@ -250,6 +250,36 @@ def read_source(params: IngestParams) -> pd.DataFrame:
     return frame
 
 
+FEEDBACK_PREFIX = "feedback/"
+
+
+def append_feedback(raw: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, list[Path]]:
+    """The source's rows, then the labelled rows of served traffic (`trainflow feedback`
+    writes them as JSON lines under `folder`), each tagged with its file in the source-file
+    column. A feedback column the source lacks is an error naming it; a source column the
+    served record did not carry is missing, for the data contract to judge."""
+    files = sorted(p for p in folder.glob("*.jsonl") if p.is_file()) if folder.is_dir() else []
+    if not files:
+        return raw, []
+    columns = [c for c in raw.columns if c != SOURCE_FILE_COLUMN]
+    frames = []
+    for path in files:
+        frame = read_table(path, str(path), FormatOptions(format="json_log"))
+        extra = sorted(set(frame.columns) - set(columns))
+        if extra:
+            raise StageError(f"{path}: columns {extra} are not in the source's columns")
+        frame = frame.reindex(columns=columns)
+        frame[SOURCE_FILE_COLUMN] = FEEDBACK_PREFIX + path.name
+        frames.append(frame)
+    table = pd.concat([raw.astype({SOURCE_FILE_COLUMN: str}), *frames], ignore_index=True)
+    for col in raw.columns:  # text columns stay categoricals, categories sorted (as ingest)
+        if isinstance(raw[col].dtype, pd.CategoricalDtype):
+            table[col] = table[col].astype("category")
+    names = list(dict.fromkeys(table[SOURCE_FILE_COLUMN]))
+    table[SOURCE_FILE_COLUMN] = pd.Categorical(table[SOURCE_FILE_COLUMN], categories=names)
+    return table, files
+
+
 def sample_rows(frame: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     """A seeded random sample of `n` rows in source order (all rows when n is None or larger)."""
     if n is None or n >= len(frame):
@@ -257,4 +287,5 @@ def sample_rows(frame: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     return frame.sample(n=n, random_state=seed).sort_index().reset_index(drop=True)
 
 
-__all__ = ["SOURCE_FILE_COLUMN", "read_source", "read_table", "sample_rows", "stack"]
+__all__ = ["SOURCE_FILE_COLUMN", "append_feedback", "read_source", "read_table", "sample_rows",
+           "stack"]  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trainflow.data.sources import SOURCE_FILE_COLUMN
+from trainflow.data.sources import FEEDBACK_PREFIX, SOURCE_FILE_COLUMN
 from trainflow.errors import StageError
 from trainflow.params import DataParams, SplitParams
 
@@ -112,6 +112,24 @@ def _by_time(frame: pd.DataFrame, params: SplitParams, column: str) -> dict[str,
 
 
 def split_positions(
+    clean: pd.DataFrame, data: DataParams, params: SplitParams, seed: int
+) -> dict[str, np.ndarray]:
+    """Row numbers of `clean` in train / val / test (below); rows of served-traffic feedback
+    (ingest.feedback) are all training rows: the test split stays the same rows whatever
+    feedback arrives, so a retrained model and the one in production meet on equal terms."""
+    if SOURCE_FILE_COLUMN not in clean.columns:
+        return _split_positions(clean, data, params, seed)
+    feedback = clean[SOURCE_FILE_COLUMN].astype(str).str.startswith(FEEDBACK_PREFIX).to_numpy()
+    if not feedback.any():
+        return _split_positions(clean, data, params, seed)
+    source = np.flatnonzero(~feedback)
+    parts = _split_positions(clean.take(source).reset_index(drop=True), data, params, seed)
+    parts = {name: source[rows] for name, rows in parts.items()}
+    parts["train"] = np.sort(np.concatenate([parts["train"], np.flatnonzero(feedback)]))
+    return parts
+
+
+def _split_positions(
     clean: pd.DataFrame, data: DataParams, params: SplitParams, seed: int
 ) -> dict[str, np.ndarray]:
     """Row numbers of `clean` in train / val / test, by `params.strategy`.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -26,7 +26,12 @@ from trainflow.data.columnar import NUMBER_TEXT
 from trainflow.params import DataParams
 
 
-class Prediction(BaseModel):
+class Answer(BaseModel):
+    id: str = Field(description="this answer's id: send it to /feedback with the true outcome")
+    version: str = Field(description="the model version that gave this answer")
+
+
+class Prediction(Answer):
     """A classifier's answer for one record."""
 
     label: str
@@ -34,7 +39,7 @@ class Prediction(BaseModel):
     probabilities: dict[str, float]
 
 
-class Estimate(BaseModel):
+class Estimate(Answer):
     """A regression model's answer for one record, in the target's units."""
 
     value: float
@@ -42,6 +47,28 @@ class Estimate(BaseModel):
 
 def response_model(data: DataParams) -> type[BaseModel]:
     return Prediction if data.is_classification else Estimate
+
+
+ANSWER_ID = r"^[0-9a-f]{32}$"
+
+
+def feedback_model(data: DataParams) -> type[BaseModel]:
+    """One true outcome for /feedback: the answer's id and the label (one of data.labels) or,
+    for regression, the value."""
+    outcome: Any
+    if data.is_classification:
+        outcome = (Literal[tuple(data.labels)], Field(description="the true label"))  # type: ignore[valid-type]
+        name = "label"
+    else:
+        finite = Annotated[float, Field(allow_inf_nan=False)]
+        outcome = (finite, Field(description="the true value, in the target's units"))
+        name = "value"
+    return create_model(
+        "Feedback",
+        __config__=ConfigDict(extra="forbid"),
+        id=(str, Field(pattern=ANSWER_ID, description="the id /predict gave the answer")),
+        **{name: outcome},
+    )
 
 
 def numeric_field(markers: set[str]) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +29,27 @@ from trainflow.serving.middleware import (
     cancel_timeout_timers,
 )
 from trainflow.serving.predictor import Predictor, records_frame
-from trainflow.serving.schema import explain_request_top, record_model, response_model
+from trainflow.serving.predlog import (
+    FEEDBACK,
+    PREDICTIONS,
+    JsonLinesLog,
+    client_hash,
+    log_dir,
+    new_ids,
+    now,
+)
+from trainflow.serving.rollout import (
+    check_compatible,
+    load_rollout,
+    served_version,
+    to_challenger,
+)
+from trainflow.serving.schema import (
+    explain_request_top,
+    feedback_model,
+    record_model,
+    response_model,
+)
 
 
 def _bundle_config() -> dict:
@@ -45,11 +66,18 @@ Record = record_model(
     int(CONFIG["max_image_bytes"]),
 )
 Response = response_model(DATA)
+Feedback = feedback_model(DATA)
+LOGGED = [*DATA.features, *DATA.drop, *CONFIG.get("ignored_columns", ())]  # never the target
 MAX_RECORDS = int(CONFIG["max_batch_records"])
 MAX_IMAGE_BYTES = int(CONFIG["max_image_bytes"])
 # a model of one image column also takes the file itself, as a multipart upload
 UPLOAD = DATA.image_features[0] if DATA.features == DATA.image_features[:1] else None
 BATCHING = CONFIG["batching"]  # package.batching in params.yaml
+LOG_SETTINGS = CONFIG["prediction_log"]  # package.prediction_log
+# Two versions behind one endpoint (`trainflow serve` with lifecycle.rollout): routing needs
+# each request's client id, which a joined batch cannot carry, so /predict is unbatched then.
+ROLLOUT = load_rollout()
+BATCHED = BATCHING["enabled"] and ROLLOUT is None
 PROFILE_FILE = "reference_profile.json"
 # A declared content type: else BentoML derives it from the output's JSON schema, which it
 # regenerates for every response (a tenth of the worker's time under load, measured).
@@ -66,24 +94,96 @@ class TabularModel:
         self.predictor = Predictor.load(Path(self.model.path))
         self.profile = json.loads((Path(self.model.path) / PROFILE_FILE).read_text())
         self.lineage = json.loads((Path(self.model.path) / paths.LINEAGE_NAME).read_text())
+        self.version = served_version(CONFIG["model_tag"])
+        self.challenger: Predictor | None = None
+        if ROLLOUT is not None:
+            self.version = ROLLOUT.champion_version
+            self.challenger = Predictor.load(
+                Path(bentoml.models.get(ROLLOUT.challenger_model_tag).path)
+            )
+            check_compatible(DATA, self.challenger.data, ROLLOUT.challenger_model_tag)
+        folder = log_dir()
+        self.predictions = JsonLinesLog(folder, PREDICTIONS, **LOG_SETTINGS)
+        self.feedback_log = JsonLinesLog(folder, FEEDBACK, **LOG_SETTINGS)
         # Everything loaded so far (torch, pandas, BentoML, the model) lives as long as the
         # worker: out of the collector's sight, a full collection under load takes ~1 ms
         # instead of 200-340 ms (measured), the pauses that made the p99 latency.
         gc.freeze()
 
-    @bentoml.api(
-        batchable=BATCHING["enabled"],
-        max_batch_size=BATCHING["max_records"],
-        max_latency_ms=BATCHING["max_latency_ms"],
-    )
-    def predict(
-        self,
-        records: Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)],  # type: ignore[valid-type]
-    ) -> Annotated[list[Response], JSON]:  # type: ignore[valid-type]
-        """Batched (package.batching): BentoML validates each request alone, then may join
-        concurrent ones into one call here and split the answers back in order."""
+    def _answer(self, records: list, clients: list[str | None]) -> list:
+        """Answer and log raw records. With a rollout, each record goes to the version its
+        client's id routes it to (canary), or to the champion with the challenger's answer
+        logged beside it (shadow)."""
         rows = [r.model_dump(include=set(DATA.features)) for r in records]
-        return [Response(**p) for p in self.predictor.predict_records(rows)]
+        ids = new_ids(len(rows))
+        sides = [self._side(client or i) for client, i in zip(clients, ids, strict=True)]
+        answers: list[dict] = [{} for _ in rows]
+        latency: dict[str, float] = {}
+        for side, predictor in (("champion", self.predictor), ("challenger", self.challenger)):
+            picked = [i for i, s in enumerate(sides) if s == side]
+            if not picked:
+                continue
+            start = time.perf_counter()
+            for i, answer in zip(picked, predictor.predict_records([rows[i] for i in picked]),
+                                 strict=True):  # fmt: skip
+                answers[i] = answer
+            latency[side] = round((time.perf_counter() - start) * 1000, 3)
+        versions = {"champion": self.version,
+                    "challenger": ROLLOUT.challenger_version if ROLLOUT else None}  # fmt: skip
+        shadow = None
+        if ROLLOUT is not None and ROLLOUT.mode == "shadow":
+            start = time.perf_counter()
+            shadow = self.challenger.predict_records(rows)
+            shadow_ms = round((time.perf_counter() - start) * 1000, 3)
+        at = now()
+        entries = []
+        for i, record in enumerate(records):
+            entry = {"id": ids[i], "time": at, "version": versions[sides[i]],
+                     "record": record.model_dump(include=set(LOGGED), mode="json"),
+                     "answer": answers[i], "latency_ms": latency[sides[i]], "rows": len(rows),
+                     "client": client_hash(clients[i])}  # fmt: skip
+            if shadow is not None:
+                entry["shadow"] = {"version": versions["challenger"], "answer": shadow[i],
+                                   "latency_ms": shadow_ms}  # fmt: skip
+            entries.append(entry)
+        self.predictions.write(entries)
+        return [Response(**a, id=ids[i], version=versions[sides[i]])
+                for i, a in enumerate(answers)]  # fmt: skip
+
+    def _side(self, key: str) -> str:
+        if ROLLOUT is None or ROLLOUT.mode != "canary":
+            return "champion"
+        return "challenger" if to_challenger(key, ROLLOUT.share) else "champion"
+
+    if BATCHED:
+
+        @bentoml.api(
+            batchable=True,
+            max_batch_size=BATCHING["max_records"],
+            max_latency_ms=BATCHING["max_latency_ms"],
+        )
+        def predict(
+            self,
+            records: Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)],  # type: ignore[valid-type]
+        ) -> Annotated[list[Response], JSON]:  # type: ignore[valid-type]
+            """Batched (package.batching): BentoML validates each request alone, then may join
+            concurrent ones into one call here and split the answers back in order. Each
+            answer carries its id (for /feedback) and the model version that gave it."""
+            return self._answer(records, [None] * len(records))
+
+    else:
+
+        @bentoml.api
+        def predict(
+            self,
+            records: Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)],  # type: ignore[valid-type]
+            ctx: bentoml.Context,
+        ) -> Annotated[list[Response], JSON]:  # type: ignore[valid-type]
+            """Each answer carries its id (for /feedback) and the model version that gave it;
+            with a canary, the client id header picks the version (sticky per client)."""
+            header = ROLLOUT.client_header if ROLLOUT else None
+            client = ctx.request.headers.get(header) if header else None
+            return self._answer(records, [client] * len(records))
 
     if UPLOAD is not None:
 
@@ -97,7 +197,19 @@ class TabularModel:
             reason = check_image(value, MAX_IMAGE_BYTES)
             if reason:
                 raise InvalidArgument(f"file: {reason}")
-            return [Response(**p) for p in self.predictor.predict_records([{UPLOAD: value}])]
+            record = Record.model_validate({UPLOAD: value})
+            return self._answer([record], [None])
+
+    @bentoml.api(route="/feedback")
+    def feedback(
+        self,
+        feedback: Annotated[list[Feedback], Field(min_length=1, max_length=MAX_RECORDS)],  # type: ignore[valid-type]
+    ) -> Annotated[dict, JSON]:
+        """The true outcome of earlier answers, by the answer's id: appended to the feedback
+        log, which `trainflow feedback` joins with the prediction log into labelled data."""
+        at = now()
+        self.feedback_log.write([{**f.model_dump(), "time": at} for f in feedback])
+        return {"accepted": len(feedback)}
 
     @bentoml.api(route="/explain")
     def explain(

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from trainflow import paths
 from trainflow.data.fetch import check_sha256, sha256_of
-from trainflow.data.sources import read_source, sample_rows
+from trainflow.data.sources import append_feedback, read_source, sample_rows
 from trainflow.io import atomic_dir, write_json, write_table
 from trainflow.params import LIVE_KINDS, SourceParams, load_params
 from trainflow.stages import run_stage
@@ -49,6 +49,18 @@ def source_fingerprint(source: SourceParams) -> dict:
             "fetched_at": fetched.get("fetched_at")}  # fmt: skip
 
 
+def feedback_provenance(files: list, raw) -> dict:
+    """Which labelled feedback files were appended (none: nothing is recorded, so a table
+    without feedback ingests exactly as before)."""
+    if not files:
+        return {}
+    from trainflow.data.sources import FEEDBACK_PREFIX, SOURCE_FILE_COLUMN
+
+    rows = raw[SOURCE_FILE_COLUMN].astype(str).str.startswith(FEEDBACK_PREFIX).sum()
+    return {"feedback": {"rows": int(rows),
+                         "files": {str(f): sha256_of(f) for f in files}}}  # fmt: skip
+
+
 def first_ingested_at(snapshot_sha: str) -> str:
     """When this snapshot content was first ingested: kept while the content is unchanged, so
     re-ingesting unchanged data changes no output (metrics/ingest.json is persist: true)."""
@@ -67,6 +79,7 @@ def main() -> None:
     with ThreadPoolExecutor(max_workers=1) as pool:  # hash the source while parsing it
         hashing = pool.submit(source_fingerprint, source)
         raw = sample_rows(read_source(params.ingest), params.ingest.sample_rows, params.seed)
+        raw, feedback = append_feedback(raw, params.ingest.feedback)
         fingerprint = hashing.result()
     with atomic_dir(paths.RAW_DIR) as out:
         write_table(raw, out / paths.RAW_TABLE.name)
@@ -77,6 +90,7 @@ def main() -> None:
         "rows": len(raw),
         "columns": raw.shape[1],
         "sampled": params.ingest.sample_rows is not None,
+        **feedback_provenance(feedback, raw),
         "ingested_at": first_ingested_at(snapshot_sha),
     }
     write_json(paths.INGEST_METRICS, {"ingest": provenance})

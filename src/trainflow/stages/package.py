@@ -154,6 +154,17 @@ def export_and_check(predictor: Predictor, folder: Path, test: pd.DataFrame) -> 
     return {"parity": parity, "preprocessor_round_trip": round_trip}
 
 
+def serving_modules(model) -> tuple[str, ...]:
+    """The champion's modules and every family's: a later version's model (another family)
+    can then be served beside this one as its challenger (`trainflow serve --challenger`).
+    Modules are files; a family's libraries are imported only when its model is loaded, and
+    the bundle's requirements stay the champion's."""
+    from trainflow.families import ENSEMBLE, FAMILIES
+
+    every = [f"families/{name}.py" for name in (*FAMILIES, ENSEMBLE)]
+    return tuple(dict.fromkeys([*model.modules, *every]))
+
+
 def _build(
     params: Params, metrics: dict, cards: tuple[str, str], predictor: Predictor, exports: Path,
     documents: tuple[Path, ...], lineage: dict,
@@ -180,6 +191,7 @@ def _build(
         "max_image_bytes": params.package.max_image_bytes,
         "max_batch_records": params.package.max_batch_records,
         "batching": params.package.batching.model_dump(),
+        "prediction_log": params.package.prediction_log.model_dump(),
         "data_hashes": {  # for /metadata: which data this model learned from
             "source_sha256": metrics["ingest"]["source"]["sha256"],
             "snapshot_sha256": metrics["ingest"]["snapshot_sha256"],
@@ -188,8 +200,9 @@ def _build(
     }
     with atomic_dir(paths.BUNDLE_DIR) as out:
         archive = out / paths.BUNDLE_ARCHIVE_NAME
+        modules = serving_modules(model)
         tags = build_bundle(paths.CHAMPION_DIR, cards, params.package.model_name, config,
-                            requirements, archive, documents, model.modules, exports)  # fmt: skip
+                            requirements, archive, documents, modules, exports)  # fmt: skip
         tags["content_sha256"] = content_sha256(archive, cards, skip=(paths.LINEAGE_NAME,))
         (out / paths.MODEL_CARD_NAME).write_text(cards[0])
         # also beside the archive: `dvc get` them without BentoML

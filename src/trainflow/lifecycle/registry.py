@@ -1,0 +1,183 @@
+"""The model registry as the lifecycle commands use it: GTO versions and stages (git tags),
+bundles fetched by DVC, retired versions refused.
+
+GTO is the registry (`gto register / assign / deprecate`); this module reads its state with
+`gto show --json` (deregistered versions included, marked inactive) and fetches a version's
+bundle with `dvc get --rev <tag>`, which takes it from the repository's DVC cache or remote.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+from trainflow.errors import StageError
+
+
+def _tool(name: str) -> str:
+    """A command of this environment (gto, dvc), beside the running Python."""
+    return str(Path(sys.executable).with_name(name))
+
+
+def run_tool(cmd: list[str], cwd: Path, what: str) -> str:
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        raise StageError(f"{what}: {' '.join(detail[-3:])[:400]}")
+    return done.stdout
+
+
+def model_artifact(repo: Path) -> tuple[str, str]:
+    """The model artifact of dvc.yaml (`artifacts:` entry of type model): name and path."""
+    try:
+        artifacts = yaml.safe_load((repo / "dvc.yaml").read_text()).get("artifacts") or {}
+    except FileNotFoundError:
+        raise StageError(f"{repo}: no dvc.yaml (run from the project's root)") from None
+    models = [(n, a["path"]) for n, a in artifacts.items() if a.get("type") == "model"]
+    if len(models) != 1:
+        raise StageError(f"dvc.yaml: expected one artifact of type model, found {len(models)}")
+    return models[0]
+
+
+@dataclass(frozen=True)
+class Version:
+    artifact: str
+    version: str
+    ref: str  # the registration tag, e.g. income-classifier@v1.0.0
+    commit: str
+    active: bool  # False: retired (deregistered by `gto deprecate`)
+    stages: tuple[str, ...] = ()
+    message: str = ""  # the registration's (or, retired, the deregistration's) message
+    retired_at: str | None = field(default=None)
+
+
+def versions(repo: Path, artifact: str) -> list[Version]:
+    """Every registered version, newest first, retired ones included."""
+    out = run_tool(
+        [_tool("gto"), "show", artifact, "--deprecated", "--json"], repo, f"gto show {artifact}"
+    )
+    found = []
+    for v in json.loads(out or "[]"):
+        if not v.get("registrations") and not v.get("deregistrations"):
+            continue  # a commit GTO discovered but nobody registered
+        stages = tuple(s["stage"] for s in v.get("stages", []) if s.get("is_active", True))
+        dereg = v.get("deregistrations") or []
+        reg = v.get("registrations") or [{}]
+        found.append(Version(
+            artifact=artifact, version=v["version"], ref=f"{artifact}@{v['version']}",
+            commit=v["commit_hexsha"], active=bool(v["is_active"]) and not dereg,
+            stages=stages, message=(dereg[-1] if dereg else reg[-1]).get("message", "").strip(),
+            retired_at=dereg[-1]["created_at"] if dereg else None,
+        ))  # fmt: skip
+    return found
+
+
+def next_minor(known: list[Version]) -> str:
+    """The version after the highest registered one (retired included): minor bumped."""
+    from packaging.version import Version as Semver
+
+    if not known:
+        return "v1.0.0"
+    top = max(Semver(v.version.lstrip("v")) for v in known)
+    return f"v{top.major}.{top.minor + 1}.0"
+
+
+def resolve(repo: Path, artifact: str, version: str | None = None,
+            stage: str | None = None) -> Version:  # fmt: skip
+    """The version asked for by number or by stage; a retired version is refused by name."""
+    known = versions(repo, artifact)
+    if version is not None:
+        match = [v for v in known if v.version == version]
+        if not match:
+            raise StageError(f"{artifact} {version}: not registered (registered: "
+                             f"{[v.version for v in known]})")  # fmt: skip
+        if not match[0].active:
+            why = match[0].message or "gto deprecate"
+            active = [v.version for v in known if v.active]
+            raise StageError(f"{artifact} {version} is retired ({why}); use an active version: "
+                             f"{active}")  # fmt: skip
+        return match[0]
+    if stage is None:
+        raise StageError("name a version or a stage")
+    match = [v for v in known if v.active and stage in v.stages]
+    if not match:
+        raise StageError(f"{artifact}: no active version in stage {stage!r}")
+    return match[0]
+
+
+def fetch_bundle(repo: Path, version: Version, path: str, out: Path) -> Path:
+    """The version's bundle archive (`dvc get --rev <tag>`: DVC cache or remote)."""
+    run_tool([_tool("dvc"), "get", str(repo.resolve()), path, "--rev", version.ref, "-o",
+              str(out), "--force"], repo, f"dvc get {version.ref}")  # fmt: skip
+    return out
+
+
+def retire(repo: Path, artifact: str, version: str, message: str) -> Version:
+    """Deregister a version (`gto deprecate NAME VERSION`): later fetches, scoring and serving
+    of it are refused. A version in a stage is not retired: assign the stage elsewhere first."""
+    target = resolve(repo, artifact, version=version)
+    if target.stages:
+        raise StageError(f"{artifact} {version} is in stage {list(target.stages)}: assign "
+                         "another version there first (gto assign)")  # fmt: skip
+    run_tool([_tool("gto"), "deprecate", artifact, version, "-m", message], repo,
+             f"gto deprecate {artifact} {version}")  # fmt: skip
+    return target
+
+
+def model_folder(bundle: Path, into: Path) -> Path:
+    """The model folder (weights, preprocessor, schema) of a .bento archive or a folder."""
+    if bundle.is_dir():
+        return bundle
+    if not bundle.is_file():
+        raise StageError(f"{bundle}: not found")
+    try:
+        with tarfile.open(bundle) as archive:
+            members = [m for m in archive.getmembers()
+                       if PurePosixPath(m.name).parts[:1] in (("models",), (".",))]  # fmt: skip
+            archive.extractall(into, members=members, filter="data")
+    except tarfile.TarError:
+        raise StageError(f"{bundle}: not a bundle archive (.bento)") from None
+    found = sorted((into / "models").glob("*/*/family.json"))
+    if len(found) != 1:
+        raise StageError(f"{bundle}: expected one model in the bundle, found {len(found)}")
+    return found[0].parent
+
+
+def temp_dir(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def assign(repo: Path, artifact: str, version: str, stage: str, message: str) -> None:
+    """Put `version` in `stage` (`gto assign`; --force: it may have been there before)."""
+    resolve(repo, artifact, version=version)  # refuses a retired version
+    cmd = [_tool("gto"), "assign", artifact, "--version", version, "--stage", stage, "--force",
+           "-m", message]  # fmt: skip
+    run_tool(cmd, repo, f"gto assign {artifact} {version} {stage}")
+
+
+def unassign(repo: Path, artifact: str, version: str, stage: str, message: str) -> None:
+    """Take `version` out of `stage` (`gto deprecate NAME VERSION STAGE`)."""
+    run_tool([_tool("gto"), "deprecate", artifact, version, stage, "-m", message], repo,
+             f"gto deprecate {artifact} {version} {stage}")  # fmt: skip
+
+
+def rollback(repo: Path, artifact: str, stage: str) -> tuple[str, str]:
+    """Give `stage` back to the active version that held it before the current one (from
+    `gto history`); returns (from, to)."""
+    current = resolve(repo, artifact, stage=stage).version
+    events = json.loads(run_tool([_tool("gto"), "history", artifact, "--json"], repo,
+                                 f"gto history {artifact}") or "[]")  # fmt: skip
+    active = {v.version for v in versions(repo, artifact) if v.active}
+    held = [e["version"] for e in events if e["event"] == "assignment" and e["stage"] == stage]
+    earlier = [v for v in held[held.index(current) + 1 :] if v != current and v in active]
+    if not earlier:
+        raise StageError(f"{artifact}: no earlier active version held {stage!r} to roll back to")
+    assign(repo, artifact, earlier[0], stage, f"rollback of {stage}: {current} -> {earlier[0]}")
+    return current, earlier[0]

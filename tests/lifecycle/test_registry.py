@@ -1,0 +1,67 @@
+"""The registry helpers on a real git repository with GTO tags (no DVC data needed)."""
+
+import subprocess
+
+import pytest
+
+from tests.conftest import project_env
+from trainflow.errors import StageError
+from trainflow.lifecycle import registry
+
+ART = "income-classifier"
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    env = project_env(tmp_path)
+    for key in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ):
+        monkeypatch.setenv(key, env[key])
+    (tmp_path / "dvc.yaml").write_text(
+        f"artifacts:\n  {ART}:\n    path: models/bundle/bundle.bento\n    type: model\n"
+    )
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True,  # noqa: E731
+                                    capture_output=True)  # fmt: skip
+    git("init", "-q", "-b", "main")
+    for n in range(3):
+        git("commit", "-q", "--allow-empty", "-m", f"run {n}")
+        if n == 0:
+            git("add", "dvc.yaml")
+            git("commit", "-q", "-m", "artifact")
+        registry.run_tool([registry._tool("gto"), "register", ART, "--version", f"v1.{n}.0",
+                           "-m", f"run {n}"], tmp_path, "register")  # fmt: skip
+    return tmp_path
+
+
+def test_stages_resolve_roll_back_and_retired_versions_are_refused(repo):
+    assert registry.model_artifact(repo) == (ART, "models/bundle/bundle.bento")
+    assert registry.next_minor(registry.versions(repo, ART)) == "v1.3.0"
+    registry.assign(repo, ART, "v1.0.0", "prod", "first")
+    registry.assign(repo, ART, "v1.1.0", "prod", "second")
+    registry.assign(repo, ART, "v1.2.0", "canary", "try")
+    assert registry.resolve(repo, ART, stage="prod").version == "v1.1.0"
+    assert registry.resolve(repo, ART, stage="canary").version == "v1.2.0"
+
+    assert registry.rollback(repo, ART, "prod") == ("v1.1.0", "v1.0.0")
+    assert registry.resolve(repo, ART, stage="prod").version == "v1.0.0"
+
+    with pytest.raises(StageError, match=r"v1\.0\.0 is in stage \['prod'\]"):
+        registry.retire(repo, ART, "v1.0.0", "old")
+    registry.retire(repo, ART, "v1.1.0", "superseded by v1.2.0")
+    with pytest.raises(StageError, match=r"v1\.1\.0 is retired \(superseded by v1\.2\.0\)"):
+        registry.resolve(repo, ART, version="v1.1.0")
+    with pytest.raises(StageError, match="is retired"):
+        registry.assign(repo, ART, "v1.1.0", "prod", "back")
+    listing = {v.version: v for v in registry.versions(repo, ART)}
+    assert not listing["v1.1.0"].active and listing["v1.1.0"].retired_at
+    assert listing["v1.0.0"].active and listing["v1.0.0"].stages == ("prod",)
+
+    registry.unassign(repo, ART, "v1.2.0", "canary", "rolled back")
+    with pytest.raises(StageError, match="no active version in stage 'canary'"):
+        registry.resolve(repo, ART, stage="canary")
+    with pytest.raises(StageError, match=r"v9\.0\.0: not registered"):
+        registry.resolve(repo, ART, version="v9.0.0")
