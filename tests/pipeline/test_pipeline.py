@@ -483,7 +483,7 @@ def test_regression_end_to_end(tmp_path, adult_wheel, penguins_csv):
         resp = requests.post(f"{url}/predict", json={"records": [PENGUIN]}, timeout=10)
         assert resp.status_code == 200, resp.text
         (answer,) = resp.json()
-        assert set(answer) == {"value"} and 4000 < answer["value"] < 6500  # a 4,950 g Gentoo
+        assert set(answer) == {"id", "version", "value"} and 4000 < answer["value"] < 6500
         bad = requests.post(f"{url}/predict", json={"records": [{**PENGUIN, "sex": 3}]},
                             timeout=10)  # fmt: skip
         assert 400 <= bad.status_code < 500 and "sex" in bad.text

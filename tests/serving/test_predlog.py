@@ -46,3 +46,23 @@ def test_two_versions_must_answer_the_same_request(data_params):
     other = data_params.model_copy(update={"labels": ["no", "yes"]})
     with pytest.raises(StageError, match="challenger m:2: its labels"):
         check_compatible(data_params, other, "m:2")
+
+
+def test_feedback_schema_takes_a_known_label_or_a_finite_value(data_params):
+    import pytest
+    from pydantic import ValidationError
+
+    from trainflow.serving.schema import feedback_model
+
+    Feedback = feedback_model(data_params)
+    ok = Feedback(id="0" * 32, label=">50K")
+    assert ok.model_dump() == {"id": "0" * 32, "label": ">50K"}
+    for bad in ({"id": "0" * 32, "label": "rich"}, {"id": "x", "label": ">50K"},
+                {"id": "0" * 32, "label": ">50K", "extra": 1}):  # fmt: skip
+        with pytest.raises(ValidationError):
+            Feedback(**bad)
+    regression = data_params.model_copy(update={"task": "regression", "labels": []})
+    Value = feedback_model(regression)
+    assert Value(id="a" * 32, value=41.5).value == 41.5
+    with pytest.raises(ValidationError):
+        Value(id="a" * 32, value=float("inf"))

@@ -107,11 +107,58 @@ def to_onnx(booster: object, n_features: int, task: str) -> bytes:
         booster, name="lightgbm", initial_types=[("x", FloatTensorType([None, n_features]))],
         target_opset=15, zipmap=False,
     )  # fmt: skip
+    exact_thresholds(model, booster)
     # the converter lists its opsets in set order, which varies between runs: fix the order
     opsets = sorted(model.opset_import, key=lambda o: o.domain)
     del model.opset_import[:]
     model.opset_import.extend(opsets)
     return model.SerializeToString()
+
+
+def exact_thresholds(model: object, booster: object) -> int:
+    """Make the ONNX trees split every float32 input as LightGBM does; returns how many
+    thresholds moved.
+
+    LightGBM compares a feature (a float32, as a double) with a double threshold; the ONNX
+    TreeEnsemble holds float32 thresholds, and the converter rounds each to the nearest one,
+    which can land on the other side of a feature value: after a retrain on feedback, 2 of
+    16,276 test rows were answered 0.03 apart. For `x <= t`, the largest float32 not above `t`
+    gives the same answer as `t` for every float32 `x`, so each `<=` threshold is rounded down
+    (matched to the booster's own double by tree, feature and nearest float32)."""
+    doubles: list[dict[tuple[int, float], set[float]]] = []
+    for info in booster.dump_model()["tree_info"]:  # type: ignore[attr-defined]
+        found: dict[tuple[int, float], set[float]] = {}
+        stack = [info["tree_structure"]]
+        while stack:
+            node = stack.pop()
+            if "split_feature" not in node:
+                continue
+            if node["decision_type"] == "<=":
+                t = float(node["threshold"])
+                found.setdefault((node["split_feature"], float(np.float32(t))), set()).add(t)
+            stack += [node["left_child"], node["right_child"]]
+        doubles.append(found)
+    moved = 0
+    for node in model.graph.node:  # type: ignore[attr-defined]
+        if not node.op_type.startswith("TreeEnsemble"):
+            continue
+        attrs = {a.name: a for a in node.attribute}
+        values = attrs["nodes_values"].floats
+        for i, mode in enumerate(attrs["nodes_modes"].strings):
+            tree = attrs["nodes_treeids"].ints[i]
+            if mode != b"BRANCH_LEQ" or tree >= len(doubles):
+                continue
+            match = doubles[tree].get((attrs["nodes_featureids"].ints[i], values[i]), set())
+            if len(match) != 1:
+                continue
+            t = match.pop()
+            down = np.float32(t)
+            if float(down) > t:
+                down = np.nextafter(down, np.float32(-np.inf))
+            if float(down) != values[i]:
+                values[i] = float(down)
+                moved += 1
+    return moved
 
 
 def booster_params(params: GBDTParams, task: str, n_classes: int, seed: int) -> dict:
