@@ -11,14 +11,14 @@ def feedback_frame(rights: dict[str, tuple[int, int]], shadow: bool = False) -> 
     for version, (right, n) in rights.items():
         for i in range(n):
             label = ">50K" if i < right else "<=50K"
-            rows.append({"id": f"{version}{i}", "version": version, "truth": ">50K",
+            rows.append({"id": f"{version}{i}", "version": version, "truth": ">50K", "time": "t1",
                          "answer": {"label": label}, "shadow_version": None,
                          "shadow_answer": None})  # fmt: skip
     return pd.DataFrame(rows)
 
 
 def served_frame(latency: dict[str, list[float]]) -> pd.DataFrame:
-    rows = [{"id": f"{v}{i}", "version": v, "latency_ms": ms}
+    rows = [{"id": f"{v}{i}", "version": v, "latency_ms": ms, "time": "t1"}
             for v, values in latency.items() for i, ms in enumerate(values)]  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -56,3 +56,14 @@ def test_shadow_uses_the_paired_test_on_the_same_records(data_params):
     unpaired = ab_report(feedback_frame({"v1": (150, 200), "v2": (170, 200)}), LATENCY, "v1",
                          "v2", data_params, 0.01, 100)  # fmt: skip
     assert unpaired.recommendation == "keep" and unpaired.p_value > report.p_value
+
+
+def test_canary_counts_only_answers_given_while_both_versions_served(data_params):
+    before = feedback_frame({"v1": (100, 400)}).assign(time="t0", id=lambda f: "old" + f["id"])
+    during = feedback_frame({"v1": (300, 400), "v2": (305, 400)})
+    report = ab_report(pd.concat([before, during]), LATENCY, "v1", "v2", data_params, 0.05, 100)
+    assert report.since == "t1" and report.versions[0].rows == 400
+    assert report.recommendation == "keep"  # with the old, worse answers it would say promote
+    old = served_frame({"v1": [500.0] * 50}).assign(time="t0")
+    report = ab_report(during, pd.concat([old, LATENCY]), "v1", "v2", data_params, 0.05, 100)
+    assert report.versions[0].latency_ms["p99"] < 500

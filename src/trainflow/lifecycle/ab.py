@@ -6,7 +6,9 @@ versions' answers on the same records: McNemar's exact test on the records where
 was right (a binomial test on those pairs), which is far more sensitive on the same count.
 Regression: RMSE per version with a bootstrap interval, Welch's t-test on squared errors
 (canary) or a paired t-test (shadow). Latency percentiles per version come from every logged
-call, with or without feedback. The recommendation: promote (the challenger is significantly
+call, with or without feedback. A canary is judged on the answers given while both versions
+served (from the challenger's first answer on), so a champion's earlier answers, to other
+traffic, do not weigh in. The recommendation: promote (the challenger is significantly
 better), roll back (significantly worse), keep (no significant difference yet, or too few rows).
 """
 
@@ -37,6 +39,7 @@ class VersionResult:
 class ABReport:
     metric: str
     mode: str  # canary | shadow
+    since: str | None  # canary: answers from the challenger's first one on
     versions: list[VersionResult]
     test: str
     p_value: float | None
@@ -79,6 +82,7 @@ def ab_report(
     """Compare `challenger` with `champion` on the joined feedback (lifecycle/feedback.joined)
     and every served call (`served`, for latency)."""
     classification = data.is_classification
+    since = None
     shadow = feedback[(feedback["version"] == champion)
                       & (feedback["shadow_version"] == challenger)]  # fmt: skip
     mode = "shadow" if len(shadow) else "canary"
@@ -87,7 +91,11 @@ def ab_report(
         theirs = correct(shadow["shadow_answer"], shadow["truth"], data)
         latency_of = {champion: served.loc[served["version"] == champion, "latency_ms"],
                       challenger: pd.Series([], dtype=float)}  # fmt: skip
-    else:
+    else:  # only while both served: from the challenger's first answer on
+        since = served.loc[served["version"] == challenger, "time"].min()
+        if isinstance(since, str):
+            feedback = feedback[feedback["time"] >= since]
+            served = served[served["time"] >= since]
         parts = {v: feedback[feedback["version"] == v] for v in (champion, challenger)}
         mine = correct(parts[champion]["answer"], parts[champion]["truth"], data)
         theirs = correct(parts[challenger]["answer"], parts[challenger]["truth"], data)
@@ -102,8 +110,8 @@ def ab_report(
                                      _latency(latency_of[version])))  # fmt: skip
     test, p_value = _significance(mine, theirs, mode, classification)
     recommendation, reason = _recommend(results, p_value, alpha, min_rows, classification)
-    return ABReport(metric_name(data), mode, results, test, p_value, alpha, recommendation,
-                    reason)  # fmt: skip
+    return ABReport(metric_name(data), mode, since if isinstance(since, str) else None, results,
+                    test, p_value, alpha, recommendation, reason)  # fmt: skip
 
 
 def _significance(mine: np.ndarray, theirs: np.ndarray, mode: str,
@@ -145,8 +153,9 @@ def _recommend(results: list[VersionResult], p_value: float | None, alpha: float
 
 
 def report_markdown(report: ABReport) -> str:
+    window = f", answers since {report.since}" if report.since else ""
     lines = [
-        f"# A/B report ({report.mode})", "",
+        f"# A/B report ({report.mode}{window})", "",
         f"| version | role | rows with feedback | {report.metric} | 95% interval | "
         "p50 ms | p95 ms | p99 ms |",
         "|---|---|---:|---:|---|---:|---:|---:|",

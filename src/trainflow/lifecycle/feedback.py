@@ -65,9 +65,10 @@ def joined(logs: Path, data: DataParams) -> pd.DataFrame:
 
 
 def served(logs: Path) -> pd.DataFrame:
-    """Every logged answer (with or without feedback): id, version, record, latency_ms."""
+    """Every logged answer (with or without feedback): id, time, version, record,
+    latency_ms."""
     entries = _read_lines(log_files(logs, PREDICTIONS)) if logs.is_dir() else []
-    columns = ["id", "version", "record", "latency_ms"]
+    columns = ["id", "time", "version", "record", "latency_ms"]
     return pd.DataFrame([{k: e.get(k) for k in columns} for e in entries], columns=columns)
 
 
