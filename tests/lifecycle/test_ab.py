@@ -48,8 +48,10 @@ def test_shadow_uses_the_paired_test_on_the_same_records(data_params):
     frame = feedback_frame({"v1": (150, 200)})
     frame["shadow_version"] = "v2"
     frame["shadow_answer"] = [{"label": ">50K" if i < 170 else "<=50K"} for i in range(200)]
-    report = ab_report(frame, LATENCY, "v1", "v2", data_params, 0.05, 100)
+    calls = served_frame({"v1": [10.0] * 200}).assign(shadow_version="v2", shadow_latency_ms=30.0)
+    report = ab_report(frame, calls, "v1", "v2", data_params, 0.05, 100)
     assert report.mode == "shadow" and report.test == "McNemar exact (0 vs 20 discordant)"
+    assert [v.latency_ms["p50"] for v in report.versions] == [10.0, 30.0]
     assert report.p_value == pytest.approx(2 * 0.5**20)
     assert report.recommendation == "promote"
     # the same 20 of 200 as two independent canary groups: Fisher does not find it at 0.01

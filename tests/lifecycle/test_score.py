@@ -87,3 +87,25 @@ def test_unknown_formats_are_refused(predictor, work):
     (work / "in.xls").write_text("x")
     with pytest.raises(StageError, match="unknown format"):
         score_file(predictor, work / "in.xls", work / "out.csv")
+
+
+def test_batch_rules_refuse_exactly_what_the_request_schema_refuses(data_params):
+    """Numbers as a file spells them: the batch check and the server's schema agree."""
+    from pydantic import ValidationError
+
+    from tests.serving.test_schema_and_predictor import RECORD
+    from trainflow.lifecycle.score import check_rows
+    from trainflow.serving.schema import record_model
+
+    values = [" 39 ", "39.5", "-1e3", ".5", "5.", "+5", "?", " ? ", "inf", "-inf", "nan", "NaN",
+              "1_000", "0x10", "1,000", "true", "old", "", "1e400", "9" * 400]  # fmt: skip
+    frame = pd.DataFrame([{**RECORD, "age": v} for v in values]).astype({"age": "str"})
+    reasons = check_rows(frame, data_params, 10_000, 5_000_000)
+    Record = record_model(data_params)
+    for value, reason in zip(values, reasons, strict=True):
+        try:
+            Record(**{**RECORD, "age": value})
+            accepted = True
+        except ValidationError:
+            accepted = False
+        assert accepted == (reason == ""), (value, reason)

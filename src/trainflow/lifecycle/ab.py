@@ -89,8 +89,9 @@ def ab_report(
     if mode == "shadow":
         mine = correct(shadow["answer"], shadow["truth"], data)
         theirs = correct(shadow["shadow_answer"], shadow["truth"], data)
+        shadowed = served.get("shadow_version", pd.Series(dtype=object)) == challenger
         latency_of = {champion: served.loc[served["version"] == champion, "latency_ms"],
-                      challenger: pd.Series([], dtype=float)}  # fmt: skip
+                      challenger: served.loc[shadowed, "shadow_latency_ms"]}  # fmt: skip
     else:  # only while both served: from the challenger's first answer on
         since = served.loc[served["version"] == challenger, "time"].min()
         if isinstance(since, str):

@@ -66,10 +66,16 @@ def joined(logs: Path, data: DataParams) -> pd.DataFrame:
 
 def served(logs: Path) -> pd.DataFrame:
     """Every logged answer (with or without feedback): id, time, version, record,
-    latency_ms."""
+    latency_ms, and (shadow) the challenger's version and latency."""
     entries = _read_lines(log_files(logs, PREDICTIONS)) if logs.is_dir() else []
-    columns = ["id", "time", "version", "record", "latency_ms"]
-    return pd.DataFrame([{k: e.get(k) for k in columns} for e in entries], columns=columns)
+    columns = ["id", "time", "version", "record", "latency_ms", "shadow_version",
+               "shadow_latency_ms"]  # fmt: skip
+    rows = []
+    for e in entries:
+        shadow = e.get("shadow") or {}
+        rows.append({**{k: e.get(k) for k in columns[:5]}, "shadow_version": shadow.get("version"),
+                     "shadow_latency_ms": shadow.get("latency_ms")})  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
 
 
 def in_holdout(ids: pd.Series, share: float) -> np.ndarray:

@@ -11,7 +11,6 @@ written under temporary names and renamed when the whole file is done: no partia
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from collections.abc import Iterator
@@ -22,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from trainflow.data.clean import clean_features
-from trainflow.data.columnar import NUMBER_TEXT
 from trainflow.errors import StageError
 from trainflow.params import DataParams
 from trainflow.serving.predictor import Predictor
@@ -30,7 +28,6 @@ from trainflow.tasks import class_probabilities, predicted_classes
 
 MAX_CATEGORY_CHARS = 200  # as the request schema
 ROW = "row"  # 1-based row number in the input, when the data has no id columns
-_NUMBER = re.compile(rf"^\s*{NUMBER_TEXT}\s*$")
 
 
 @dataclass
@@ -96,9 +93,10 @@ def check_rows(frame: pd.DataFrame, data: DataParams, max_text_chars: int,
         if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
             text = values.astype("string").str.strip()
             missing = values.isna() | text.isin(markers)
-            number = text.str.fullmatch(_NUMBER.pattern.strip("^$")).fillna(False)
-            parsed = pd.to_numeric(text.where(number & ~missing), errors="coerce")
-            bad = ~missing & (~number | ~np.isfinite(parsed.fillna(0)))
+            # pandas' parser takes what the schema's number pattern takes (no "1_000", "0x10",
+            # "1,000"); inf, nan and overflow come out non-finite: refused
+            parsed = pd.to_numeric(text.mask(missing), errors="coerce").astype("float64")
+            bad = ~missing & ~np.isfinite(parsed.fillna(np.inf))
         elif pd.api.types.is_bool_dtype(values):
             bad = values.notna()
         else:

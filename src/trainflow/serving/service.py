@@ -1,8 +1,10 @@
 """The BentoML service: raw records in; label + probabilities (classification) or value
-(regression) out.
+(regression) out, each answer with its id and the version that gave it, and appended to the
+prediction log; true outcomes come back by id at /feedback (serving/predlog.py).
 
 The package stage writes bundle.json beside this file in the bento's build context (model tag,
 data schema, batch limit); for local development TRAINFLOW_BUNDLE_CONFIG can point at one.
+`trainflow serve` may add a challenger model behind the same endpoint (serving/rollout.py).
 """
 
 from __future__ import annotations
