@@ -181,11 +181,11 @@ def test_schema_fuzzing_finds_no_server_error(server, tmp_path):
     assert "No issues found" in done.stdout
 
 
-LOAD_SECONDS = 120
+LOAD_SECONDS = 60  # warm at 20-40 s, compared with the last 20 s
 
 
-def test_two_minute_load_has_no_errors_and_no_memory_growth(served):
-    """8 closed-loop clients for two minutes on loopback, a mix of single records, batches,
+def test_a_minute_of_load_has_no_errors_and_no_memory_growth(served):
+    """8 closed-loop clients for a minute on loopback, a mix of single records, batches,
     explanations, drift reports, metadata and bad requests: every answer as expected (no 5xx,
     no dropped connection, bad requests 400), and the server's memory flat once warm."""
     bad = {"records": [{**RECORD, "age": "old"}]}
