@@ -76,17 +76,27 @@ def serve_bundle(
         override.write_text(json.dumps(config))
         env["TRAINFLOW_BUNDLE_CONFIG"] = str(override)
     port = free_port()
-    log_path = workdir / f"serve-{port}.log"
+    cmd = [bentoml, "serve", tag, "--host", "127.0.0.1", "--port", str(port)]
+    with server_process(cmd, env, workdir / f"serve-{port}.log", ready_s, workdir) as (url, pid):
+        yield Server(url=url, pid=pid, bento_tag=tag)
+
+
+@contextmanager
+def server_process(
+    cmd: list[str], env: dict[str, str], log_path: Path, ready_s: float, cwd: Path | None = None,
+) -> Iterator[tuple[str, int]]:  # fmt: skip
+    """Start `bentoml serve ... --host H --port P` in its own process group, output to
+    `log_path`; yield its URL and pid once /readyz answers. The group is stopped on exit,
+    also when readiness failed: never a server left behind."""
+    host, port = cmd[cmd.index("--host") + 1], cmd[cmd.index("--port") + 1]
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [bentoml, "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+    url = f"http://{host}:{port}"
     try:
         _wait_ready(url, proc, log_path, ready_s)
-        yield Server(url=url, pid=proc.pid, bento_tag=tag)
-    finally:  # also when readiness failed: never leave a server behind
+        yield url, proc.pid
+    finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)

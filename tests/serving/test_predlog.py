@@ -1,7 +1,7 @@
 import json
 
 from trainflow.serving.predlog import JsonLinesLog, client_hash, log_files, new_ids
-from trainflow.serving.rollout import check_compatible, to_challenger
+from trainflow.serving.rollout import check_compatible, in_share
 
 
 def test_log_rotates_by_size_and_never_splits_a_call(tmp_path):
@@ -31,10 +31,10 @@ def test_ids_are_unique_and_client_ids_are_kept_only_hashed():
 
 def test_canary_routing_is_sticky_and_takes_its_share():
     clients = [f"client-{i}" for i in range(20_000)]
-    picked = [to_challenger(c, 0.1) for c in clients]
+    picked = [in_share(c, 0.1) for c in clients]
     assert 0.09 < sum(picked) / len(picked) < 0.11
-    assert picked == [to_challenger(c, 0.1) for c in clients]  # same client, same side
-    assert not any(to_challenger(c, 1e-9) for c in clients[:1000])
+    assert picked == [in_share(c, 0.1) for c in clients]  # same client, same side
+    assert not any(in_share(c, 1e-9) for c in clients[:1000])
 
 
 def test_two_versions_must_answer_the_same_request(data_params):

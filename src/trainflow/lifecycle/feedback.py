@@ -9,7 +9,6 @@ holdout only grows, and no retrained model has seen a row it is judged on.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pandas as pd
 from trainflow.errors import StageError
 from trainflow.params import DataParams
 from trainflow.serving.predlog import FEEDBACK, PREDICTIONS, log_files
+from trainflow.serving.rollout import in_share
 
 FEEDBACK_FILE = "feedback.jsonl"  # under ingest.feedback (train rows) and HOLDOUT_DIR
 HOLDOUT_DIR = Path("data/holdout")
@@ -79,9 +79,8 @@ def served(logs: Path) -> pd.DataFrame:
 
 
 def in_holdout(ids: pd.Series, share: float) -> np.ndarray:
-    """Fixed per id: the first 8 bytes of sha256(id) as a fraction of 2**64, under `share`."""
-    digests = [int.from_bytes(hashlib.sha256(str(i).encode()).digest()[:8], "big") for i in ids]
-    return np.asarray(digests, dtype=np.float64) / 2.0**64 < share
+    """Fixed per id: the same hash that routes a canary's clients."""
+    return np.asarray([in_share(str(i), share) for i in ids], dtype=bool)
 
 
 def labelled_rows(frame: pd.DataFrame, target: str) -> list[dict]:

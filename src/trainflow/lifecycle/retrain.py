@@ -35,7 +35,7 @@ from trainflow.lifecycle import feedback as fb
 from trainflow.lifecycle import registry
 from trainflow.params import DataParams, Params, load_params
 from trainflow.serving.drift import drift_report
-from trainflow.serving.predictor import Predictor, records_frame
+from trainflow.serving.predictor import Predictor, json_records, records_frame
 
 log = logging.getLogger("trainflow.retrain")
 REPORTS = Path("reports/retrain")
@@ -104,8 +104,7 @@ def judge(candidate: Predictor, production: Predictor, holdout: pd.DataFrame,
             continue
         truth = frame[data.target]
         if where == "feedback_holdout":  # raw records, cleaned as the server cleans them
-            records = json.loads(frame[data.features].to_json(orient="records"))
-            features = records_frame(records, data)
+            features = records_frame(json_records(frame, data), data)
         else:  # the test split, already cleaned
             features = frame[data.features]
         scores[where] = {"rows": len(frame)}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -105,22 +104,9 @@ def plan(
 
 @contextmanager
 def running(ready: Plan, log_path: Path, ready_s: float = 120) -> Iterator[str]:
-    """Start the planned server (its own process group), wait until /readyz answers, yield
-    its URL; stopped on exit, also on failure."""
-    from trainflow.loadtest import _wait_ready
+    """Start the planned server, wait until /readyz answers, yield its URL; stopped on exit,
+    also on failure."""
+    from trainflow.loadtest import server_process
 
-    port = ready.cmd[ready.cmd.index("--port") + 1]
-    host = ready.cmd[ready.cmd.index("--host") + 1]
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(ready.cmd, env=ready.env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
-    url = f"http://{host}:{port}"
-    try:
-        _wait_ready(url, proc, log_path, ready_s)
+    with server_process(ready.cmd, ready.env, log_path, ready_s) as (url, _):
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)

@@ -47,10 +47,11 @@ def load_rollout() -> Rollout | None:
     return Rollout(**settings)
 
 
-def to_challenger(client: str, share: float) -> bool:
-    """Sticky canary routing: the same client id always lands on the same side; over many ids
-    the challenger's share is `share` (uniform 64-bit hash)."""
-    digest = hashlib.sha256(client.encode()).digest()
+def in_share(key: str, share: float) -> bool:
+    """Whether `key` falls in the first `share` of a uniform 64-bit hash (sha256): the same
+    key always gets the same answer. Routes a canary's clients (sticky) and picks the fixed
+    feedback holdout (lifecycle/feedback.py)."""
+    digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:8], "big") < share * 2**64
 
 

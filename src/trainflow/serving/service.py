@@ -42,9 +42,9 @@ from trainflow.serving.predlog import (
 )
 from trainflow.serving.rollout import (
     check_compatible,
+    in_share,
     load_rollout,
     served_version,
-    to_challenger,
 )
 from trainflow.serving.schema import (
     explain_request_top,
@@ -69,7 +69,8 @@ Record = record_model(
 )
 Response = response_model(DATA)
 Feedback = feedback_model(DATA)
-LOGGED = [*DATA.features, *DATA.drop, *CONFIG.get("ignored_columns", ())]  # never the target
+# what the prediction log keeps of a record: never the target
+LOGGED = frozenset([*DATA.features, *DATA.drop, *CONFIG.get("ignored_columns", ())])
 MAX_RECORDS = int(CONFIG["max_batch_records"])
 MAX_IMAGE_BYTES = int(CONFIG["max_image_bytes"])
 # a model of one image column also takes the file itself, as a multipart upload
@@ -116,7 +117,10 @@ class TabularModel:
         """Answer and log raw records. With a rollout, each record goes to the version its
         client's id routes it to (canary), or to the champion with the challenger's answer
         logged beside it (shadow)."""
-        rows = [r.model_dump(include=set(DATA.features)) for r in records]
+        # one dump per record serves the log and the model (numbers, text, null: the same
+        # values in Python and JSON modes)
+        logged = [r.model_dump(include=LOGGED) for r in records]
+        rows = [{c: d[c] for c in DATA.features} for d in logged]
         ids = new_ids(len(rows))
         sides = [self._side(client or i) for client, i in zip(clients, ids, strict=True)]
         answers: list[dict] = [{} for _ in rows]
@@ -139,9 +143,9 @@ class TabularModel:
             shadow_ms = round((time.perf_counter() - start) * 1000, 3)
         at = now()
         entries = []
-        for i, record in enumerate(records):
+        for i in range(len(records)):
             entry = {"id": ids[i], "time": at, "version": versions[sides[i]],
-                     "record": record.model_dump(include=set(LOGGED), mode="json"),
+                     "record": logged[i],
                      "answer": answers[i], "latency_ms": latency[sides[i]], "rows": len(rows),
                      "client": client_hash(clients[i])}  # fmt: skip
             if shadow is not None:
@@ -155,7 +159,7 @@ class TabularModel:
     def _side(self, key: str) -> str:
         if ROLLOUT is None or ROLLOUT.mode != "canary":
             return "champion"
-        return "challenger" if to_challenger(key, ROLLOUT.share) else "champion"
+        return "challenger" if in_share(key, ROLLOUT.share) else "champion"
 
     if BATCHED:
 
