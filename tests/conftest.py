@@ -130,6 +130,7 @@ def make_project(dest: Path, wheel: Path, env: dict[str, str]) -> Path:
     copy_project(dest, wheel)
     (dest / "params.yaml").write_text(sample_params((dest / "params.yaml").read_text()))
     run(["git", "init", "-q", "-b", "main"], dest, env)
+    run(["trainflow", "fetch-data"], dest, env)  # the wheel is present: checked, DVC-cached
     run(["git", "add", "-A"], dest, env)
     run(["git", "commit", "-qm", "test project"], dest, env)
     return dest

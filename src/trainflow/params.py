@@ -515,6 +515,8 @@ class PackageParams(Strict):
     max_batch_records: int = Field(default=10000, gt=0)
     max_text_chars: int = Field(default=10000, gt=0)  # a longer text field: 422 naming it
     max_image_bytes: int = Field(default=5_000_000, gt=0)  # a larger image (decoded): 4xx
+    max_request_bytes: int = Field(default=32_000_000, gt=0)  # a larger request body: 413
+    max_explain_records: int = Field(default=100, gt=0)  # /explain is ~100x /predict's cost
     batching: BatchingParams = BatchingParams()
     prediction_log: PredictionLogParams = PredictionLogParams()
     card: CardParams

@@ -1,4 +1,4 @@
-import time
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -19,16 +19,23 @@ from trainflow.serving.predictor import predicted_classes
 
 
 def test_metrics_on_known_predictions():
-    probs = torch.tensor([0.9, 0.8, 0.3, 0.2, 0.6, 0.1])
-    target = torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    """Worked by hand: precision, recall and F1 all differ, so a swapped key fails."""
+    probs = torch.tensor([0.9, 0.8, 0.3, 0.2, 0.6, 0.7, 0.1])
+    target = torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0])
     m = binary_metrics(probs, target)
-    assert m["confusion"] == {"tn": 2, "fp": 1, "fn": 1, "tp": 2}
-    assert m["accuracy"] == pytest.approx(4 / 6, abs=1e-6)
-    assert m["error_rate"] == pytest.approx(2 / 6, abs=1e-6)
-    assert m["precision"] == pytest.approx(2 / 3, abs=1e-6)
+    assert m["confusion"] == {"tn": 2, "fp": 2, "fn": 1, "tp": 2}
+    assert m["accuracy"] == pytest.approx(4 / 7, abs=1e-6)
+    assert m["error_rate"] == pytest.approx(3 / 7, abs=1e-6)
+    assert m["precision"] == pytest.approx(2 / 4, abs=1e-6)
     assert m["recall"] == pytest.approx(2 / 3, abs=1e-6)
-    assert m["auroc"] == pytest.approx(8 / 9, abs=1e-6)
-    assert 0 <= m["calibration_error"] <= 1
+    assert m["f1"] == pytest.approx(4 / 7, abs=1e-6)  # 2PR / (P + R)
+    assert m["auroc"] == pytest.approx(10 / 12, abs=1e-6)  # positive above negative pairs
+    # precision at each positive, weighted by the recall it adds: 1/3 + 1/3 + (3/5)(1/3)
+    assert m["average_precision"] == pytest.approx(13 / 15, abs=1e-6)
+    # every score in a bin of its own (15 bins): mean |outcome - probability|
+    assert m["calibration_error"] == pytest.approx(2.6 / 7, abs=1e-6)
+    nll = -np.log([0.9, 0.8, 0.3, 0.8, 0.4, 0.3, 0.9]).mean()
+    assert m["log_loss"] == pytest.approx(nll, abs=1e-5)
 
 
 def test_perfect_classifier():
@@ -41,9 +48,17 @@ def test_curves_and_confusion_rows():
     target = (probs > 0.5).float()
     tables = curve_tables(probs, target, points=20)
     roc = tables["roc"]
-    assert roc[0] == {"fpr": 0.0, "tpr": 0.0} or roc[0]["fpr"] == 0.0
-    assert roc[-1]["fpr"] == 1.0 and roc[-1]["tpr"] == 1.0
-    assert all(r["tpr"] >= 0 for r in roc)
+    assert roc[-1] == {"fpr": 1.0, "tpr": 1.0} and len(roc) <= 20
+    for a, b in pairwise(roc):  # a perfect ranking: up the left, then across
+        assert a["fpr"] <= b["fpr"] and a["tpr"] <= b["tpr"]
+    assert all(r["fpr"] == 0.0 for r in roc if r["tpr"] < 1.0)
+    assert all(r["tpr"] == 1.0 for r in roc if r["fpr"] > 0.0)
+    worked = curve_tables(torch.tensor([0.9, 0.8, 0.3, 0.2, 0.6, 0.7, 0.1]),
+                          torch.tensor([1.0, 1, 1, 0, 0, 0, 0]), points=20)["roc"]  # fmt: skip
+    assert [(r["fpr"], r["tpr"]) for r in worked] == [
+        (0.0, 0.0), (0.0, 0.333333), (0.0, 0.666667), (0.25, 0.666667), (0.5, 0.666667),
+        (0.5, 1.0), (0.75, 1.0), (1.0, 1.0),
+    ]  # fmt: skip
     predicted = predicted_classes("binary", np.array([0.7, 0.2]))
     rows = confusion_rows(predicted, torch.tensor([0, 0]).numpy(), ["no", "yes"])
     assert rows == [{"actual": "no", "predicted": "yes"}, {"actual": "no", "predicted": "no"}]
@@ -91,7 +106,30 @@ def test_curves_drop_undefined_precision_and_are_stable():
     assert all(row["precision"] == row["precision"] for row in a["precision_recall"])  # no NaN
 
 
-def test_speed_helpers():
-    assert batch_throughput(lambda: time.sleep(0.01), rows=100) == pytest.approx(10_000, rel=0.5)
-    lat = latency_percentiles(lambda i: time.sleep(0.002), 10)
-    assert 1.5 < lat["p50_ms"] < 20 and lat["p95_ms"] >= lat["p50_ms"]
+class FakeClock:
+    """time.perf_counter for the speed helpers: each call to `work` advances it exactly."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def work(self, seconds: float):
+        def run(*_):
+            self.now += seconds
+
+        return run
+
+
+def test_speed_helpers(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr("trainflow.evaluation.speed.time.perf_counter", clock)
+    assert batch_throughput(clock.work(0.01), rows=100) == pytest.approx(10_000)
+    steps = iter([0.004] + [0.002] * 9 + [0.010])  # warm-up, then 10 timed calls
+
+    def varied(_):
+        clock.now += next(steps)
+
+    lat = latency_percentiles(varied, 10)
+    assert lat["p50_ms"] == pytest.approx(2.0) and lat["p95_ms"] == pytest.approx(6.4)

@@ -46,13 +46,25 @@ def test_logged_val_loss_is_the_loss_of_the_kept_network(tmp_path, splits, pre):
     assert result.summary["best_val_loss"] == pytest.approx(loss, rel=1e-5)
 
 
+def _same(a, b) -> bool:
+    pairs = zip(a.net.state_dict().values(), b.net.state_dict().values(), strict=True)
+    return all(torch.equal(x, y) for x, y in pairs)
+
+
 def test_same_seed_same_weights(tmp_path, splits, pre):
-    a = train_mlp(splits["train"], splits["val"], pre, TINY, 5, tmp_path / "a", tmp_path / "la")
-    b = train_mlp(splits["train"], splits["val"], pre, TINY, 5, tmp_path / "b", tmp_path / "lb")
+    """Equal weights for one seed; and training moved them: the same seed at another learning
+    rate ends elsewhere (a trainer that took no step would end at the same initial weights),
+    as does another seed."""
+    train, val = splits["train"], splits["val"]
+    a = train_mlp(train, val, pre, TINY, 5, tmp_path / "a", tmp_path / "la")
+    b = train_mlp(train, val, pre, TINY, 5, tmp_path / "b", tmp_path / "lb")
     for (name, x), (_, y) in zip(
         a.net.state_dict().items(), b.net.state_dict().items(), strict=True
     ):
         assert torch.equal(x, y), name
+    faster = TINY.model_copy(update={"lr": 0.05})
+    assert not _same(a, train_mlp(train, val, pre, faster, 5, tmp_path / "c", tmp_path / "lc"))
+    assert not _same(a, train_mlp(train, val, pre, TINY, 6, tmp_path / "d", tmp_path / "ld"))
 
 
 def test_chunked_steps_make_the_updates_one_step_per_call_makes(tmp_path, splits, pre):

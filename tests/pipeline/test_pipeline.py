@@ -696,12 +696,21 @@ def test_verify_reruns_a_revision_in_a_fresh_clone_bit_for_bit(pipeline_repo, tm
     bundle = json.loads((repo / "metrics/bundle.json").read_text())
     bundle["bundle"]["content_sha256"] = "0" * 64  # as if the bundle held something else
     (repo / "metrics/bundle.json").write_text(json.dumps(bundle))
+    # an ordinary output whose record differs from what the rerun makes (not a metric, no
+    # content hash to settle it): the linear family's model folder
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    linear = next(o["md5"] for o in lock["stages"]["train@linear"]["outs"]
+                  if o["path"] == "models/families/linear")  # fmt: skip
+    (repo / "dvc.lock").write_text((repo / "dvc.lock").read_text().replace(
+        linear, "0" * 32 + ".dir"))  # fmt: skip
     run(["git", "commit", "-qam", "tampered record"], repo, env)
     bad = run(["trainflow", "verify", "--workdir", str(tmp_path / "v2")], repo, env, check=False)
     assert bad.returncode == 1
     assert "metrics/eval.json: accuracy 0.5 -> " in bad.stdout
     assert f"metrics/bundle.json: bundle.content_sha256 '{'0' * 64}' -> " in bad.stdout
     assert re.search(r"package\s+models/bundle\s+\w+\s+\w+\s+DIFFERENT", bad.stdout)
+    assert re.search(r"train@linear\s+models/families/linear\s+0+\S*\s+\S+\s+DIFFERENT",
+                     bad.stdout), bad.stdout  # fmt: skip
     # the tampering is named above and fails the run; whether anything else differs is the
     # first rerun's question (every output identical). Not counted here: CI twice saw this
     # second rerun's select score one validation pair of the MLP the other way round (val

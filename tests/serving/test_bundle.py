@@ -178,3 +178,29 @@ def test_reproducible_archive_bytes_follow_contents(tmp_path):
         assert bento.count(f"creation_time: '{BUILT_AT}'") == 2 and "name: x" in bento
         assert tar.extractfile("./src/a.py").read() == b"x = 1\n"
         assert {m.mtime for m in tar.getmembers()} == {0}
+
+
+def test_manifest_check_names_the_file_that_differs(tmp_path):
+    from trainflow.serving.bundle import check_manifest, file_manifest
+
+    (tmp_path / "members/gbdt").mkdir(parents=True)
+    (tmp_path / "members/gbdt/model.txt").write_text("tree 1")
+    (tmp_path / "family.json").write_text("{}")
+    (tmp_path / "model_card.md").write_text("card, with lineage")  # not checked
+    manifest = file_manifest(tmp_path)
+    assert sorted(manifest) == ["family.json", "members/gbdt/model.txt"]
+    check_manifest(tmp_path, manifest, "model", extra_ok=False)
+    (tmp_path / "model_card.md").write_text("another build's lineage")
+    check_manifest(tmp_path, manifest, "model", extra_ok=False)
+
+    (tmp_path / "members/gbdt/model.txt").write_text("tree 2")
+    with pytest.raises(StageError, match=r"model file members/gbdt/model\.txt differs"):
+        check_manifest(tmp_path, manifest, "model", extra_ok=False)
+    (tmp_path / "members/gbdt/model.txt").write_text("tree 1")
+    (tmp_path / "members/gbdt/extra.txt").write_text("x")
+    with pytest.raises(StageError, match=r"members/gbdt/extra\.txt was not in the bundle"):
+        check_manifest(tmp_path, manifest, "model", extra_ok=False)
+    check_manifest(tmp_path, manifest, "code", extra_ok=True)
+    (tmp_path / "family.json").unlink()
+    with pytest.raises(StageError, match=r"family\.json is missing"):
+        check_manifest(tmp_path, manifest, "model", extra_ok=True)

@@ -1,6 +1,7 @@
 """Exports (torch.export, ONNX) equal the eager network; the preprocessor round-trips records.
 (Every family's exports are also checked by tests/families/test_contract.py.)"""
 
+import copy
 import json
 
 import numpy as np
@@ -65,6 +66,24 @@ def test_parity_names_the_format_that_is_off():
         compare_outputs(reference, {"onnx": reference + 1e-3})
     with pytest.raises(StageError, match=r"onnx output shape \(2,\) != \(3,\)"):
         compare_outputs(reference, {"onnx": reference[:2]})
+
+
+@pytest.mark.parametrize("broken", ["onnx", "torch_export"])
+def test_a_wrong_export_file_is_caught_by_its_own_check(trained, tmp_path, monkeypatch, broken):
+    """Each format's file written from another network (weights nudged): export_and_check
+    names that format, the other one passing; so neither check hides behind the other."""
+    import trainflow.model.export as export
+
+    _, net, pre, _, x_num, x_cat, _ = trained
+    nudged = copy.deepcopy(net)
+    with torch.no_grad():
+        for p in nudged.parameters():
+            p.add_(0.05)
+    writer = {"onnx": "export_onnx", "torch_export": "export_program"}[broken]
+    real = getattr(export, writer)
+    monkeypatch.setattr(export, writer, lambda _net, *a, **k: real(nudged.eval(), *a, **k))
+    with pytest.raises(StageError, match=rf"export parity: {broken} differs"):
+        export_and_check(net.eval(), (x_num, x_cat), pre.block_names, tmp_path)
 
 
 def test_preprocessor_round_trip(trained, tmp_path, data_params):

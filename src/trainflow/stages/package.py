@@ -190,6 +190,8 @@ def _build(
         "max_text_chars": params.package.max_text_chars,
         "max_image_bytes": params.package.max_image_bytes,
         "max_batch_records": params.package.max_batch_records,
+        "max_request_bytes": params.package.max_request_bytes,
+        "max_explain_records": params.package.max_explain_records,
         "batching": params.package.batching.model_dump(),
         "prediction_log": params.package.prediction_log.model_dump(),
         "data_hashes": {  # for /metadata: which data this model learned from
