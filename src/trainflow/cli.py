@@ -244,6 +244,9 @@ def _registry(args: argparse.Namespace) -> None:
     elif args.action == "rollback":
         old, new = registry.rollback(repo, artifact, args.stage)
         print(f"{artifact} {args.stage}: {old} -> {new}")
+    elif args.action == "promote":
+        _, why = registry.promote_head(repo, args.stage, args.message)
+        print(f"{artifact}: {why}")
     print(f"{'version':<10} {'state':<9} {'stages':<16} {'commit':<9} message")
     for v in registry.versions(repo, artifact):
         state = "active" if v.active else "archived"
@@ -276,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     fetch.add_argument("--refresh", action="store_true", help="re-export a live source (sql, s3)")
     example = sub.add_parser(
         "example-data",
-        help="write example data shipped in Python packages (reviews, digits, digits8)",
+        help="write example data shipped in Python packages (reviews, digits, digits8, penguins)",
     )
     example.add_argument("name", choices=sorted(PACKAGED))
     example.add_argument("--out", type=Path, help="default: data/external/<name>")
@@ -334,6 +337,10 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--mode", choices=["canary", "shadow"], help="default: lifecycle.rollout")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--host", default="127.0.0.1")
+    report = sub.add_parser("report", help="a change's report vs a base branch (CI comment)")
+    report.add_argument("--base", default="main", help="the revision to compare with (main)")
+    report.add_argument("--out", type=Path, default=Path("reports/ci"))
+    report.add_argument("--fail-on-gate", action="store_true", help="exit 1 if the gate failed")
     image = sub.add_parser("container", help="build an OCI image of the bundle, offline")
     image.add_argument("--bundle", type=Path, default=Path("models/bundle"))
     image.add_argument("--tag", help="default: localhost/trainflow/<bento name>:<version>")
@@ -346,6 +353,10 @@ def main(argv: list[str] | None = None) -> None:
     retire = reg_sub.add_parser("retire", help="retire (gto deprecate) a version")
     retire.add_argument("version")
     retire.add_argument("-m", "--message", default="retired", help="why (kept in the tag)")
+    promote = reg_sub.add_parser("promote", help="CD: HEAD's bundle -> next version + stage, if "
+                                 "the gate passed and the bundle changed")  # fmt: skip
+    promote.add_argument("--stage", default="prod")
+    promote.add_argument("-m", "--message", default="continuous delivery", help="kept in tags")
     back = reg_sub.add_parser("rollback", help="give a stage back to its previous version")
     back.add_argument("--stage", default="prod")
     for name in STAGES:
@@ -388,6 +399,10 @@ def main(argv: list[str] | None = None) -> None:
         run_stage("serve", lambda: _serve(args))
     elif args.command == "registry":
         run_stage("registry", lambda: _registry(args))
+    elif args.command == "report":
+        from trainflow.cireport import main as report_main
+
+        run_stage("report", lambda: report_main(args.base, args.out, args.fail_on_gate))
     elif args.command == "container":
         run_stage("container", lambda: _container(args))
     elif args.command == "train":

@@ -6,6 +6,7 @@ the server it measures."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -98,12 +99,14 @@ def server_process(
     try:
         _wait_ready(url, proc, log_path, ready_s)
         yield url, proc.pid
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+    finally:  # the group may be gone already (a server that exited early): its error stands
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _wait_ready(url: str, proc: subprocess.Popen, log: Path, limit_s: float) -> None:

