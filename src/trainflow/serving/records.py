@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from trainflow.data.clean import clean_features
@@ -18,10 +19,53 @@ def json_records(frame: pd.DataFrame, data: DataParams) -> list[dict]:
 
 def records_frame(records: list[dict], data: DataParams) -> pd.DataFrame:
     """Raw records (as a request carries them) -> the cleaned feature frame, by the training
-    code's own cleaning."""
+    code's own cleaning (or, for records as the request schema types them, by the equal small-
+    batch path below)."""
+    fast = small_batch_frame(records, data)
+    return fast if fast is not None else cleaned_frame(records, data)
+
+
+def cleaned_frame(records: list[dict], data: DataParams) -> pd.DataFrame:
+    """Raw records -> the cleaned feature frame by the training code's cleaning (pandas)."""
     # the request schema already typed each field: build the frame with those dtypes
     dtypes = {c: "float64" for c in data.numeric_features}
     dtypes |= {c: "str" for c in [*data.categorical_features, *data.text_features,
                                   *data.image_features]}  # fmt: skip
     frame = pd.DataFrame.from_records(records, columns=data.features).astype(dtypes)
     return clean_features(frame, data, "request")
+
+
+def small_batch_frame(records: list[dict], data: DataParams) -> pd.DataFrame | None:
+    """The frame `clean_features` makes of these records, built value by value instead of by
+    pandas' column operations, which cost ~0.5 ms each however few the rows: a served batch
+    of 16 records spent most of its time there. Only for what the request schema hands over
+    (numbers as float / int / None, categories as str / None, no text or image column); for
+    anything else, None: the caller takes the training code's path. Equality with that path
+    is the contract, tested on generated messy records (tests/serving/test_records.py)."""
+    if data.text_features or data.image_features:
+        return None
+    markers = set(data.missing_markers)
+    columns: dict[str, object] = {}
+    try:
+        for col in data.numeric_features:
+            values = [r.get(col) for r in records]
+            if not all(v is None or type(v) in (float, int) for v in values):
+                return None
+            numbers = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+            numbers[~np.isfinite(numbers)] = np.nan
+            columns[col] = numbers
+        for col in data.categorical_features:
+            cleaned: list[str | None] = []
+            for r in records:
+                value = r.get(col)
+                if value is not None:
+                    if type(value) is not str:
+                        return None
+                    value = value.strip()
+                    value = None if value in markers else value
+                cleaned.append(value)
+            present = sorted({v for v in cleaned if v is not None})  # as pandas orders them
+            columns[col] = pd.Categorical(cleaned, categories=pd.Index(present, dtype="str"))
+        return pd.DataFrame(columns, columns=data.features)
+    except (ValueError, TypeError, OverflowError, UnicodeError):
+        return None
