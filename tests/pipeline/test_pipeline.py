@@ -273,7 +273,8 @@ def test_experiment_shows_params_metrics_and_data_quality(pipeline_repo):
 
 
 def test_queued_grid_runs_in_temp_copies(pipeline_repo):
-    """The README's queue: `dvc exp run --queue -C data/external`, `dvc queue start`, then
+    """The docs' queue: `dvc exp run --queue` (the DVC-tracked wheel checked out in each temp
+    copy, no `-C`), `dvc queue start`, then
     `dvc exp show --only-changed` lists the queued runs with the params that differ."""
     import time
 
@@ -281,7 +282,7 @@ def test_queued_grid_runs_in_temp_copies(pipeline_repo):
     if run(["git", "status", "--porcelain"], repo, env).stdout.strip():
         run(["git", "add", "-A"], repo, env)
         run(["git", "commit", "-qm", "baseline run"], repo, env)
-    run(["dvc", "exp", "run", "--queue", "-C", "data/external", "-S",
+    run(["dvc", "exp", "run", "--queue", "-S",
          "families.gbdt.learning_rate=0.03,0.04"], repo, env)  # fmt: skip
     run(["dvc", "queue", "start", "-j", "1"], repo, env)
     deadline = time.monotonic() + 600

@@ -101,3 +101,12 @@ def test_the_small_batch_path_is_the_one_served(data_params):
     frame = records_frame([{**rec, "age": " 39"}], data_params)
     assert frame["age"].tolist() == [39.0] and np.isnan(records_frame(
         [{**rec, "age": None}], data_params)["age"].iloc[0])  # fmt: skip
+
+
+def test_large_batches_take_the_training_path(data_params):
+    from trainflow.serving.records import SMALL_BATCH
+
+    rec = {c: 1.0 for c in data_params.numeric_features} | {
+        c: "x" for c in data_params.categorical_features}  # fmt: skip
+    assert small_batch_frame([rec] * SMALL_BATCH, data_params) is not None
+    assert small_batch_frame([rec] * (SMALL_BATCH + 1), data_params) is None
