@@ -4,7 +4,6 @@ with the engine's own error as the reason."""
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from tests.serving.test_schema_and_predictor import RECORD
 from trainflow import container
 from trainflow.errors import StageError
 from trainflow.lifecycle.registry import model_folder
-from trainflow.loadtest import free_port
+from trainflow.loadtest import free_port, wait_ready
 from trainflow.serving.predictor import Predictor
 
 
@@ -108,13 +107,8 @@ def test_the_image_serves_the_bundles_own_answers(pipeline_repo, engine_and_base
 
 
 def _wait(url: str, engine: container.Engine, name: str, limit_s: float = 120) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    logs = subprocess.run(engine.cmd("logs", name), capture_output=True, text=True)
-    raise AssertionError(f"the container was not ready in {limit_s:.0f} s: {logs.stderr[-1500:]}")
+    try:
+        wait_ready(url, limit_s, what="the container")
+    except StageError as e:
+        logs = subprocess.run(engine.cmd("logs", name), capture_output=True, text=True)
+        raise AssertionError(f"{e}: {logs.stderr[-1500:]}") from None

@@ -110,6 +110,17 @@ def server_process(
 
 
 def _wait_ready(url: str, proc: subprocess.Popen, log: Path, limit_s: float) -> None:
+    def exited() -> str | None:
+        if proc.poll() is None:
+            return None
+        return f"bentoml serve exited early: {log.read_text()[-2000:]}"
+
+    wait_ready(url, limit_s, exited, "bentoml serve")
+
+
+def wait_ready(url: str, limit_s: float, exited=lambda: None, what: str = "the server") -> None:
+    """Poll `url`/readyz until it answers 200; StageError with `exited()`'s text as soon as it
+    returns one (the server is gone), or when `limit_s` has passed."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         try:
@@ -117,10 +128,11 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path, limit_s: float) -> 
                 return
         except requests.RequestException:
             pass
-        if proc.poll() is not None:
-            raise StageError(f"bentoml serve exited early: {log.read_text()[-2000:]}")
+        gone = exited()
+        if gone is not None:
+            raise StageError(gone)
         time.sleep(0.5)
-    raise StageError(f"bentoml serve was not ready within {limit_s:.0f} s")
+    raise StageError(f"{what} was not ready within {limit_s:.0f} s")
 
 
 @dataclass(frozen=True)
