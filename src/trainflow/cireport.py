@@ -10,24 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from trainflow import paths
 from trainflow.errors import StageError
+from trainflow.tools import dvc
 
 GATE_DETAIL = Path("reports/eval/gate.json")
 OUT = Path("reports/ci")
-
-
-def _dvc(args: list[str], repo: Path) -> str:
-    done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, capture_output=True,
-                          text=True)  # fmt: skip
-    if done.returncode != 0:
-        lines = (done.stderr or done.stdout).strip().splitlines()
-        raise StageError(f"dvc {' '.join(args)} failed: {lines[-1] if lines else done.returncode}")
-    return done.stdout
 
 
 def gate_section(repo: Path) -> tuple[str, bool | None]:
@@ -79,9 +69,9 @@ def render_plots(specs: dict[str, dict], folder: Path) -> list[tuple[str, Path]]
 def build_report(base: str, repo: Path = Path("."), out: Path = OUT) -> tuple[str, bool | None]:
     """The Markdown report of the workspace against `base`, plots written under `out`."""
     gate, passed = gate_section(repo)
-    metrics = _dvc(["metrics", "diff", base, "--md"], repo).strip()
-    params = _dvc(["params", "diff", base, "--md"], repo).strip()
-    plots = json.loads(_dvc(["plots", "diff", base, "--json"], repo) or "{}")
+    metrics = dvc(["metrics", "diff", base, "--md"], repo).strip()
+    params = dvc(["params", "diff", base, "--md"], repo).strip()
+    plots = json.loads(dvc(["plots", "diff", base, "--json"], repo) or "{}")
     images = render_plots(changed_plots(plots), repo / out / "plots")
     lines = [
         f"## trainflow: this change against `{base}`", "", gate, "",

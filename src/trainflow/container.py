@@ -26,6 +26,7 @@ from pathlib import Path
 
 from trainflow import paths
 from trainflow.errors import StageError
+from trainflow.tools import run_tool
 
 DEBIAN_SUITE = "bookworm"
 # Python 3.11 as the lock was made for; libgomp1 for LightGBM's OpenMP; CA roots for S3 remotes
@@ -114,12 +115,10 @@ def find_engine(preferred: str | None = None) -> Engine:
     )
 
 
-def _run(cmd: list[str], what: str, **kw) -> subprocess.CompletedProcess:
-    done = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip()[-1500:]
-        raise StageError(f"{what} failed ({' '.join(cmd[:4])} ...): {tail}")
-    return done
+def _run(cmd: list[str], what: str) -> str:
+    """Image tools say why they failed over several lines (mmdebstrap's apt, the build's
+    step): keep more of them than other tools' one-line reasons."""
+    return run_tool(cmd, what, lines=20, limit=1500)
 
 
 def image_exists(engine: Engine, tag: str) -> bool:
@@ -221,8 +220,8 @@ def build(
 
 
 def _image_size(engine: Engine, tag: str) -> int:
-    done = _run(engine.cmd("image", "inspect", tag, "--format", "{{.Size}}"), "image inspect")
-    return int(done.stdout.strip() or 0)
+    out = _run(engine.cmd("image", "inspect", tag, "--format", "{{.Size}}"), "image inspect")
+    return int(out.strip() or 0)
 
 
 def run_cmd(engine: Engine, tag: str, port: int = 3000, host: str = "127.0.0.1") -> list[str]:

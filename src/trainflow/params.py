@@ -517,6 +517,8 @@ class PackageParams(Strict):
     max_image_bytes: int = Field(default=5_000_000, gt=0)  # a larger image (decoded): 4xx
     max_request_bytes: int = Field(default=32_000_000, gt=0)  # a larger request body: 413
     max_explain_records: int = Field(default=100, gt=0)  # /explain is ~100x /predict's cost
+    # compute threads per serving worker (OpenMP, BLAS, torch); 0: the libraries' default
+    threads_per_worker: int = Field(default=1, ge=0)
     batching: BatchingParams = BatchingParams()
     prediction_log: PredictionLogParams = PredictionLogParams()
     card: CardParams

@@ -7,6 +7,7 @@ import pytest
 from tests.conftest import project_env
 from trainflow.errors import StageError
 from trainflow.lifecycle import registry
+from trainflow.tools import run_tool, tool
 
 ART = "income-classifier"
 
@@ -32,8 +33,8 @@ def repo(tmp_path, monkeypatch):
         if n == 0:
             git("add", "dvc.yaml")
             git("commit", "-q", "-m", "artifact")
-        registry.run_tool([registry._tool("gto"), "register", ART, "--version", f"v1.{n}.0",
-                           "-m", f"run {n}"], tmp_path, "register")  # fmt: skip
+        run_tool([tool("gto"), "register", ART, "--version", f"v1.{n}.0", "-m", f"run {n}"],
+                 "register", cwd=tmp_path)  # fmt: skip
     return tmp_path
 
 

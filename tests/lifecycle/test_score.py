@@ -83,10 +83,13 @@ def test_id_columns_are_carried_to_the_output(predictor, work, data_params):
     assert pd.read_csv(work / "out.csv")["person"].tolist() == [f"p{i}" for i in range(5)]
 
 
-def test_unknown_formats_are_refused(predictor, work):
-    (work / "in.xls").write_text("x")
-    with pytest.raises(StageError, match="unknown format"):
-        score_file(predictor, work / "in.xls", work / "out.csv")
+@pytest.mark.parametrize("name", ["in.xls", "in.csv.gz"])
+def test_unknown_formats_are_refused(predictor, work, name):
+    """Ingest's names (.tsv, .txt, .pq, .ndjson too), but no .gz: the output is written in
+    chunks."""
+    (work / name).write_text("x")
+    with pytest.raises(StageError, match=r"unknown format \(use \.csv, \.tsv, \.txt, \.parquet"):
+        score_file(predictor, work / name, work / "out.csv")
 
 
 def test_batch_rules_refuse_exactly_what_the_request_schema_refuses(data_params):

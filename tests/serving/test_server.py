@@ -218,6 +218,24 @@ def test_schema_fuzzing_finds_no_server_error(server, tmp_path):
 LOAD_SECONDS = 60  # warm at 20-40 s, compared with the last 20 s
 
 
+def test_the_worker_computes_on_the_configured_threads(served, pipeline_repo):
+    """package.threads_per_worker reaches the worker as the variables OpenMP and BLAS read at
+    start (one compute thread each by default: the HTTP loop needs the other core)."""
+    import psutil
+
+    from trainflow.params import load_params
+
+    repo, _, _ = pipeline_repo
+    threads = str(load_params(repo / "params.yaml").package.threads_per_worker)
+    assert threads == "1"  # the project's setting; 0 would add no variable
+    workers = [p for p in psutil.Process(served.pid).children(recursive=True)
+               if "_bentoml_impl.worker.service" in " ".join(p.cmdline())]  # fmt: skip
+    assert workers
+    for worker in workers:
+        env = worker.environ()
+        assert [env.get(v) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")] == [threads] * 2
+
+
 def test_a_minute_of_load_has_no_errors_and_no_memory_growth(served):
     """8 closed-loop clients for a minute on loopback, a mix of single records, batches,
     explanations, drift reports, metadata and bad requests: every answer as expected (no 5xx,

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from trainflow.errors import StageError
+from trainflow.tools import dvc
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,5 @@ def track_with_dvc(paths: list[Path], repo: Path = Path(".")) -> list[Path]:
             mine.append(path)
     if not mine:
         return []
-    done = subprocess.run([sys.executable, "-m", "dvc", "add", "-q", *map(str, mine)],
-                          cwd=repo, capture_output=True, text=True)  # fmt: skip
-    if done.returncode != 0:
-        reason = (done.stderr or done.stdout).strip().splitlines()
-        raise StageError(
-            f"dvc add {' '.join(map(str, mine))} failed: {reason[-1] if reason else ''}"
-        )
+    dvc(["add", "-q", *map(str, mine)], repo)
     return [p.with_name(p.name + ".dvc") for p in mine]

@@ -93,11 +93,17 @@ def read_adult_wheel(path: Path) -> pd.DataFrame:
     return stack(frames)
 
 
+def format_from_name(name: str, compressed: bool = True) -> str | None:
+    """The format a file's name says (FORMAT_BY_SUFFIX), looking through `.gz` if `compressed`;
+    None if it says none. Ingest and `trainflow score` read the same names the same way."""
+    suffixes = [s.lower() for s in Path(name).suffixes if not (compressed and s.lower() == ".gz")]
+    return FORMAT_BY_SUFFIX.get(suffixes[-1] if suffixes else "")
+
+
 def resolve_format(name: str, options: FormatOptions) -> str:
     if options.format != "auto":
         return options.format
-    suffixes = [s.lower() for s in Path(name).suffixes if s.lower() != ".gz"]
-    fmt = FORMAT_BY_SUFFIX.get(suffixes[-1] if suffixes else "")
+    fmt = format_from_name(name)
     if fmt is None:
         raise StageError(f"{name}: cannot tell the format from the name; set format in params")
     return fmt

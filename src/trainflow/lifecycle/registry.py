@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
@@ -19,19 +18,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from trainflow.errors import StageError
-
-
-def _tool(name: str) -> str:
-    """A command of this environment (gto, dvc), beside the running Python."""
-    return str(Path(sys.executable).with_name(name))
-
-
-def run_tool(cmd: list[str], cwd: Path, what: str) -> str:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if done.returncode != 0:
-        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()
-        raise StageError(f"{what}: {' '.join(detail[-3:])[:400]}")
-    return done.stdout
+from trainflow.tools import run_tool, tool
 
 
 def model_artifact(repo: Path) -> tuple[str, str]:
@@ -61,7 +48,7 @@ class Version:
 def versions(repo: Path, artifact: str) -> list[Version]:
     """Every registered version, newest first, retired ones included."""
     out = run_tool(
-        [_tool("gto"), "show", artifact, "--deprecated", "--json"], repo, f"gto show {artifact}"
+        [tool("gto"), "show", artifact, "--deprecated", "--json"], f"gto show {artifact}", cwd=repo
     )
     found = []
     for v in json.loads(out or "[]"):
@@ -114,8 +101,8 @@ def resolve(repo: Path, artifact: str, version: str | None = None,
 
 def fetch_bundle(repo: Path, version: Version, path: str, out: Path) -> Path:
     """The version's bundle archive (`dvc get --rev <tag>`: DVC cache or remote)."""
-    run_tool([_tool("dvc"), "get", str(repo.resolve()), path, "--rev", version.ref, "-o",
-              str(out), "--force"], repo, f"dvc get {version.ref}")  # fmt: skip
+    run_tool([tool("dvc"), "get", str(repo.resolve()), path, "--rev", version.ref, "-o",
+              str(out), "--force"], f"dvc get {version.ref}", cwd=repo)  # fmt: skip
     return out
 
 
@@ -126,8 +113,11 @@ def retire(repo: Path, artifact: str, version: str, message: str) -> Version:
     if target.stages:
         raise StageError(f"{artifact} {version} is in stage {list(target.stages)}: assign "
                          "another version there first (gto assign)")  # fmt: skip
-    run_tool([_tool("gto"), "deprecate", artifact, version, "-m", message], repo,
-             f"gto deprecate {artifact} {version}")  # fmt: skip
+    run_tool(
+        [tool("gto"), "deprecate", artifact, version, "-m", message],
+        f"gto deprecate {artifact} {version}",
+        cwd=repo,
+    )
     return target
 
 
@@ -157,23 +147,28 @@ def temp_dir(prefix: str) -> Path:
 def assign(repo: Path, artifact: str, version: str, stage: str, message: str) -> None:
     """Put `version` in `stage` (`gto assign`; --force: it may have been there before)."""
     resolve(repo, artifact, version=version)  # refuses a retired version
-    cmd = [_tool("gto"), "assign", artifact, "--version", version, "--stage", stage, "--force",
+    cmd = [tool("gto"), "assign", artifact, "--version", version, "--stage", stage, "--force",
            "-m", message]  # fmt: skip
-    run_tool(cmd, repo, f"gto assign {artifact} {version} {stage}")
+    run_tool(cmd, f"gto assign {artifact} {version} {stage}", cwd=repo)
 
 
 def unassign(repo: Path, artifact: str, version: str, stage: str, message: str) -> None:
     """Take `version` out of `stage` (`gto deprecate NAME VERSION STAGE`)."""
-    run_tool([_tool("gto"), "deprecate", artifact, version, stage, "-m", message], repo,
-             f"gto deprecate {artifact} {version} {stage}")  # fmt: skip
+    run_tool(
+        [tool("gto"), "deprecate", artifact, version, stage, "-m", message],
+        f"gto deprecate {artifact} {version} {stage}",
+        cwd=repo,
+    )
 
 
 def rollback(repo: Path, artifact: str, stage: str) -> tuple[str, str]:
     """Give `stage` back to the active version that held it before the current one (from
     `gto history`); returns (from, to)."""
     current = resolve(repo, artifact, stage=stage).version
-    events = json.loads(run_tool([_tool("gto"), "history", artifact, "--json"], repo,
-                                 f"gto history {artifact}") or "[]")  # fmt: skip
+    events = json.loads(
+        run_tool([tool("gto"), "history", artifact, "--json"], f"gto history {artifact}", cwd=repo)
+        or "[]"
+    )
     active = {v.version for v in versions(repo, artifact) if v.active}
     held = [e["version"] for e in events if e["event"] == "assignment" and e["stage"] == stage]
     earlier = [v for v in held[held.index(current) + 1 :] if v != current and v in active]
@@ -206,8 +201,11 @@ def promote_head(repo: Path, stage: str, message: str) -> tuple[str | None, str]
         if same:
             return None, f"{stage} already serves this bundle ({current.version})"
     version = next_minor(known)
-    gto = _tool("gto")
-    run_tool([gto, "register", artifact, "HEAD", "--version", version, "-m", message], repo,
-             f"gto register {artifact} {version}")  # fmt: skip
+    gto = tool("gto")
+    run_tool(
+        [gto, "register", artifact, "HEAD", "--version", version, "-m", message],
+        f"gto register {artifact} {version}",
+        cwd=repo,
+    )
     assign(repo, artifact, version, stage, message)
     return version, f"{version} registered at HEAD and assigned {stage}"

@@ -36,6 +36,7 @@ from trainflow.lifecycle import registry
 from trainflow.params import DataParams, Params, load_params
 from trainflow.serving.drift import drift_report
 from trainflow.serving.predictor import Predictor, json_records, records_frame
+from trainflow.tools import run_tool, tool
 
 log = logging.getLogger("trainflow.retrain")
 REPORTS = Path("reports/retrain")
@@ -50,7 +51,7 @@ class Trigger:
 
 
 def _git(args: list[str], repo: Path) -> str:
-    return registry.run_tool(["git", *args], repo, f"git {args[0]}")
+    return run_tool(["git", *args], f"git {args[0]}", cwd=repo)
 
 
 def check_trigger(params: Params, joined: pd.DataFrame, served: pd.DataFrame,
@@ -171,8 +172,9 @@ def retrain(repo: Path, force: bool = False) -> dict:
     holdout_file = fb.HOLDOUT_DIR / fb.FEEDBACK_FILE
     fb.write_jsonl(train_rows, repo / train_file)
     fb.write_jsonl(holdout_rows, repo / holdout_file)
-    registry.run_tool([registry._tool("dvc"), "add", str(train_file), str(holdout_file)], repo,
-                      "dvc add feedback")  # fmt: skip
+    run_tool(
+        [tool("dvc"), "add", str(train_file), str(holdout_file)], "dvc add feedback", cwd=repo
+    )
     _git(["add", "-A", str(train_file.parent), str(holdout_file.parent)], repo)
     why = "; ".join(trigger.reasons) or "forced (schedule)"
     _git(["commit", "-qm", f"retrain: feedback data, {len(train_rows)} train + "
@@ -180,7 +182,7 @@ def retrain(repo: Path, force: bool = False) -> dict:
     record["data"] = {"train_rows": len(train_rows), "holdout_rows": len(holdout_rows),
                       "commit": _git(["rev-parse", "HEAD"], repo).strip()}  # fmt: skip
     name = f"retrain-{stamp.lower()}"
-    done = subprocess.run([registry._tool("dvc"), "exp", "run", "-n", name], cwd=repo,
+    done = subprocess.run([tool("dvc"), "exp", "run", "-n", name], cwd=repo,
                           capture_output=True, text=True)  # fmt: skip
     record["experiment"] = name
     if done.returncode != 0:
@@ -204,7 +206,7 @@ def _finish(repo: Path, record: dict, stamp: str, promote: bool, artifact: str =
 
     if not promote:  # the experiment stays in `dvc exp show`; the workspace returns to HEAD
         _git(["checkout", "HEAD", "--", "."], repo)
-        registry.run_tool([registry._tool("dvc"), "checkout", "--force"], repo, "dvc checkout")
+        run_tool([tool("dvc"), "checkout", "--force"], "dvc checkout", cwd=repo)
     else:
         record["version"] = registry.next_minor(registry.versions(repo, artifact))
     (repo / REPORTS).mkdir(parents=True, exist_ok=True)
@@ -214,12 +216,12 @@ def _finish(repo: Path, record: dict, stamp: str, promote: bool, artifact: str =
     message = f"retrain {stamp}: {record['decision']}: {record.get('why', '')}"
     _git(["commit", "-qm", message[:4000]], repo)
     if promote:
-        gto = registry._tool("gto")
-        registry.run_tool([gto, "register", artifact, "--version", record["version"], "-m",
-                           f"retrain {stamp}: {record['why']}"], repo, "gto register")  # fmt: skip
-        registry.run_tool([gto, "assign", artifact, "--version", record["version"], "--stage",
-                           CANARY_STAGE, "-m", f"retrain {stamp}: canary"], repo,
-                          "gto assign")  # fmt: skip
+        gto = tool("gto")
+        version = record["version"]
+        run_tool([gto, "register", artifact, "--version", version, "-m",
+                  f"retrain {stamp}: {record['why']}"], "gto register", cwd=repo)  # fmt: skip
+        run_tool([gto, "assign", artifact, "--version", version, "--stage", CANARY_STAGE, "-m",
+                  f"retrain {stamp}: canary"], "gto assign", cwd=repo)  # fmt: skip
     log.info("retrain %s: %s (%s)", stamp, record["decision"], record.get("why", ""))
     return record
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from trainflow.data.clean import clean_features
+from trainflow.data.sources import FORMAT_BY_SUFFIX, format_from_name
 from trainflow.errors import StageError
 from trainflow.params import DataParams
 from trainflow.serving.predictor import Predictor
@@ -45,12 +46,12 @@ class ScoreSummary:
 
 
 def file_format(path: Path) -> str:
-    suffixes = [s.lower() for s in path.suffixes]
-    for fmt, names in (("csv", {".csv", ".tsv"}), ("parquet", {".parquet", ".pq"}),
-                       ("jsonl", {".jsonl", ".ndjson"})):  # fmt: skip
-        if suffixes and suffixes[-1] in names:
-            return fmt
-    raise StageError(f"{path}: unknown format (use .csv, .parquet or .jsonl)")
+    """csv, parquet or jsonl, from the name as ingest reads it (no .gz: the output is written
+    in chunks, and the input read as it will be written)."""
+    fmt = format_from_name(path.name, compressed=False)
+    if fmt is None:
+        raise StageError(f"{path}: unknown format (use {', '.join(FORMAT_BY_SUFFIX)})")
+    return fmt
 
 
 def read_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:

@@ -177,9 +177,10 @@ def _lookup(values: pd.Series, lookup: dict[str, int], unknown: int, missing: in
     Categoricals are looked up once per category, then spread by their codes.
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        per_category = [lookup.get(str(c), unknown) for c in values.cat.categories]
+        categorical = values.array  # its categories and codes, without a Series each
+        per_category = [lookup.get(str(c), unknown) for c in categorical.categories.tolist()]
         table = np.array([*per_category, missing], dtype=np.int64)  # code -1 -> missing
-        return table[values.cat.codes.to_numpy()]
+        return table[categorical.codes]
     codes = values.map(lookup).fillna(unknown).to_numpy(dtype=np.int64, copy=True)
     codes[values.isna().to_numpy()] = missing
     return codes

@@ -106,12 +106,20 @@ LOG_SETTINGS = CONFIG["prediction_log"]  # package.prediction_log
 ROLLOUT = load_rollout()
 BATCHED = BATCHING["enabled"] and ROLLOUT is None
 PROFILE_FILE = "reference_profile.json"
+# package.threads_per_worker, as the variables OpenMP (LightGBM, torch) and BLAS read when the
+# worker starts; the environment of `bentoml serve` / the container overrides them
+THREADS = int(CONFIG.get("threads_per_worker", 0))
+THREAD_ENVS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 # A declared content type: else BentoML derives it from the output's JSON schema, which it
 # regenerates for every response (a tenth of the worker's time under load, measured).
 JSON = ContentType("application/json")
 
 
-@bentoml.service(name=CONFIG["service_name"], traffic={"timeout": 30})
+@bentoml.service(
+    name=CONFIG["service_name"],
+    traffic={"timeout": 30},
+    envs=[{"name": name, "value": str(THREADS)} for name in THREAD_ENVS] if THREADS else [],
+)
 class TabularModel:
     """Serves the packaged model; cleaning and preprocessing are the training code's own."""
 

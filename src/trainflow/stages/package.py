@@ -192,6 +192,7 @@ def _build(
         "max_batch_records": params.package.max_batch_records,
         "max_request_bytes": params.package.max_request_bytes,
         "max_explain_records": params.package.max_explain_records,
+        "threads_per_worker": params.package.threads_per_worker,
         "batching": params.package.batching.model_dump(),
         "prediction_log": params.package.prediction_log.model_dump(),
         "data_hashes": {  # for /metadata: which data this model learned from
