@@ -5,6 +5,7 @@ import io
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -330,6 +331,15 @@ def test_sql_source_end_to_end(tmp_path, adult_wheel):
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     fetched = run(["trainflow", "fetch-data"], repo, env)
     assert "snapshot data/external/census.parquet written" in fetched.stdout
+    # versioned like every input: the snapshot and its provenance DVC-tracked, out of git
+    from trainflow.data.live import provenance_path
+
+    snapshot = Path("data/external/census.parquet")
+    for tracked in (snapshot, provenance_path(snapshot)):
+        assert (repo / f"{tracked}.dvc").is_file(), tracked
+        assert f"{tracked}.dvc" in fetched.stdout
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(tracked)], cwd=repo)
+        assert ignored.returncode == 0, f"{tracked} would be committed to git"
     out = run(["dvc", "repro", "split"], repo, env)
     assert stages_run(out.stdout) == [
         "ingest",
