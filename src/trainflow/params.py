@@ -275,7 +275,8 @@ class ValidateParams(Strict):
 class SplitParams(Strict):
     """How rows are split, and what the leakage gate does about feature rows shared with test."""
 
-    strategy: Literal["stratified", "group", "time"] = "stratified"
+    # hash: each record's side from Spark's xxhash64 of it and the seed (any engine, any order)
+    strategy: Literal["stratified", "group", "time", "hash"] = "stratified"
     test_source_file: str | None = None
     test_size: float = Field(default=0.2, gt=0, lt=1)
     val_size: float = Field(default=0.15, gt=0, lt=1)

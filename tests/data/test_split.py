@@ -57,6 +57,45 @@ def test_random_test_split(clean, data_params):
     assert sum(summary["test"]["class_counts"].values()) == len(splits["test"])
 
 
+def test_hash_split_follows_each_record_not_the_rows_order(data_params):
+    """strategy hash: a record's split depends on the record and the seed only (shuffled and
+    chunked tables split it alike, as Spark partitions would); sizes met in expectation."""
+    clean, _ = clean_table(messy_frame(4000), data_params, [SOURCE_FILE_COLUMN], "t")
+    params = SplitParams(strategy="hash", test_size=0.2, val_size=0.25)
+    record = lambda frame: frame.apply(tuple, axis=1)  # noqa: E731
+    where = lambda frame, seed: {  # noqa: E731
+        r: name for name, part in split_table(frame, data_params, params, seed).items()
+        for r in record(part)
+    }  # fmt: skip
+    whole = where(clean, 0)
+    assert len(whole) == len(clean)
+    shuffled = where(clean.sample(frac=1, random_state=5).reset_index(drop=True), 0)
+    assert shuffled == whole
+    halves = {**where(clean.iloc[::2].reset_index(drop=True), 0),
+              **where(clean.iloc[1::2].reset_index(drop=True), 0)}  # fmt: skip
+    assert halves == whole
+    sizes = {
+        name: sum(v == name for v in whole.values()) / len(whole)
+        for name in ("train", "val", "test")
+    }
+    assert sizes["test"] == pytest.approx(0.2, abs=0.03)
+    assert sizes["val"] == pytest.approx(0.8 * 0.25, abs=0.03)
+    other = where(clean, 1)
+    moved = sum(other[r] != whole[r] for r in whole) / len(whole)
+    assert 0.3 < moved < 0.7  # another seed: a fresh draw (independent draws move ~54 %)
+    check_disjoint(split_positions(clean, data_params, params, seed=0), len(clean))
+
+
+def test_hash_split_with_a_test_file_draws_only_val(clean, data_params):
+    params = SplitParams(strategy="hash", test_source_file="adult.test", val_size=0.3)
+    splits = split_table(clean, data_params, params, seed=0)
+    assert (splits["test"][SOURCE_FILE_COLUMN] == "adult.test").all()
+    assert not (splits["train"][SOURCE_FILE_COLUMN] == "adult.test").any()
+    assert len(splits["val"]) > 0 and len(splits["train"]) > len(splits["val"])
+    with pytest.raises(StageError, match=r"strategy hash leaves \['val'\] empty"):
+        split_table(clean.head(3), data_params, SplitParams(strategy="hash", val_size=0.01), 0)
+
+
 def test_overlap_is_rejected(clean, data_params):
     rows = split_positions(clean, data_params, SplitParams(test_source_file="adult.test"), 0)
     check_disjoint(rows, len(clean))

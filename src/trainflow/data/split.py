@@ -1,4 +1,5 @@
-"""Train/val/test splits: stratified random (default), group-aware or time-aware, all seeded."""
+"""Train/val/test splits: stratified random (default), group-aware, time-aware or by record
+hash, all seeded."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from trainflow.data.sources import FEEDBACK_PREFIX, SOURCE_FILE_COLUMN
+from trainflow.data.xxhash import spark_row_hash
 from trainflow.errors import StageError
 from trainflow.params import DataParams, SplitParams
 
@@ -86,6 +88,38 @@ def _by_group(
     return positions[keep], positions[held]
 
 
+def record_draws(clean: pd.DataFrame, data: DataParams, seed: int) -> np.ndarray:
+    """Each record's draw in [0, 1): Spark's `xxhash64` of its record columns salted by the
+    seed, top 53 bits. A function of the record alone: the same in any row order, chunking or
+    partitioning, and in Spark as `shiftrightunsigned(xxhash64(lit(seed).cast("long"),
+    *record_columns), 11) / 2^53`."""
+    columns = [c for c in data.record_columns if c in clean.columns]
+    hashes = spark_row_hash(clean, columns, salt=seed).view(np.uint64)
+    return (hashes >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+def _by_hash(clean: pd.DataFrame, data: DataParams, params: SplitParams, seed: int,
+             test: np.ndarray | None) -> dict[str, np.ndarray]:  # fmt: skip
+    """test: draw < test_size; val: the next val_size of what is left; train: the rest (or,
+    with `test` given, val and train from the other rows). No sort and no shuffle: sizes are
+    met in expectation (class balance too), not to the row."""
+    draw = record_draws(clean, data, seed)
+    if test is None:
+        is_test = draw < params.test_size
+        cut = params.test_size + (1 - params.test_size) * params.val_size
+        is_val = ~is_test & (draw < cut)
+    else:
+        is_test = np.zeros(len(clean), dtype=bool)
+        is_test[test] = True
+        is_val = ~is_test & (draw < params.val_size)
+    splits = {"train": np.flatnonzero(~is_test & ~is_val), "val": np.flatnonzero(is_val),
+              "test": np.flatnonzero(is_test)}  # fmt: skip
+    empty = [name for name, rows in splits.items() if not rows.size]
+    if empty:
+        raise StageError(f"split: strategy hash leaves {empty} empty ({len(clean)} rows)")
+    return splits
+
+
 def _by_time(frame: pd.DataFrame, params: SplitParams, column: str) -> dict[str, np.ndarray]:
     """Train before val before test: cut at timestamps, so one instant never spans two splits."""
     times = frame[column]
@@ -141,9 +175,11 @@ def _split_positions(
     if params.strategy == "time":
         return _by_time(clean, params, str(data.time_column))
     everything = np.arange(len(clean))
+    if params.strategy == "hash" and params.test_source_file is None:
+        return _by_hash(clean, data, params, seed, None)
     if params.strategy == "group":
         groups = clean[str(data.group_column)]
-    else:
+    elif params.strategy != "hash":
         codes, classes = _strata(clean[data.target], data)
     if params.test_source_file is not None:
         if SOURCE_FILE_COLUMN not in clean.columns:
@@ -157,6 +193,8 @@ def _split_positions(
         test, rest = everything[is_test], everything[~is_test]
         if not rest.size:
             raise StageError("split: every row is in the test source file; none left to train")
+        if params.strategy == "hash":
+            return _by_hash(clean, data, params, seed, test)
     elif params.strategy == "group":
         rest, test = _by_group(everything, groups, params.test_size, seed, "test")
     else:
