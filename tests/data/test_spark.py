@@ -7,7 +7,13 @@ import pytest
 
 from trainflow.data.clean import clean_table
 from trainflow.data.sources import SOURCE_FILE_COLUMN, read_adult_wheel
-from trainflow.data.spark import java_missing, record_draws, record_hash, spark_session
+from trainflow.data.spark import (
+    java_missing,
+    record_draws,
+    record_hash,
+    spark_session,
+    write_parquet,
+)
 from trainflow.data.split import _by_hash
 from trainflow.data.split import record_draws as pandas_draws
 from trainflow.data.xxhash import spark_row_hash
@@ -68,3 +74,30 @@ def test_the_same_records_land_in_the_same_split(spark, adult, data_params):
         pandas_sides.update(dict.fromkeys(clean["_row"].to_numpy()[rows].tolist(), name))
     assert spark_sides.to_dict() == pandas_sides
     assert spark_sides.value_counts(normalize=True)["test"] == pytest.approx(0.2, abs=0.01)
+
+
+def test_a_dataset_is_the_same_bytes_however_its_input_was_partitioned(
+    spark, adult, data_params, tmp_path
+):
+    """What DVC hashes and `trainflow verify` compares: Spark's own file names and row order
+    change with the input's partitioning; write_parquet's do not."""
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    clean, path = adult
+    columns = [c for c in data_params.record_columns if c in clean.columns]
+    frame = spark.read.parquet(path)
+    frame = frame.withColumn("hash", record_hash(frame, columns))
+    one = write_parquet(frame.repartition(3), tmp_path / "one", "hash", files=4)
+    other = write_parquet(
+        frame.repartition(11).sortWithinPartitions(F.rand(seed=1)), tmp_path / "other", "hash", 4
+    )
+    assert (
+        [p.name for p in one]
+        == [p.name for p in other]
+        == [f"part-0000{i}.parquet" for i in range(4)]
+    )
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(one, other, strict=True))
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [p.name for p in one]
+    back = pd.read_parquet(tmp_path / "one")
+    assert sorted(back["_row"]) == list(range(len(clean)))
