@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from trainflow.serving.records import cleaned_frame, records_frame, small_batch_frame
 from trainflow.serving.schema import record_model
 
-SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 SPACE = st.sampled_from(["", " ", "  ", "\t", "\u3000", "\x85", "\n"])
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=6)
