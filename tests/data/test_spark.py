@@ -48,7 +48,7 @@ def test_both_engines_hash_and_draw_every_adult_record_alike(spark, adult, data_
     columns = [c for c in data_params.record_columns if c in clean.columns]
     answers = frame.select(
         "_row",
-        record_hash(frame, columns).alias("hash"),
+        record_hash(columns).alias("hash"),
         record_draws(frame, data_params, 7).alias("draw"),
     )
     got = answers.toPandas().sort_values("_row")
@@ -87,7 +87,7 @@ def test_a_dataset_is_the_same_bytes_however_its_input_was_partitioned(
     clean, path = adult
     columns = [c for c in data_params.record_columns if c in clean.columns]
     frame = spark.read.parquet(path)
-    frame = frame.withColumn("hash", record_hash(frame, columns))
+    frame = frame.withColumn("hash", record_hash(columns))
     one = write_parquet(frame.repartition(3), tmp_path / "one", "hash", files=4)
     other = write_parquet(
         frame.repartition(11).sortWithinPartitions(F.rand(seed=1)), tmp_path / "other", "hash", 4

@@ -54,7 +54,7 @@ def spark_session(
     return session
 
 
-def record_hash(frame: DataFrame, columns: list[str], salt: int | None = None) -> Column:
+def record_hash(columns: list[str], salt: int | None = None) -> Column:
     """Spark's xxhash64 of `columns` (after a long `salt`): equal to
     `trainflow.data.xxhash.spark_row_hash` on the same records."""
     from pyspark.sql import functions as F
@@ -70,7 +70,7 @@ def record_draws(frame: DataFrame, data: DataParams, seed: int) -> Column:
     from pyspark.sql import functions as F
 
     columns = [c for c in data.record_columns if c in frame.columns]
-    top = F.shiftrightunsigned(record_hash(frame, columns, salt=seed), 11)
+    top = F.shiftrightunsigned(record_hash(columns, salt=seed), 11)
     return top.cast("double") / float(2**53)
 
 
@@ -91,18 +91,14 @@ def write_parquet(frame: DataFrame, folder: Path, key: str, files: int = 8) -> l
     shutil.rmtree(staging, ignore_errors=True)
     laid_out = frame.repartition(files, F.col(key)).sortWithinPartitions(key)
     laid_out.write.option("compression", "snappy").parquet(str(staging))
-    named = folder.with_name(f".{folder.name}.named-tmp")
-    shutil.rmtree(named, ignore_errors=True)
-    named.mkdir(parents=True)
-    written = []
-    for part in sorted(staging.glob("part-*.parquet")):
-        number = re.match(r"part-(\d+)", part.name)
-        if number is None:
-            raise StageError(f"{part}: not a Spark part file name")
-        target = named / f"part-{int(number.group(1)):05d}.parquet"
-        part.rename(target)
-        written.append(target)
-    shutil.rmtree(staging)
+    names = []
+    for path in sorted(staging.iterdir()):
+        number = re.match(r"part-(\d+).*\.parquet$", path.name)
+        if number is None:  # _SUCCESS, .crc checksums
+            path.unlink()
+            continue
+        names.append(f"part-{int(number.group(1)):05d}.parquet")
+        path.rename(staging / names[-1])
     shutil.rmtree(folder, ignore_errors=True)
-    named.rename(folder)
-    return [folder / p.name for p in written]
+    staging.rename(folder)
+    return [folder / name for name in names]

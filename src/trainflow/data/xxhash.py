@@ -38,12 +38,6 @@ def _avalanche(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(32))
 
 
-def xxh64(data: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """XXH64 of each row of `data` (uint8 [n, length], all rows one length) with its own seed
-    (uint64 [n])."""
-    return _xxh64_parts(*_parts(data), data.shape[1], seeds)
-
-
 def _parts(data: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Bytes [n, length] -> XXH64's inputs: the 8-byte little-endian words, the 4-byte word
     after them (or None), the remaining bytes."""
