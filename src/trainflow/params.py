@@ -67,6 +67,8 @@ class DataParams(Strict):
     id_columns: list[str] = []  # kept with the record, never features (e.g. customer_id)
     group_column: str | None = None  # rows of one group never cross splits (split.strategy group)
     time_column: str | None = None  # parsed as a timestamp (split.strategy time)
+    # what runs the data stages (ingest .. split): pandas in this process, or Spark (spark.*)
+    engine: Literal["pandas", "spark"] = "pandas"
 
     @model_validator(mode="after")
     def _consistent(self) -> DataParams:
@@ -131,6 +133,11 @@ class DataParams(Strict):
         column, the target, and the id / group / time columns."""
         return [*self.numeric, *self.categorical, *self.text, *self.image, self.target,
                 *self.record_keep]  # fmt: skip
+
+    def record_columns_in(self, columns: object) -> list[str]:
+        """The record columns a table has (`columns`: its column names), in record order."""
+        have = set(map(str, columns))  # type: ignore[call-overload]
+        return [c for c in self.record_columns if c in have]
 
     @property
     def numeric_features(self) -> list[str]:
@@ -604,6 +611,20 @@ class LifecycleParams(Strict):
     min_ab_rows: int = Field(default=100, ge=1)  # per version, before the A/B report decides
 
 
+class SparkParams(Strict):
+    """Where the Spark engine's jobs run (data.engine: spark) and how its outputs are laid out."""
+
+    # local[N] (this machine, N cores), spark://host:7077, yarn, k8s://https://host:443
+    master: str = "local[2]"
+    # any Spark setting (spark.driver.memory, spark.executor.memory, spark.jars, ...); applied
+    # after trainflow's reproducibility settings (trainflow.data.spark.REPRODUCIBLE)
+    conf: dict[str, str] = {}
+    files: int = Field(default=8, ge=1)  # Parquet files per output dataset
+
+
+SPARK_STRATEGIES = ("hash",)
+
+
 class Params(Strict):
     seed: int
     data: DataParams
@@ -618,6 +639,22 @@ class Params(Strict):
     package: PackageParams
     sweep: SweepParams | None = None
     lifecycle: LifecycleParams = LifecycleParams()
+    spark: SparkParams = SparkParams()
+
+    @model_validator(mode="after")
+    def _engine_can_run(self) -> Params:
+        if self.data.engine != "spark":
+            return self
+        if self.split.strategy not in SPARK_STRATEGIES:
+            raise ValueError(
+                f"split.strategy {self.split.strategy} needs data.engine pandas: the Spark engine "
+                "splits by record hash (split.strategy: hash), which no partitioning changes"
+            )
+        if self.data.image or self.ingest.source.kind == "images":
+            raise ValueError(
+                "data.engine spark reads tables; image sources need data.engine pandas"
+            )
+        return self
 
     @model_validator(mode="after")
     def _split_columns_named(self) -> Params:

@@ -15,6 +15,8 @@ PREPARED_DIR = Path("data/prepared")
 PREPARED_TABLE = PREPARED_DIR / "clean.parquet"
 SPLIT_DIR = Path("data/split")
 SPLITS = ("train", "val", "test")
+MANIFEST_TABLE = SPLIT_DIR / "manifest.parquet"  # every record's hash, by split
+MANIFEST_JSON = SPLIT_DIR / "manifest.json"  # per split: rows and a sha256 of its sorted hashes
 
 FAMILIES_DIR = Path("models/families")
 """One folder per trained family (train@<family>): family.json, preprocessor, model files."""

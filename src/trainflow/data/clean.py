@@ -11,12 +11,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from trainflow.data.columnar import category_counts, is_text, map_categories, row_hashes
+from trainflow.data.columnar import category_counts, is_text, map_categories
+from trainflow.data.xxhash import spark_row_hash
 from trainflow.errors import StageError
 from trainflow.params import DataParams, label_text
 
 RECORD_HASH_COLUMN = "_record_hash"
-"""Added by prepare: a 64-bit hash of the record's columns (data.record_columns), unique per row.
+"""Added by prepare: Spark's xxhash64 of the record's columns (data.record_columns; int64, the
+same in both engines: trainflow.data.xxhash), unique per row.
 The prepared gate checks its uniqueness, split's manifest and disjointness check use it."""
 
 
@@ -267,8 +269,8 @@ def clean_table(
         parsed = pd.to_datetime(out[data.time_column], errors="coerce", utc=True)
         report.times_unparseable = int((parsed.isna() & out[data.time_column].notna()).sum())
         out[data.time_column] = parsed
-    identity = [c for c in data.record_columns if c in out.columns]
-    hashes = row_hashes(out, identity)
+    identity = data.record_columns_in(out.columns)
+    hashes = spark_row_hash(out, identity)
     keep = ~duplicate_records(out, identity, hashes)
     out = out[keep].assign(**{RECORD_HASH_COLUMN: hashes[keep]})
     report.duplicate_rows_removed = before - len(out)

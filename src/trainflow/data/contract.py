@@ -12,6 +12,7 @@ import math
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -205,6 +206,28 @@ def run_suite(
 ) -> ValidationReport:  # fmt: skip
     """Validate `frame` against `suite`; build Data Docs into `docs_dir` when given. Failures
     on an image's checks name the rows by `row_names` (the files), not by the values."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    # GX fingerprints every in-memory batch under 1 GB with a full hashing pass (seconds at 1e7
+    # rows) only to label it in Data Docs; DVC's content hashes already identify our tables
+    pandas_execution_engine.HASH_THRESHOLD = 0
+    outcomes, evaluated = run_gx(frame, text_types_as_held(suite, frame), "pandas", docs_dir)
+    for outcome in outcomes:
+        if not outcome.success:
+            explain_type_failure(outcome, frame, suite)
+            if row_names is not None:
+                name_failing_rows(outcome, frame, row_names)
+    outcomes.sort(key=lambda o: (o.success, o.column or "", o.expectation))
+    return ValidationReport(suite=str(suite.get("name")), rows=len(frame), evaluated=evaluated,
+                            outcomes=outcomes)  # fmt: skip
+
+
+def run_gx(
+    frame: Any, suite: dict, datasource: str, docs_dir: Path | None = None
+) -> tuple[list[ExpectationOutcome], int]:
+    """Run `suite` with Great Expectations on `frame` through its `datasource` ("pandas" for a
+    pandas frame, "spark" for a Spark DataFrame): each expectation's outcome, and how many were
+    evaluated. Data Docs go to `docs_dir` when given."""
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.expectation_suite import ExpectationSuite
@@ -213,21 +236,16 @@ def run_suite(
     for name in list(logging.root.manager.loggerDict):  # GX sets some child loggers to INFO
         if name.startswith("great_expectations"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    from great_expectations.execution_engine import pandas_execution_engine
-
-    # GX fingerprints every in-memory batch under 1 GB with a full hashing pass (seconds at 1e7
-    # rows) only to label it in Data Docs; DVC's content hashes already identify our tables
-    pandas_execution_engine.HASH_THRESHOLD = 0
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     try:
-        gx_suite = ctx.suites.add(ExpectationSuite(**text_types_as_held(suite, frame)))
+        gx_suite = ctx.suites.add(ExpectationSuite(**suite))
     except Exception as err:  # GX raises many types for a malformed suite
         raise StageError(f"expectation suite {suite.get('name')!r} is invalid: {err}") from None
+    sources = ctx.data_sources
+    add = sources.add_spark if datasource == "spark" else sources.add_pandas
     batch = (
-        ctx.data_sources.add_pandas("trainflow")
-        .add_dataframe_asset("table")
-        .add_batch_definition_whole_dataframe("whole")
+        add("trainflow").add_dataframe_asset("table").add_batch_definition_whole_dataframe("whole")
     )
     definition = ctx.validation_definitions.add(
         gx.ValidationDefinition(name="contract", data=batch, suite=gx_suite)
@@ -284,18 +302,7 @@ def run_suite(
                     observed=_jsonable(info.get("observed_value")),
                 )
             )
-    for outcome in outcomes:
-        if not outcome.success:
-            explain_type_failure(outcome, frame, suite)
-            if row_names is not None:
-                name_failing_rows(outcome, frame, row_names)
-    outcomes.sort(key=lambda o: (o.success, o.column or "", o.expectation))
-    return ValidationReport(
-        suite=str(suite.get("name")),
-        rows=len(frame),
-        evaluated=int(stats["evaluated_expectations"]),
-        outcomes=outcomes,
-    )
+    return outcomes, int(stats["evaluated_expectations"])
 
 
 TYPE_EXPECTATIONS = ("expect_column_values_to_be_in_type_list",
@@ -375,11 +382,15 @@ def _numbered_ids(text: str) -> str:
 
 
 def validate_with_docs(
-    frame: pd.DataFrame, suite: dict, row_names: pd.Series | None = None
-) -> tuple[ValidationReport, Path]:
-    """Run the suite with Data Docs built in a fresh temporary folder (caller moves it)."""
+    frame: Any, suite: dict, row_names: pd.Series | None = None,
+    runner: Callable[[Any, dict, Path], ValidationReport] | None = None,
+) -> tuple[ValidationReport, Path]:  # fmt: skip
+    """Run the suite with Data Docs built in a fresh temporary folder (caller moves it);
+    `runner` validates a table run_suite cannot (the Spark engine's)."""
     docs = Path(tempfile.mkdtemp(prefix="trainflow-docs-"))
     try:
+        if runner is not None:
+            return runner(frame, suite, docs), docs
         return run_suite(frame, suite, docs, row_names), docs
     except BaseException:
         shutil.rmtree(docs, ignore_errors=True)
@@ -400,7 +411,7 @@ def prepared_suite(data: DataParams) -> dict:
         # means no duplicate records (one hashed column checks in a fraction of the time)
         {"type": "expect_column_values_to_be_unique", "kwargs": {"column": RECORD_HASH_COLUMN}},
         {"type": "expect_column_values_to_be_of_type",
-         "kwargs": {"column": RECORD_HASH_COLUMN, "type_": "uint64"}},
+         "kwargs": {"column": RECORD_HASH_COLUMN, "type_": "int64"}},
         {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": data.target}},
     ]  # fmt: skip
     if data.is_classification:

@@ -31,6 +31,17 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def sha256_of_tree(path: Path) -> str:
+    """A file's sha256, or for a folder (a Parquet dataset) a sha256 over its files' relative
+    names and hashes, in name order."""
+    if not path.is_dir():
+        return sha256_of(path)
+    digest = hashlib.sha256()
+    for part in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{part.relative_to(path).as_posix()}\0{sha256_of(part)}\n".encode())
+    return digest.hexdigest()
+
+
 def check_sha256(path: Path, expected: str) -> str:
     """The file's sha256, which must be `expected`."""
     actual = sha256_of(path)

@@ -59,7 +59,7 @@ def record_hash(columns: list[str], salt: int | None = None) -> Column:
     `trainflow.data.xxhash.spark_row_hash` on the same records."""
     from pyspark.sql import functions as F
 
-    values = [F.col(c) for c in columns]
+    values = [column(c) for c in columns]
     if salt is not None:
         values.insert(0, F.lit(salt).cast("long"))
     return F.xxhash64(*values)
@@ -69,27 +69,37 @@ def record_draws(frame: DataFrame, data: DataParams, seed: int) -> Column:
     """Each record's split draw in [0, 1): `split.record_draws` in Spark's functions."""
     from pyspark.sql import functions as F
 
-    columns = [c for c in data.record_columns if c in frame.columns]
+    columns = data.record_columns_in(frame.columns)
     top = F.shiftrightunsigned(record_hash(columns, salt=seed), 11)
     return top.cast("double") / float(2**53)
 
 
-def write_parquet(frame: DataFrame, folder: Path, key: str, files: int = 8) -> list[Path]:
+def column(name: str) -> Column:
+    """A column by its name as written (dots, spaces and backticks are not syntax)."""
+    from pyspark.sql import functions as F
+
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def write_parquet(
+    frame: DataFrame, folder: Path, key: str | None = None, files: int = 8
+) -> list[Path]:
     """Write `frame` as a Parquet dataset whose bytes depend on its rows alone: rows go to
-    `files` parts by Spark's hash of `key` (a record hash: unique per row), sorted by `key`
-    within each part, and the parts are named by their number (`part-00003.parquet`) instead of
-    Spark's per-write UUIDs; `_SUCCESS` and checksum files are left out. However the input was
-    partitioned, the same rows give the same files, so DVC's content hash and `trainflow
+    `files` parts by Spark's hash of `key` (a record hash: unique per row; None: every
+    column), sorted by `key` and then every column within each part, and the parts are
+    named by their number (`part-00003.parquet`) instead of Spark's per-write UUIDs;
+    `_SUCCESS` and checksum files are left out. However the input was partitioned, the same
+    rows give the same files, so DVC's content hash and `trainflow
     verify` see a rerun as identical. Written beside `folder` and moved into place whole:
     no partial output on failure."""
     import re
 
-    from pyspark.sql import functions as F
-
     folder = Path(folder)
     staging = folder.with_name(f".{folder.name}.spark-tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    laid_out = frame.repartition(files, F.col(key)).sortWithinPartitions(key)
+    everything = [column(c) for c in frame.columns]
+    by = [column(key)] if key is not None else everything
+    laid_out = frame.repartition(files, *by).sortWithinPartitions(*by, *everything)
     laid_out.write.option("compression", "snappy").parquet(str(staging))
     names = []
     for path in sorted(staging.iterdir()):

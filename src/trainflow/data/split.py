@@ -93,7 +93,7 @@ def record_draws(clean: pd.DataFrame, data: DataParams, seed: int) -> np.ndarray
     seed, top 53 bits. A function of the record alone: the same in any row order, chunking or
     partitioning, and in Spark as `shiftrightunsigned(xxhash64(lit(seed).cast("long"),
     *record_columns), 11) / 2^53`."""
-    columns = [c for c in data.record_columns if c in clean.columns]
+    columns = data.record_columns_in(clean.columns)
     hashes = spark_row_hash(clean, columns, salt=seed).view(np.uint64)
     return (hashes >> np.uint64(11)).astype(np.float64) / float(2**53)
 

@@ -10,12 +10,11 @@ import logging
 import shutil
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import Any
 
 from trainflow import paths
-from trainflow.data.contract import validate_with_docs
-from trainflow.data.profile import profile_markdown, profile_table
+from trainflow.data.profile import profile_markdown
+from trainflow.engines.base import DataEngine
 from trainflow.errors import StageError
 from trainflow.io import atomic_dir, write_json
 
@@ -28,14 +27,15 @@ def _write_report(folder: Path, docs: Path, report_summary: dict, profile: dict,
 
 
 def run_gate(
-    gate: str, frame: pd.DataFrame, suite: dict, what: str, out_dir: Path,
-    metrics: Path | None = None, row_names: pd.Series | None = None,
+    engine: DataEngine, gate: str, frame: Any, suite: dict, what: str, out_dir: Path,
+    metrics: Path | None = None, row_names: Any = None,
 ) -> None:  # fmt: skip
-    """Validate; on success write the report folder and, if given, the one-value metrics file
-    `{"contract": true}` (a `dvc exp show` column; the counts are in results.json)."""
+    """Validate `frame` (the engine's table) with the engine; on success write the report
+    folder and, if given, the one-value metrics file `{"contract": true}` (a `dvc exp show`
+    column; the counts are in results.json)."""
     log = logging.getLogger(f"trainflow.{gate}")
-    report, docs = validate_with_docs(frame, suite, row_names)
-    profile = profile_table(frame)
+    report, docs = engine.check(frame, suite, row_names)
+    profile = engine.profile(frame)
     title = f"Profile of {what}"
     summary = report.summary(gate)
     try:

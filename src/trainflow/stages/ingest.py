@@ -9,9 +9,10 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from trainflow import paths
-from trainflow.data.fetch import check_sha256, sha256_of
-from trainflow.data.sources import append_feedback, read_source, sample_rows
-from trainflow.io import atomic_dir, write_json, write_table
+from trainflow.data.fetch import check_sha256, sha256_of, sha256_of_tree
+from trainflow.engines import data_engine
+from trainflow.engines.base import Ingested
+from trainflow.io import atomic_dir, write_json
 from trainflow.params import LIVE_KINDS, SourceParams, load_params
 from trainflow.stages import run_stage
 
@@ -49,16 +50,13 @@ def source_fingerprint(source: SourceParams) -> dict:
             "fetched_at": fetched.get("fetched_at")}  # fmt: skip
 
 
-def feedback_provenance(files: list, raw) -> dict:
+def feedback_provenance(ingested: Ingested) -> dict:
     """Which labelled feedback files were appended (none: nothing is recorded, so a table
     without feedback ingests exactly as before)."""
-    if not files:
+    if not ingested.feedback_files:
         return {}
-    from trainflow.data.sources import FEEDBACK_PREFIX, SOURCE_FILE_COLUMN
-
-    rows = raw[SOURCE_FILE_COLUMN].astype(str).str.startswith(FEEDBACK_PREFIX).sum()
-    return {"feedback": {"rows": int(rows),
-                         "files": {str(f): sha256_of(f) for f in files}}}  # fmt: skip
+    files = {str(f): sha256_of(f) for f in ingested.feedback_files}
+    return {"feedback": {"rows": ingested.feedback_rows, "files": files}}
 
 
 def first_ingested_at(snapshot_sha: str) -> str:
@@ -76,25 +74,25 @@ def first_ingested_at(snapshot_sha: str) -> str:
 def main() -> None:
     params = load_params()
     source = params.ingest.source
+    engine = data_engine(params.data.engine)
     with ThreadPoolExecutor(max_workers=1) as pool:  # hash the source while parsing it
         hashing = pool.submit(source_fingerprint, source)
-        raw = sample_rows(read_source(params.ingest), params.ingest.sample_rows, params.seed)
-        raw, feedback = append_feedback(raw, params.ingest.feedback)
+        with atomic_dir(paths.RAW_DIR) as out:
+            ingested = engine.ingest(params, out / paths.RAW_TABLE.name)
+            snapshot_sha = sha256_of_tree(out / paths.RAW_TABLE.name)
         fingerprint = hashing.result()
-    with atomic_dir(paths.RAW_DIR) as out:
-        write_table(raw, out / paths.RAW_TABLE.name)
-        snapshot_sha = sha256_of(out / paths.RAW_TABLE.name)
     provenance = {
         "source": {"kind": source.kind, "path": str(source.path), **fingerprint},
         "snapshot_sha256": snapshot_sha,
-        "rows": len(raw),
-        "columns": raw.shape[1],
+        "rows": ingested.rows,
+        "columns": ingested.columns,
         "sampled": params.ingest.sample_rows is not None,
-        **feedback_provenance(feedback, raw),
+        **feedback_provenance(ingested),
         "ingested_at": first_ingested_at(snapshot_sha),
     }
     write_json(paths.INGEST_METRICS, {"ingest": provenance})
-    log.info("raw table: %d rows x %d columns -> %s", len(raw), raw.shape[1], paths.RAW_TABLE)
+    log.info("raw table (%s engine): %d rows x %d columns -> %s", params.data.engine,
+             ingested.rows, ingested.columns, paths.RAW_TABLE)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -6,9 +6,8 @@ from __future__ import annotations
 import logging
 
 from trainflow import paths
-from trainflow.data.clean import clean_table
-from trainflow.data.sources import SOURCE_FILE_COLUMN
-from trainflow.io import atomic_dir, read_parquet, write_json, write_table
+from trainflow.engines import data_engine
+from trainflow.io import atomic_dir, write_json
 from trainflow.params import load_params
 from trainflow.stages import run_stage
 
@@ -17,11 +16,9 @@ log = logging.getLogger("trainflow.prepare")
 
 def main() -> None:
     params = load_params()
-    raw = read_parquet(paths.RAW_TABLE)
-    keep = [SOURCE_FILE_COLUMN, *params.data.record_keep]
-    clean, report = clean_table(raw, params.data, keep, str(paths.RAW_TABLE))
+    engine = data_engine(params.data.engine)
     with atomic_dir(paths.PREPARED_DIR) as out:
-        write_table(clean, out / paths.PREPARED_TABLE.name)
+        report = engine.prepare(params, paths.RAW_TABLE, out / paths.PREPARED_TABLE.name)
     write_json(paths.PREPARE_METRICS, {"cleaning": report.to_dict()})
     log.info("cleaned %d -> %d rows", report.rows_in, report.rows_out)
     if report.columns_not_used:

@@ -4,8 +4,8 @@ error-severity failures stop the pipeline, warnings are reported and counted."""
 from __future__ import annotations
 
 from trainflow import paths
-from trainflow.data.contract import contract_view, load_suite
-from trainflow.io import read_parquet
+from trainflow.data.contract import load_suite
+from trainflow.engines import data_engine
 from trainflow.params import load_params
 from trainflow.stages import run_stage
 from trainflow.stages._gate import run_gate
@@ -14,11 +14,9 @@ from trainflow.stages._gate import run_gate
 def main() -> None:
     params = load_params()
     suite = load_suite(params.validate_.suite)
-    raw = read_parquet(paths.RAW_TABLE)
-    source = params.ingest.source
-    # image sources: a failed image check names the files (their column), not the bytes
-    names = raw.get(source.file_column) if source.kind == "images" else None
-    run_gate("raw_contract", contract_view(raw, params.data.image), suite, str(paths.RAW_TABLE),
+    engine = data_engine(params.data.engine)
+    view, names = engine.raw_view(engine.read(paths.RAW_TABLE, params), params)
+    run_gate(engine, "raw_contract", view, suite, str(paths.RAW_TABLE),
              paths.VALIDATION_REPORT_DIR, paths.DATA_QUALITY, row_names=names)  # fmt: skip
 
 
