@@ -38,7 +38,12 @@ def _variants(stage: str) -> list[tuple[str, list[str], list[str]]]:
     per family for the foreach train stage (it imports trainflow.families.<family> by name)."""
     spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
     if "foreach" not in spec:
-        return [(stage, spec["deps"], [])]
+        from trainflow.engines import ENGINES, PARTS
+
+        # a data stage runs its part of whichever engine data.engine names
+        parts = [f"src/{e.replace('.', '/')}/{PARTS[stage]}.py" for e in ENGINES.values()
+                 if stage in PARTS]  # fmt: skip
+        return [(stage, spec["deps"], parts)]
     from trainflow.families import FAMILIES
 
     return [(f"{stage}@{key}", [d.replace("${key}", key) for d in spec["do"]["deps"]],

@@ -65,6 +65,13 @@ def test_repo_params_load(params):
         (lambda p: p["split"].update(strategy="group"), "needs data.group_column"),
         (lambda p: p["split"].update(strategy="time"), "needs data.time_column"),
         (lambda p: p["split"].update(shared_feature_rows="maybe"), "split.shared_feature_rows"),
+        (lambda p: p["data"].update(engine="dask"), "data.engine: Input should be 'pandas'"),
+        (
+            lambda p: p["data"].update(engine="spark"),
+            "split.strategy stratified needs data.engine pandas",
+        ),
+        (lambda p: p.update(spark={"master": "local[2]", "files": 0}), "spark.files"),
+        (lambda p: p.update(spark={"mastr": "yarn"}), "unknown key spark.mastr"),
         (lambda p: p["ingest"]["source"].update(delim=";"), "unknown key ingest.source.delim"),
         (
             lambda p: p["ingest"].update(source={"kind": "sql", "url": "x", "path": "s"}),

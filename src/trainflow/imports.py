@@ -20,9 +20,16 @@ def module_file(name: str, root: Path = PACKAGE) -> Path | None:
 
 
 def direct_imports(path: Path, root: Path = PACKAGE) -> set[Path]:
-    """trainflow modules a file imports, anywhere in it (also inside functions)."""
+    """trainflow modules a file imports, anywhere in it (also inside functions), except under
+    `if TYPE_CHECKING:` (names for type hints only: nothing runs them)."""
     found: set[Path] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    hints = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+             and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+             for n in ast.walk(block)}  # fmt: skip
+    for node in ast.walk(tree):
+        if id(node) in hints:
+            continue
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]

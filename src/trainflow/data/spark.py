@@ -100,7 +100,8 @@ def write_parquet(
     everything = [column(c) for c in frame.columns]
     by = [column(key)] if key is not None else everything
     laid_out = frame.repartition(files, *by).sortWithinPartitions(*by, *everything)
-    laid_out.write.option("compression", "snappy").parquet(str(staging))
+    # an absolute path: the JVM keeps the working folder it started in
+    laid_out.write.option("compression", "snappy").parquet(str(staging.absolute()))
     names = []
     for path in sorted(staging.iterdir()):
         number = re.match(r"part-(\d+).*\.parquet$", path.name)

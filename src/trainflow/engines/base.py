@@ -1,16 +1,17 @@
-"""What a data engine does for the five data stages. The stage shells keep what is the same
-for every engine (provenance, the gates' reports and stop, metrics files); an engine reads,
-cleans, validates and splits tables its own way, with the same results."""
+"""What each part of a data engine does for the five data stages. The stage shells keep what
+is the same for every engine (provenance, the gates' reports and stop, metrics files); an
+engine reads, cleans, validates and splits tables its own way, with the same results."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from trainflow.data.clean import CleaningReport
-from trainflow.data.contract import ValidationReport
-from trainflow.params import Params
+if TYPE_CHECKING:
+    from trainflow.data.clean import CleaningReport
+    from trainflow.data.contract import ValidationReport
+    from trainflow.params import Params
 
 
 @dataclass
@@ -23,21 +24,23 @@ class Ingested:
     feedback_rows: int = 0
 
 
-class DataEngine(Protocol):
-    """A table is whatever the engine holds (a pandas frame, a Spark DataFrame)."""
-
+class IngestPart(Protocol):
     def ingest(self, params: Params, table: Path) -> Ingested:
         """Read the configured source (sampled, feedback appended) and write the raw table
         (a Parquet file or dataset) at `table`."""
         ...
+
+
+class GatePart(Protocol):
+    """A table is whatever the engine holds (a pandas frame, a Spark DataFrame)."""
 
     def read(self, table: Path, params: Params) -> Any:
         """A table written by one of the stages."""
         ...
 
     def raw_view(self, raw: Any, params: Params) -> tuple[Any, Any]:
-        """What the raw contract sees of the raw table, and the names of its rows (image
-        files) or None."""
+        """What the raw contract sees of the raw table (surrounding white space ignored), and
+        the names of its rows (image files) or None."""
         ...
 
     def check(
@@ -50,10 +53,14 @@ class DataEngine(Protocol):
         """trainflow.data.profile's per-column profile of the table."""
         ...
 
+
+class PreparePart(Protocol):
     def prepare(self, params: Params, raw: Path, table: Path) -> CleaningReport:
         """Clean the raw table (trainflow.data.clean's rules) and write it at `table`."""
         ...
 
+
+class SplitPart(Protocol):
     def split(self, params: Params, prepared: Path, out: Path) -> dict:
         """Split the prepared table into out/{train,val,test}.parquet with the leakage gate and
         the manifest (out/manifest.parquet, out/manifest.json); the split metrics."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from trainflow import paths
 from trainflow.data.profile import profile_markdown
-from trainflow.engines.base import DataEngine
+from trainflow.engines.base import GatePart
 from trainflow.errors import StageError
 from trainflow.io import atomic_dir, write_json
 
@@ -27,7 +27,7 @@ def _write_report(folder: Path, docs: Path, report_summary: dict, profile: dict,
 
 
 def run_gate(
-    engine: DataEngine, gate: str, frame: Any, suite: dict, what: str, out_dir: Path,
+    engine: GatePart, gate: str, frame: Any, suite: dict, what: str, out_dir: Path,
     metrics: Path | None = None, row_names: Any = None,
 ) -> None:  # fmt: skip
     """Validate `frame` (the engine's table) with the engine; on success write the report

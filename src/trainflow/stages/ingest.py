@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from trainflow import paths
 from trainflow.data.fetch import check_sha256, sha256_of, sha256_of_tree
-from trainflow.engines import data_engine
+from trainflow.engines import engine_part
 from trainflow.engines.base import Ingested
 from trainflow.io import atomic_dir, write_json
 from trainflow.params import LIVE_KINDS, SourceParams, load_params
@@ -74,7 +74,7 @@ def first_ingested_at(snapshot_sha: str) -> str:
 def main() -> None:
     params = load_params()
     source = params.ingest.source
-    engine = data_engine(params.data.engine)
+    engine = engine_part(params.data.engine, "ingest")
     with ThreadPoolExecutor(max_workers=1) as pool:  # hash the source while parsing it
         hashing = pool.submit(source_fingerprint, source)
         with atomic_dir(paths.RAW_DIR) as out:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from trainflow import paths
-from trainflow.engines import data_engine
+from trainflow.engines import engine_part
 from trainflow.io import atomic_dir, write_json
 from trainflow.params import load_params
 from trainflow.stages import run_stage
@@ -16,7 +16,7 @@ log = logging.getLogger("trainflow.prepare")
 
 def main() -> None:
     params = load_params()
-    engine = data_engine(params.data.engine)
+    engine = engine_part(params.data.engine, "prepare")
     with atomic_dir(paths.PREPARED_DIR) as out:
         report = engine.prepare(params, paths.RAW_TABLE, out / paths.PREPARED_TABLE.name)
     write_json(paths.PREPARE_METRICS, {"cleaning": report.to_dict()})

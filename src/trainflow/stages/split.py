@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from trainflow import paths
-from trainflow.engines import data_engine
+from trainflow.engines import engine_part
 from trainflow.io import atomic_dir, write_json
 from trainflow.params import load_params
 from trainflow.stages import run_stage
@@ -16,7 +16,7 @@ log = logging.getLogger("trainflow.split")
 
 def main() -> None:
     params = load_params()
-    engine = data_engine(params.data.engine)
+    engine = engine_part(params.data.engine, "split")
     with atomic_dir(paths.SPLIT_DIR) as out:
         metrics = engine.split(params, paths.PREPARED_TABLE, out)
     write_json(paths.SPLIT_METRICS, metrics)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from trainflow import paths
 from trainflow.data.contract import prepared_suite
-from trainflow.engines import data_engine
+from trainflow.engines import engine_part
 from trainflow.params import load_params
 from trainflow.stages import run_stage
 from trainflow.stages._gate import run_gate
@@ -13,7 +13,7 @@ from trainflow.stages._gate import run_gate
 
 def main() -> None:
     params = load_params()
-    engine = data_engine(params.data.engine)
+    engine = engine_part(params.data.engine, "validate_prepared")
     clean = engine.read(paths.PREPARED_TABLE, params)
     run_gate(engine, "prepared_contract", clean, prepared_suite(params.data),
              str(paths.PREPARED_TABLE), paths.PREPARED_VALIDATION_DIR)  # fmt: skip

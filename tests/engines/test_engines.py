@@ -1,0 +1,198 @@
+"""One suite for every data engine: the same stages on the same input give the same prepared
+rows, cleaning report, split, split metrics and manifest, whichever engine (data.engine) runs
+them; a contract drafted from the data passes on it in every engine; the Spark engine's
+outputs depend on the rows alone (not on partitioning) and a bad input stops it with one line.
+The stages run in this process (one Spark session for the module), as `dvc repro` runs them."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import ROOT, messy_frame
+from trainflow import paths
+from trainflow.data.clean import RECORD_HASH_COLUMN
+from trainflow.data.contract import starter_suite
+from trainflow.data.fetch import sha256_of_tree
+from trainflow.data.sources import SOURCE_FILE_COLUMN
+from trainflow.data.spark import java_missing
+from trainflow.engines import ENGINES
+from trainflow.errors import StageError
+from trainflow.params import load_params
+
+pytestmark = pytest.mark.slow
+DATA_STAGES = ("ingest", "validate", "prepare", "validate_prepared", "split")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def spark_available():
+    if java_missing():
+        pytest.skip(java_missing())
+    yield
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+
+
+def run_stages(ws: Path, stages: tuple[str, ...], monkeypatch) -> None:
+    monkeypatch.chdir(ws)
+    for name in stages:
+        importlib.import_module(f"trainflow.stages.{name}").main()
+
+
+def workspace(tmp: Path, engine: str, source: dict, **changes: dict) -> Path:
+    """A project folder: params.yaml (the repo's, with `source`, `engine`, a hash split and
+    `changes` per section), the contracts, the Adult wheel."""
+    shutil.copytree(ROOT / "contracts", tmp / "contracts")
+    (tmp / "data/external").mkdir(parents=True)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["ingest"]["source"] = source
+    params["data"]["engine"] = engine
+    params["split"]["strategy"] = "hash"
+    for section, values in changes.items():
+        params[section] = {**params[section], **values}
+    (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return tmp
+
+
+def as_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table as plain values sorted by record hash: categoricals and strings alike."""
+    text = {c: object for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])}
+    out = frame.astype(text)
+    out = out.where(out.notna(), None)
+    return out.sort_values(RECORD_HASH_COLUMN).reset_index(drop=True)
+
+
+def outputs(ws: Path) -> dict:
+    """What both engines must produce alike."""
+    read = lambda p: json.loads((ws / p).read_text())  # noqa: E731
+    split = {n: pd.read_parquet(ws / paths.split_table(n)) for n in paths.SPLITS}
+    return {
+        "prepared": as_values(pd.read_parquet(ws / paths.PREPARED_TABLE)),
+        "cleaning": read(paths.PREPARE_METRICS),
+        "split": read(paths.SPLIT_METRICS),
+        "manifest": read(paths.MANIFEST_JSON),
+        "members": {n: np.sort(f[RECORD_HASH_COLUMN].to_numpy()) for n, f in split.items()},
+    }
+
+
+def assert_same(a: dict, b: dict) -> None:
+    pd.testing.assert_frame_equal(a["prepared"], b["prepared"][a["prepared"].columns])
+    for key in ("cleaning", "split", "manifest"):
+        assert a[key] == b[key], key
+    for name in paths.SPLITS:
+        assert np.array_equal(a["members"][name], b["members"][name]), name
+
+
+def test_both_engines_clean_and_split_adult_alike(tmp_path, adult_wheel, monkeypatch):
+    """All 48,842 Adult rows: the 52 duplicates found alike (the copy in adult.test kept),
+    the same cleaning counts, the same records in each split."""
+    results = {}
+    for engine in ENGINES:
+        ws = workspace(tmp_path / engine, engine, {
+            "kind": "adult_wheel", "path": str(adult_wheel),
+            "sha256": load_params(ROOT / "params.yaml").ingest.source.sha256,
+        })  # fmt: skip
+        run_stages(ws, ("ingest", "prepare", "split"), monkeypatch)
+        results[engine] = outputs(ws)
+    pandas, spark = results["pandas"], results["spark"]
+    assert pandas["cleaning"]["cleaning"]["duplicate_rows_removed"] == 52
+    assert len(pandas["prepared"]) == 48_790
+    assert_same(pandas, spark)
+
+
+@pytest.fixture(scope="module")
+def files_source(tmp_path_factory) -> Path:
+    """Two CSV files of messy Adult-shaped rows (some records in both), and served feedback."""
+    root = tmp_path_factory.mktemp("files")
+    rows = messy_frame(300, seed=3).drop(columns=SOURCE_FILE_COLUMN)
+    first, second = rows.iloc[:200], pd.concat([rows.iloc[200:], rows.iloc[:15]])
+    (root / "people").mkdir()
+    first.to_csv(root / "people/2024.csv", index=False)
+    second.to_csv(root / "people/2025.csv", index=False)
+    (root / "feedback").mkdir()
+    served = rows.iloc[:3].assign(age=99, income=">50K")  # new records, labelled
+    served.to_json(root / "feedback/labels-1.jsonl", orient="records", lines=True)
+    return root
+
+
+def test_both_engines_run_every_data_stage_alike_on_files(tmp_path, files_source, monkeypatch):
+    """Spark reads the CSV files and the JSON-lines feedback itself; a contract drafted from
+    the data (pandas types) passes in both engines; the gates' reports and the same rows."""
+    from trainflow.data.sources import read_source
+
+    results = {}
+    for engine in ENGINES:
+        source = {"kind": "file", "path": str(files_source / "people"), "glob": "*.csv"}
+        ws = workspace(tmp_path / engine, engine, source,
+                       ingest={"feedback": str(files_source / "feedback")},
+                       split={"test_source_file": None})  # fmt: skip
+        params = load_params(ws / "params.yaml")
+        suite = starter_suite(read_source(params.ingest), params.data, "drafted")
+        (ws / params.validate_.suite).write_text(json.dumps(suite))
+        run_stages(ws, DATA_STAGES, monkeypatch)
+        results[engine] = outputs(ws)
+        ingested = json.loads((ws / paths.INGEST_METRICS).read_text())["ingest"]
+        assert ingested["rows"] == 318 and ingested["feedback"]["rows"] == 3
+        assert json.loads((ws / paths.DATA_QUALITY).read_text()) == {"contract": True}
+        assert (ws / paths.PREPARED_VALIDATION_DIR / "data_docs/index.html").exists()
+    pandas, spark = results["pandas"], results["spark"]
+    assert pandas["cleaning"]["cleaning"]["duplicate_rows_removed"] == 15
+    files = set(pandas["prepared"][SOURCE_FILE_COLUMN])
+    assert files == {"2024.csv", "2025.csv", "feedback/labels-1.jsonl"}
+    assert_same(pandas, spark)
+
+
+def test_spark_outputs_depend_on_the_rows_alone(tmp_path, files_source, monkeypatch):
+    """Read in many small partitions and shuffled into a different number, the same rows give
+    byte-identical datasets: DVC sees a rerun (or another cluster's run) as unchanged."""
+    from pyspark.sql import SparkSession
+
+    source = {"kind": "file", "path": str(files_source / "people"), "glob": "*.csv"}
+    ws = workspace(tmp_path, "spark", source, split={"test_source_file": None})
+    outs = (paths.RAW_DIR, paths.PREPARED_DIR, paths.SPLIT_DIR)
+    run_stages(ws, ("ingest", "prepare", "split"), monkeypatch)
+    first = {p: sha256_of_tree(ws / p) for p in outs}
+    conf = SparkSession.getActiveSession().conf
+    conf.set("spark.sql.files.maxPartitionBytes", "2048")
+    conf.set("spark.sql.shuffle.partitions", "3")
+    try:
+        run_stages(ws, ("ingest", "prepare", "split"), monkeypatch)
+    finally:
+        conf.set("spark.sql.files.maxPartitionBytes", str(128 << 20))
+        conf.set("spark.sql.shuffle.partitions", "8")
+    assert {p: sha256_of_tree(ws / p) for p in outs} == first
+    parts = sorted(p.name for p in (ws / paths.PREPARED_TABLE).iterdir())
+    assert parts == [f"part-{i:05d}.parquet" for i in range(8)]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda f: f.drop(columns="education"), r"missing column\(s\) \['education'\]"),
+        (lambda f: f.assign(income=" maybe"), r"label\(s\) \['maybe'\] not in data.labels"),
+    ],
+)
+def test_spark_bad_input_stops_prepare_with_one_line(tmp_path, monkeypatch, edit, message):
+    """The error names the column or label; the last good prepared table stays as it was."""
+    people = tmp_path / "people.csv"
+    messy_frame(60).drop(columns=SOURCE_FILE_COLUMN).to_csv(people, index=False)
+    ws = workspace(tmp_path / "ws", "spark", {"kind": "file", "path": str(people)},
+                   split={"test_source_file": None})  # fmt: skip
+    run_stages(ws, ("ingest", "prepare"), monkeypatch)
+    good = sha256_of_tree(ws / paths.PREPARED_DIR)
+    edit(pd.read_csv(people, dtype=str, keep_default_na=False)).to_csv(people, index=False)
+    run_stages(ws, ("ingest",), monkeypatch)
+    with pytest.raises(StageError, match=message) as err:
+        run_stages(ws, ("prepare",), monkeypatch)
+    assert "\n" not in str(err.value)
+    assert sha256_of_tree(ws / paths.PREPARED_DIR) == good
