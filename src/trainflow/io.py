@@ -137,6 +137,25 @@ def read_parquet(path: Path) -> pd.DataFrame:
         raise StageError(f"{path}: not found (run the stages before this one)") from None
 
 
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_of_tree(path: Path) -> str:
+    """A file's sha256, or for a folder (a Parquet dataset of parts) a sha256 over its files'
+    relative names and sha256s, in name order."""
+    if not path.is_dir():
+        return sha256_of(path)
+    digest = hashlib.sha256()
+    for part in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{part.relative_to(path).as_posix()}\0{sha256_of(part)}\n".encode())
+    return digest.hexdigest()
+
+
 def run_fingerprint(parts: list[bytes]) -> str:
     """What identifies a training run for resuming: a hash over its inputs' bytes."""
     digest = hashlib.sha256()

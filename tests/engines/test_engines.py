@@ -20,11 +20,11 @@ from tests.conftest import ROOT, messy_frame
 from trainflow import paths
 from trainflow.data.clean import RECORD_HASH_COLUMN
 from trainflow.data.contract import starter_suite
-from trainflow.data.fetch import sha256_of_tree
 from trainflow.data.sources import SOURCE_FILE_COLUMN
 from trainflow.data.spark import java_missing
 from trainflow.engines import ENGINES
 from trainflow.errors import StageError
+from trainflow.io import sha256_of_tree
 from trainflow.params import load_params
 
 pytestmark = pytest.mark.slow
@@ -196,3 +196,76 @@ def test_spark_bad_input_stops_prepare_with_one_line(tmp_path, monkeypatch, edit
         run_stages(ws, ("prepare",), monkeypatch)
     assert "\n" not in str(err.value)
     assert sha256_of_tree(ws / paths.PREPARED_DIR) == good
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def standalone_cluster(tmp_path_factory):
+    """A Spark standalone master and one worker (1 core, 1 GB) on loopback, as
+    docs/scale.md starts them: `spark-class ...Master` and `...Worker spark://...`."""
+    import subprocess
+    import sys
+    import time
+
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    logs = tmp_path_factory.mktemp("cluster")
+    env = {**__import__("os").environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1",
+           "PYSPARK_PYTHON": sys.executable, "SPARK_WORKER_DIR": str(logs / "work")}  # fmt: skip
+    port = free_port()
+    master = f"spark://127.0.0.1:{port}"
+    cls = [str(home / "bin/spark-class")]
+    started = [
+        subprocess.Popen([*cls, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                          "--port", str(port), "--webui-port", str(free_port())], env=env,
+                         stdout=(logs / "master.log").open("w"), stderr=subprocess.STDOUT),
+        subprocess.Popen([*cls, "org.apache.spark.deploy.worker.Worker", master, "--host",
+                          "127.0.0.1", "--cores", "1", "--memory", "1g", "--webui-port",
+                          str(free_port())], env=env,
+                         stdout=(logs / "worker.log").open("w"), stderr=subprocess.STDOUT),
+    ]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while "Successfully registered with master" not in (logs / "worker.log").read_text():
+            assert time.monotonic() < deadline, (logs / "worker.log").read_text()[-2000:]
+            time.sleep(0.5)
+        yield master, logs / "work"
+    finally:
+        for proc in started:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def test_a_standalone_cluster_writes_what_local_mode_writes(
+    tmp_path, files_source, standalone_cluster, monkeypatch
+):
+    """The data stages as `dvc repro` runs them (one process per stage) against a master and a
+    worker on loopback: the worker's executor does the work, and the outputs are byte for byte
+    the ones local mode writes."""
+    import subprocess
+    import sys
+
+    master, work = standalone_cluster
+    source = {"kind": "file", "path": str(files_source / "people"), "glob": "*.csv"}
+    local = workspace(tmp_path / "local", "spark", source, split={"test_source_file": None})
+    run_stages(local, ("ingest", "prepare", "split"), monkeypatch)
+    conf = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
+            "spark.executor.memory": "768m", "spark.cores.max": "1"}  # fmt: skip
+    cluster = workspace(tmp_path / "cluster", "spark", source, split={"test_source_file": None},
+                        spark={"master": master, "conf": conf})  # fmt: skip
+    for name in ("ingest", "prepare", "split"):
+        done = subprocess.run([sys.executable, "-m", f"trainflow.stages.{name}"], cwd=cluster,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+    for out in (paths.RAW_DIR, paths.PREPARED_DIR, paths.SPLIT_DIR):
+        assert sha256_of_tree(cluster / out) == sha256_of_tree(local / out), out
+    apps = sorted(p.name for p in work.glob("app-*"))  # one per stage, run by the worker
+    assert len(apps) == 3, apps

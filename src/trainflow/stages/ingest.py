@@ -9,10 +9,10 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from trainflow import paths
-from trainflow.data.fetch import check_sha256, sha256_of, sha256_of_tree
+from trainflow.data.fetch import check_sha256, sha256_of
 from trainflow.engines import engine_part
 from trainflow.engines.base import Ingested
-from trainflow.io import atomic_dir, write_json
+from trainflow.io import atomic_dir, sha256_of_tree, write_json
 from trainflow.params import LIVE_KINDS, SourceParams, load_params
 from trainflow.stages import run_stage
 

@@ -18,7 +18,7 @@ from trainflow import paths
 from trainflow.errors import StageError
 from trainflow.families import FAMILIES, family_module, save_fitted
 from trainflow.families.base import FitContext
-from trainflow.io import atomic_dir, read_parquet, run_fingerprint, write_json
+from trainflow.io import atomic_dir, read_parquet, run_fingerprint, sha256_of_tree, write_json
 from trainflow.model.preprocess import fit_preprocessor
 from trainflow.params import load_params
 from trainflow.stages import run_stage
@@ -63,7 +63,9 @@ def train_family(name: str) -> None:
         json.dumps([name, params.seed,
                     *(s.model_dump(mode="json") for s in (params.data, params.train, settings))],
                    ).encode(),
-        paths.split_table("train").read_bytes(), paths.split_table("val").read_bytes(),
+        # a file, or a dataset of parts (the Spark engine's)
+        sha256_of_tree(paths.split_table("train")).encode(),
+        sha256_of_tree(paths.split_table("val")).encode(),
         *code_bytes(), *init_bytes(params.train.init_from),
     ])  # fmt: skip
     ctx = FitContext(seed=params.seed, trainer=params.train, resume_dir=paths.resume_dir(name),

@@ -11,7 +11,7 @@ import numpy as np
 
 from trainflow import paths
 from trainflow.data.clean import RECORD_HASH_COLUMN
-from trainflow.data.leakage import LeakageReport, enforce, manifest
+from trainflow.data.leakage import LeakageReport, enforce, leakage_report, manifest
 from trainflow.data.sources import FEEDBACK_PREFIX, SOURCE_FILE_COLUMN
 from trainflow.data.spark import column, record_draws, record_hash, write_parquet
 from trainflow.engines.spark_engine import functions as _functions
@@ -83,12 +83,8 @@ def _leakage(assigned: DataFrame, data: DataParams, spec: Any) -> tuple[DataFram
     engine splits by hash only); drop_from_train drops the train / val rows that share their
     feature values with a test row."""
     F = _functions()
-    problems: list[str] = []
     twice = (assigned.groupBy(RECORD_HASH_COLUMN).agg(F.countDistinct(SPLIT_COLUMN).alias("n"))
              .where("n > 1").count())  # fmt: skip
-    if twice:
-        problems.append(f"{twice} record(s) are in two splits (the same values in every record "
-                        "column, ids and weights included)")  # fmt: skip
     test_profiles = assigned.where(F.col(SPLIT_COLUMN) == "test").select(FEATURES_HASH).distinct()
     not_test = assigned.where(F.col(SPLIT_COLUMN) != "test")
     shared = not_test.join(test_profiles, FEATURES_HASH, "left_semi").count()
@@ -97,24 +93,14 @@ def _leakage(assigned: DataFrame, data: DataParams, spec: Any) -> tuple[DataFram
         kept = not_test.join(test_profiles, FEATURES_HASH, "left_anti")
         assigned = kept.unionByName(assigned.where(F.col(SPLIT_COLUMN) == "test"))
         dropped, shared = shared, 0
-    elif shared and spec.shared_feature_rows == "fail":
-        problems.append(
-            f"{shared} train/val row(s) have the same feature values as a test row "
-            "(split.shared_feature_rows: fail; allow keeps them, drop_from_train removes them)"
-        )
-    crossing = 0
+    groups: tuple[int, list[str]] = (0, [])
     if data.group_column:
-        groups = (assigned.where(column(data.group_column).isNotNull())
-                  .groupBy(column(data.group_column).alias("g"))
-                  .agg(F.countDistinct(SPLIT_COLUMN).alias("n")).where("n > 1"))  # fmt: skip
-        crossing = groups.count()
-        if crossing:
-            examples = sorted(str(r["g"]) for r in groups.orderBy("g").limit(3).collect())
-            problems.append(f"{crossing} group(s) of {data.group_column!r} appear in two "
-                            f"splits, e.g. {examples}")  # fmt: skip
-    report = LeakageReport(records_in_two_splits=twice, feature_collisions=shared,
-                           feature_collisions_dropped=dropped, groups_in_two_splits=crossing,
-                           passed=not problems, problems=tuple(problems))  # fmt: skip
+        crossing = (assigned.where(column(data.group_column).isNotNull())
+                    .groupBy(column(data.group_column).alias("g"))
+                    .agg(F.countDistinct(SPLIT_COLUMN).alias("n")).where("n > 1"))  # fmt: skip
+        examples = sorted(str(r["g"]) for r in crossing.orderBy("g").limit(3).collect())
+        groups = (crossing.count(), examples)
+    report = leakage_report(spec, twice, shared, dropped, data.group_column, groups)
     return assigned, report
 
 
