@@ -269,3 +269,46 @@ def test_a_standalone_cluster_writes_what_local_mode_writes(
         assert sha256_of_tree(cluster / out) == sha256_of_tree(local / out), out
     apps = sorted(p.name for p in work.glob("app-*"))  # one per stage, run by the worker
     assert len(apps) == 3, apps
+
+
+def test_both_engines_agree_on_a_regression_table_with_free_text(tmp_path, monkeypatch):
+    """A numeric target with missing markers and stray spaces, free text in two Unicode
+    spellings of one word (NFC makes them one record), an id column: the same rows and split."""
+    frame = messy_frame(120, seed=5).drop(columns=SOURCE_FILE_COLUMN)
+    frame["hours_per_week"] = frame["hours_per_week"].astype(str).radd(" ")
+    frame.loc[::17, "hours_per_week"] = " ?"
+    frame["note"] = np.where(np.arange(len(frame)) % 2, " caf\u00e9 ", "cafe\u0301")
+    frame["person"] = np.arange(len(frame)) // 2  # pairs of rows share an id
+    frame.to_csv(tmp_path / "hours.csv", index=False)
+    data = {"target": "hours_per_week", "task": "regression", "labels": [], "label_map": {},
+            "numeric": ["age", "education_num", "capital_gain"],
+            "categorical": ["workclass", "education", "sex"], "text": ["note"], "drop": [],
+            "id_columns": ["person"]}  # fmt: skip
+    source = {"kind": "file", "path": str(tmp_path / "hours.csv")}
+    regression = {
+        "split": {"test_source_file": None},
+        "evaluate": {"slices": ["sex"], "bands": {}, "fairness": []},
+        "gate": {"min": {}, "max": {}, "max_below_baseline": {}, "max_fairness_gap": {}},
+        "train": {"preprocess": {"min_category_count": 5, "log1p": ["capital_gain"]}},
+    }
+    results = {}
+    for engine in ENGINES:
+        ws = workspace(tmp_path / engine, engine, source, data=data, **regression)
+        run_stages(ws, ("ingest", "prepare", "split"), monkeypatch)
+        results[engine] = outputs(ws)
+    pandas, spark = results["pandas"], results["spark"]
+    assert pandas["cleaning"]["cleaning"]["rows_missing_target"] == 8
+    assert set(pandas["prepared"]["note"]) == {"caf\u00e9"}
+    assert_same(pandas, spark)
+
+
+def test_spark_strips_what_python_strips():
+    """Every white-space character str.strip() removes (tabs, NBSP, the ideographic space, the
+    ASCII separators \\x1c-\\x1f), on either end, and nothing inside or beyond them."""
+    from trainflow.data.spark import spark_session
+    from trainflow.engines.spark_engine import WHITESPACE, strip
+
+    cells = [f"{c}a {c}b{c}" for c in WHITESPACE] + ["\u200bzero-width\u200b", " é ", None, ""]
+    spark = spark_session()
+    got = spark.createDataFrame([(c,) for c in cells], "v string").select(strip("v").alias("s"))
+    assert [r["s"] for r in got.collect()] == [c.strip() if c is not None else None for c in cells]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from trainflow.data.clean import RECORD_HASH_COLUMN
 from trainflow.data.contract import ValidationReport, run_gx, validate_with_docs
 from trainflow.data.spark import column
-from trainflow.engines.spark_engine import NUMERIC, STRIP, read
+from trainflow.engines.spark_engine import NUMERIC, read, strip
 from trainflow.engines.spark_engine import functions as _functions
 from trainflow.params import Params
 
@@ -21,9 +21,7 @@ if TYPE_CHECKING:
 def raw_view(raw: DataFrame, params: Params) -> tuple[DataFrame, None]:
     """The raw values with surrounding white space ignored (contract.contract_view)."""
     text = [name for name, kind in raw.dtypes if kind == "string"]
-    return raw.withColumns(
-        {c: _functions().regexp_replace(column(c), STRIP, "") for c in text}
-    ), None
+    return raw.withColumns({c: strip(column(c)) for c in text}), None
 
 
 INTEGER = ["ByteType", "ShortType", "IntegerType", "LongType"]

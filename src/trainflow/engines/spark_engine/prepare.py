@@ -11,7 +11,7 @@ import pandas as pd
 from trainflow.data.clean import RECORD_HASH_COLUMN, CleaningReport
 from trainflow.data.sources import FEEDBACK_PREFIX, SOURCE_FILE_COLUMN
 from trainflow.data.spark import column, record_hash, write_parquet
-from trainflow.engines.spark_engine import NUMERIC, STRIP, read
+from trainflow.engines.spark_engine import NUMERIC, read, strip
 from trainflow.engines.spark_engine import functions as _functions
 from trainflow.errors import StageError
 from trainflow.params import DataParams, Params, label_text
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 
+WIDE = {"tinyint": "bigint", "smallint": "bigint", "int": "bigint", "float": "double"}
 NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 
 
@@ -85,10 +86,10 @@ def prepare(params: Params, raw: Path, table: Path) -> CleaningReport:
     report.columns_not_used = [c for c in frame.columns if c not in known]
     names = [*schema, data.target, *keep]
     text = [c for c in names if types[c] == "string"]
-    stripped = {c: F.regexp_replace(column(c), STRIP, "") for c in text}
+    stripped = {c: strip(column(c)) for c in text}
     cleaned = {c: F.when(stripped[c].isin(data.missing_markers), None).otherwise(stripped[c])
                if data.missing_markers else stripped[c] for c in text}  # fmt: skip
-    target = cleaned.get(data.target, column(data.target))
+    target = raw_target = cleaned.get(data.target, column(data.target))
     if data.is_classification:
         target = _label_text(target, types[data.target])
         spellings = list(data.label_map)
@@ -116,11 +117,15 @@ def prepare(params: Params, raw: Path, table: Path) -> CleaningReport:
     if data.is_classification:
         _check_labels(out, data, where)
     else:
-        _check_numbers(frame, data, types[data.target], where)
+        _check_numbers(frame, raw_target, data, types[data.target], where)
     typed = {c: _numbers(column(c), types[c]) for c in data.numeric}
     newly = [F.count(F.when(column(c).isNotNull() & typed[c].isNull(), 1)).alias(f"bad{i}")
              for i, c in enumerate(data.numeric)]  # fmt: skip
     typed |= {c: _as_text(column(c), types[c]) for c in [*data.categorical, *data.image]}
+    # ids, groups and weights keep their values, at the widths pandas reads (int64, float64):
+    # the record hash takes an int in 4 bytes and a long in 8
+    typed |= {c: column(c).cast(WIDE[types[c]]) for c in data.record_keep
+              if types.get(c) in WIDE and c != data.time_column}  # fmt: skip
     time = data.time_column if data.time_column in types else None
     if time:
         typed[time] = F.try_to_timestamp(column(time).cast("string"))
@@ -158,9 +163,11 @@ def _check_labels(out: DataFrame, data: DataParams, where: str) -> None:
         )
 
 
-def _check_numbers(frame: DataFrame, data: DataParams, spark_type: str, where: str) -> None:
-    """A regression target's values that are present but not finite numbers: an error."""
-    value = column(data.target)
+def _check_numbers(
+    frame: DataFrame, value: Column, data: DataParams, spark_type: str, where: str
+) -> None:
+    """A regression target's values (`value`: stripped, markers missing) that are present but
+    not finite numbers: an error (dropping them silently would bias the target)."""
     bad = frame.where(value.isNotNull() & _numbers(value, spark_type).isNull())
     examples = sorted({str(r[0]) for r in bad.select(value).limit(100).collect()})[:5]
     if examples:
@@ -173,12 +180,15 @@ def _check_numbers(frame: DataFrame, data: DataParams, spark_type: str, where: s
 def _keep_last(frame: DataFrame, identity: list[str]) -> DataFrame:
     """One row per record, exactly (grouped by the values, not the hash): the copy from the
     last source file, as the pandas engine keeps the last copy in source order (files in name
-    order, served feedback after them)."""
-    from pyspark.sql import Window
-
+    order, served feedback after them). An aggregation, which Spark combines on the map side
+    before its shuffle (a window over the same columns sorts every row); the other columns
+    are the record's hash (a function of its values) and its file."""
     F = _functions()
+    if SOURCE_FILE_COLUMN not in frame.columns:
+        return frame.dropDuplicates(identity)
     source = column(SOURCE_FILE_COLUMN)
-    last = Window.partitionBy(*[column(c) for c in identity]).orderBy(
-        source.startswith(FEEDBACK_PREFIX).desc(), source.desc()
-    )
-    return frame.withColumn("_copy", F.row_number().over(last)).where("_copy = 1").drop("_copy")
+    last = F.max(F.struct(source.startswith(FEEDBACK_PREFIX).alias("fed"), source.alias("file")))
+    keys = [c for c in frame.columns if c != SOURCE_FILE_COLUMN]
+    kept = frame.groupBy(*[column(c) for c in keys]).agg(last.alias("_last"))
+    kept = kept.withColumn(SOURCE_FILE_COLUMN, F.col("_last.file")).drop("_last")
+    return kept.select(*[column(c) for c in frame.columns])
