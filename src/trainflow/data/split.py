@@ -98,6 +98,15 @@ def record_draws(clean: pd.DataFrame, data: DataParams, seed: int) -> np.ndarray
     return (hashes >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 
+def val_cut(params: SplitParams, fixed_test: bool) -> float:
+    """The draw below which a non-test record is val under the hash strategy: the next
+    val_size of what test leaves, or val_size itself when test is a fixed source file. Both
+    engines cut here."""
+    if fixed_test:
+        return params.val_size
+    return params.test_size + (1 - params.test_size) * params.val_size
+
+
 def _by_hash(clean: pd.DataFrame, data: DataParams, params: SplitParams, seed: int,
              test: np.ndarray | None) -> dict[str, np.ndarray]:  # fmt: skip
     """test: draw < test_size; val: the next val_size of what is left; train: the rest (or,
@@ -106,12 +115,11 @@ def _by_hash(clean: pd.DataFrame, data: DataParams, params: SplitParams, seed: i
     draw = record_draws(clean, data, seed)
     if test is None:
         is_test = draw < params.test_size
-        cut = params.test_size + (1 - params.test_size) * params.val_size
-        is_val = ~is_test & (draw < cut)
+        is_val = ~is_test & (draw < val_cut(params, fixed_test=False))
     else:
         is_test = np.zeros(len(clean), dtype=bool)
         is_test[test] = True
-        is_val = ~is_test & (draw < params.val_size)
+        is_val = ~is_test & (draw < val_cut(params, fixed_test=True))
     splits = {"train": np.flatnonzero(~is_test & ~is_val), "val": np.flatnonzero(is_val),
               "test": np.flatnonzero(is_test)}  # fmt: skip
     empty = [name for name, rows in splits.items() if not rows.size]

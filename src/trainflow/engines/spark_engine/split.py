@@ -14,6 +14,7 @@ from trainflow.data.clean import RECORD_HASH_COLUMN
 from trainflow.data.leakage import LeakageReport, enforce, leakage_report, manifest
 from trainflow.data.sources import FEEDBACK_PREFIX, SOURCE_FILE_COLUMN
 from trainflow.data.spark import column, record_draws, record_hash, write_parquet
+from trainflow.data.split import val_cut
 from trainflow.engines.spark_engine import functions as _functions
 from trainflow.engines.spark_engine import read
 from trainflow.errors import StageError
@@ -40,14 +41,13 @@ def split(params: Params, prepared: Path, out: Path) -> dict:
     draw = record_draws(frame, data, params.seed)
     feedback = (column(SOURCE_FILE_COLUMN).startswith(FEEDBACK_PREFIX)
                 if SOURCE_FILE_COLUMN in frame.columns else F.lit(False))  # fmt: skip
+    is_val = draw < val_cut(spec, fixed_test=spec.test_source_file is not None)
     if spec.test_source_file is None:
         is_test = draw < spec.test_size
-        is_val = draw < spec.test_size + (1 - spec.test_size) * spec.val_size
     else:
         if SOURCE_FILE_COLUMN not in frame.columns:
             raise StageError(f"split: column {SOURCE_FILE_COLUMN!r} missing from prepared data")
         is_test = column(SOURCE_FILE_COLUMN) == spec.test_source_file
-        is_val = draw < spec.val_size
     side = (F.when(feedback, "train").when(is_test, "test").when(is_val, "val")
             .otherwise("train"))  # fmt: skip
     assigned = frame.withColumns({
