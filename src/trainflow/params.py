@@ -350,6 +350,10 @@ class TrainParams(Strict):
     # optimizer steps per Lightning training_step: amortises Lightning's per-step bookkeeping
     steps_per_call: int = Field(default=8, gt=0)
     init_from: InitFromParams | None = None  # start networks from a registered model's weights
+    # memory: each split read whole; stream: read in Parquet row groups while training runs,
+    # for splits larger than memory (docs/scale.md)
+    data: Literal["memory", "stream"] = "memory"
+    stream_window: int = Field(default=4, gt=0)  # stream: row groups shuffled together
 
 
 class LinearParams(Strict):

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from trainflow.model import datamodule
 from trainflow.model.datamodule import IndexBatches, TabularDataModule
 from trainflow.model.tensors import TensorBatches
 
@@ -68,7 +69,7 @@ def test_index_batches_split_each_global_batch_across_processes(monkeypatch):
     shares = []
     for rank in (0, 1):
         batches = IndexBatches(7, 4, shuffle=True, seed=0)
-        monkeypatch.setattr(batches, "_share", lambda rank=rank: (rank, 2))
+        monkeypatch.setattr(datamodule, "distributed_share", lambda rank=rank: (rank, 2))
         shares.append([b.tolist() for b in batches])
         assert len(batches) == 2
     assert [len(b) for b in shares[0]] == [len(b) for b in shares[1]] == [2, 2]
@@ -79,6 +80,6 @@ def test_index_batches_split_each_global_batch_across_processes(monkeypatch):
 
 def test_index_batches_need_a_global_batch_the_processes_divide(monkeypatch):
     batches = IndexBatches(8, 3, shuffle=False, seed=0)
-    monkeypatch.setattr(batches, "_share", lambda: (0, 2))
+    monkeypatch.setattr(datamodule, "distributed_share", lambda: (0, 2))
     with pytest.raises(ValueError, match=r"batch_size 3 is the global batch.*2 processes"):
         list(batches)

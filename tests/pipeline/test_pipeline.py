@@ -544,7 +544,8 @@ DDP_TOLERANCE = {"accuracy": 0.02, "auroc": 0.02}  # README: Distributed trainin
 def test_two_process_ddp_run_matches_one_process(pipeline_repo, tmp_path):
     """`train.devices: 2, strategy: ddp` on CPU (gloo): the stage completes, only the primary
     process writes, and the test metrics are within DDP_TOLERANCE of the one-process run (the
-    same global batches; each process's batch-norm statistics and dropout masks differ)."""
+    same global batches; each process's batch-norm statistics and dropout masks differ); and
+    again with `train.data: stream` (each process on its own pieces, other batches)."""
     import shutil
 
     source, env, _ = pipeline_repo
@@ -569,6 +570,15 @@ def test_two_process_ddp_run_matches_one_process(pipeline_repo, tmp_path):
     ddp = json.loads((repo / "metrics/eval.json").read_text())
     for name, tolerance in DDP_TOLERANCE.items():
         assert abs(ddp[name] - single[name]) <= tolerance, (name, ddp[name], single[name])
+    # the same DDP run streaming its splits: each process reads its own row-group pieces
+    params.write_text(params.read_text().replace("  data: memory ", "  data: stream "))
+    out = run(["dvc", "repro", "evaluate"], repo, env)
+    assert stages_run(out.stdout) == [*TRAIN, "select", "evaluate"]
+    summary = json.loads((repo / "models/families/mlp/family.json").read_text())["summary"]
+    assert summary["data"] == "stream" and summary["processes"] == 2
+    streamed = json.loads((repo / "metrics/eval.json").read_text())
+    for name, tolerance in DDP_TOLERANCE.items():
+        assert abs(streamed[name] - single[name]) <= tolerance, (name, streamed[name])
 
 
 def test_sweep_runs_trials_as_experiments_and_resumes_after_a_kill(pipeline_repo, tmp_path):

@@ -25,6 +25,7 @@ import pandas as pd
 from trainflow.errors import StageError
 from trainflow.families.base import FitContext, Fitted
 from trainflow.model.preprocess import Preprocessor
+from trainflow.model.splits import ParquetSplit, Piece, Split, as_split
 from trainflow.params import GBDTParams
 
 NAME = "gbdt"
@@ -178,8 +179,8 @@ def booster_params(params: GBDTParams, task: str, n_classes: int, seed: int) -> 
 
 
 def fit(
-    train: pd.DataFrame, val: pd.DataFrame, pre: Preprocessor, params: GBDTParams,
-    ctx: FitContext,
+    train: pd.DataFrame | Split, val: pd.DataFrame | Split, pre: Preprocessor,
+    params: GBDTParams, ctx: FitContext,
 ) -> BoosterFitted:  # fmt: skip
     import lightgbm as lgb
     from dvclive.lgbm import DVCLiveCallback
@@ -194,11 +195,16 @@ def fit(
     categorical = list(range(n_num, n_num + len(pre.categorical)))
     names = [f"f{j}" for j in range(n_num + len(pre.categorical))]  # any column name is safe
 
-    def dataset(frame: pd.DataFrame, reference: object = None) -> object:
-        return lgb.Dataset(features(frame, pre), label=pre.encode_target(frame[pre.target]),
-                           feature_name=names, categorical_feature=categorical,
+    def dataset(split: Split, reference: object = None) -> object:
+        if split.streamed:
+            data, label = streamed_rows(split, pre)
+        else:
+            frame = split.frame()
+            data, label = features(frame, pre), pre.encode_target(frame[pre.target])
+        return lgb.Dataset(data, label=label, feature_name=names, categorical_feature=categorical,
                            reference=reference, free_raw_data=False)  # fmt: skip
 
+    train, val = as_split(train), as_split(val)
     train_set = dataset(train)
     val_set = dataset(val, train_set)
     config = booster_params(params, pre.task, len(pre.labels), ctx.seed)
@@ -215,12 +221,44 @@ def fit(
     summary = {
         "best_iteration": int(best),
         "best_val_loss": best_val_loss,
-        "train_rows": len(train), "val_rows": len(val), "device": params.device,
+        "train_rows": train.rows, "val_rows": val.rows, "device": params.device,
+        "data": "stream" if train.streamed else "memory",
     }  # fmt: skip
     return BoosterFitted(family=NAME, preprocessor=pre, config={"features": names,
                          "categorical": categorical}, summary=summary, booster=booster,
                          files=(MODEL_FILE,), packages=PACKAGES,
                          modules=MODULES)  # fmt: skip
+
+
+def streamed_rows(split: ParquetSplit, pre: Preprocessor) -> tuple[list, np.ndarray]:
+    """A streamed split as LightGBM reads data it does not hold: one `lightgbm.Sequence` per
+    Parquet piece (LightGBM samples rows for its bins by index, then reads each piece in one
+    range and keeps only the binned values, a byte per feature and row), and the target,
+    read column by column."""
+    import lightgbm as lgb
+
+    cache: dict = {}  # the last piece read, shared: LightGBM reads the pieces in order
+
+    class PieceRows(lgb.Sequence):
+        def __init__(self, piece: Piece) -> None:
+            self.piece, self.batch_size = piece, piece.rows
+
+        def __len__(self) -> int:
+            return self.piece.rows
+
+        def __getitem__(self, idx: int | slice) -> np.ndarray:
+            if cache.get("piece") != self.piece:
+                cache.clear()
+                rows = features(split.read(self.piece, pre.features), pre)
+                # LightGBM's Sequence path takes doubles: float32 values widen exactly, so
+                # the bins and trees are those of the in-memory float32 matrix
+                cache.update(piece=self.piece, rows=rows.astype(np.float64))
+            return cache["rows"][idx]
+
+    pieces = split.pieces()
+    label = np.concatenate([pre.encode_target(split.read(p, [pre.target])[pre.target])
+                            for p in pieces])  # fmt: skip
+    return [PieceRows(p) for p in pieces], label
 
 
 def load(folder: Path, config: dict, pre: Preprocessor) -> BoosterFitted:

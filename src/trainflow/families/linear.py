@@ -19,6 +19,7 @@ from trainflow.families.neural import (
 from trainflow.model.baseline import fit_linear
 from trainflow.model.objective import loss_for
 from trainflow.model.preprocess import Preprocessor
+from trainflow.model.splits import Split, as_split
 from trainflow.model.tensors import to_tensors
 from trainflow.params import LinearParams
 
@@ -26,11 +27,13 @@ NAME = "linear"
 
 
 def fit(
-    train: pd.DataFrame, val: pd.DataFrame, pre: Preprocessor, params: LinearParams,
-    ctx: FitContext,
+    train: pd.DataFrame | Split, val: pd.DataFrame | Split, pre: Preprocessor,
+    params: LinearParams, ctx: FitContext,
 ) -> NetworkFitted:  # fmt: skip
+    """Full-batch L-BFGS: the split is held in memory, streamed or not (docs/scale.md)."""
     from trainflow.live import offline_live
 
+    train, val = as_split(train).frame(), as_split(val).frame()
     data, held = to_tensors(train, pre), to_tensors(val, pre)
     images = {"pixel_mean": [pre.pixel_mean[c] for c in pre.image],
               "pixel_std": [pre.pixel_std[c] for c in pre.image],

@@ -16,13 +16,18 @@ from trainflow.families.neural import (
     tabular_config,
 )
 from trainflow.model.preprocess import Preprocessor
+from trainflow.model.splits import Split
 from trainflow.params import MLPParams
 
 NAME = "mlp"
 
 
 def fit(
-    train: pd.DataFrame, val: pd.DataFrame, pre: Preprocessor, params: MLPParams, ctx: FitContext
+    train: pd.DataFrame | Split,
+    val: pd.DataFrame | Split,
+    pre: Preprocessor,
+    params: MLPParams,
+    ctx: FitContext,
 ) -> NetworkFitted | None:
     config = tabular_config("mlp", pre, params, train,
                             {"n_blocks": params.n_blocks, "width": params.width})  # fmt: skip

@@ -17,6 +17,7 @@ import torch
 from trainflow.families.base import Fitted
 from trainflow.model.network import build_network
 from trainflow.model.preprocess import Blocks, Preprocessor
+from trainflow.model.splits import Split, as_split
 from trainflow.params import NeuralParams
 
 WEIGHTS_FILE = "model.pt"
@@ -69,8 +70,9 @@ def load_network(
 
 
 def tabular_config(
-    backbone: str, pre: Preprocessor, params: NeuralParams, train: pd.DataFrame, extra: dict
-) -> dict:
+    backbone: str, pre: Preprocessor, params: NeuralParams, train: pd.DataFrame | Split,
+    extra: dict,
+) -> dict:  # fmt: skip
     """The network config of an MLP / ResNet family: numeric embeddings (with piecewise-linear
     bins computed on the train split), categorical embeddings, text encoders, the backbone's
     sizes."""
@@ -83,7 +85,7 @@ def tabular_config(
         "d_embedding": params.d_embedding,
         "frequency_scale": params.frequency_scale,
         "n_frequencies": params.n_frequencies,
-        "bins": quantile_bins(pre.transform(train)[0], params.n_bins) if piecewise else None,
+        "bins": quantile_bins(pre, as_split(train), params.n_bins) if piecewise else None,
         "cardinalities": pre.cardinalities,
         "d_category": params.d_category,
         "vocab_sizes": pre.vocab_sizes,
@@ -99,15 +101,26 @@ def tabular_config(
     return config | extra
 
 
-def quantile_bins(x_num: np.ndarray, n_bins: int) -> list[list[float]]:
+QUANTILE_ROWS = 2**24
+"""torch.quantile's input limit (pytorch#64947): past it, the bins come from a seeded subsample
+of this many rows (a fixed seed: the bins are part of the run), as rtdl_num_embeddings
+advises."""
+
+
+def quantile_bins(pre: Preprocessor, train: Split, n_bins: int) -> list[list[float]]:
     """Bin edges per numeric feature for piecewise-linear encoding (rtdl's compute_bins on
-    the train split); a feature with fewer distinct values gets fewer bins, a constant one a
-    single unit bin."""
+    the train split, one column at a time); a feature with fewer distinct values gets fewer
+    bins, a constant one a single unit bin."""
     import rtdl_num_embeddings as rne
 
+    keep = None
+    if train.rows > QUANTILE_ROWS:
+        gen = torch.Generator().manual_seed(0)
+        keep = torch.randperm(train.rows, generator=gen)[:QUANTILE_ROWS].sort().values.numpy()
     edges = []
-    for j in range(x_num.shape[1]):
-        column = torch.from_numpy(x_num[:, j : j + 1].astype(np.float32))
+    for col in pre.numeric:
+        values = pre.numeric_values(col, train.column(col)).astype(np.float32)
+        column = torch.from_numpy(values if keep is None else values[keep]).view(-1, 1)
         distinct = int(column.unique().numel())
         if distinct < 2:
             value = float(column[0, 0]) if len(column) else 0.0
@@ -119,7 +132,8 @@ def quantile_bins(x_num: np.ndarray, n_bins: int) -> list[list[float]]:
 
 
 def fit_network(
-    family: str, net_config: dict, train: pd.DataFrame, val: pd.DataFrame, pre: Preprocessor,
+    family: str, net_config: dict, train: pd.DataFrame | Split, val: pd.DataFrame | Split,
+    pre: Preprocessor,
     params: NeuralParams, ctx, packages: tuple[str, ...],
 ) -> NetworkFitted | None:  # fmt: skip
     """Train a network family with Lightning (trainflow.model.training)."""

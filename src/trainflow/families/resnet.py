@@ -16,14 +16,15 @@ from trainflow.families.neural import (
     tabular_config,
 )
 from trainflow.model.preprocess import Preprocessor
+from trainflow.model.splits import Split
 from trainflow.params import ResNetParams
 
 NAME = "resnet"
 
 
 def fit(
-    train: pd.DataFrame, val: pd.DataFrame, pre: Preprocessor, params: ResNetParams,
-    ctx: FitContext,
+    train: pd.DataFrame | Split, val: pd.DataFrame | Split, pre: Preprocessor,
+    params: ResNetParams, ctx: FitContext,
 ) -> NetworkFitted | None:  # fmt: skip
     extra = {"n_blocks": params.n_blocks, "width": params.width,
              "hidden_multiplier": params.hidden_multiplier,

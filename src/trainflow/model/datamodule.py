@@ -21,6 +21,26 @@ from trainflow.model.preprocess import Preprocessor
 from trainflow.model.tensors import TensorBatches, to_tensors
 
 
+def distributed_share() -> tuple[int, int]:
+    """(this process's rank, the number of processes): (0, 1) outside a distributed run."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def process_share(batch_size: int) -> tuple[int, int]:
+    """`distributed_share()`, checked: `batch_size` is the global batch, so it must divide
+    among the processes."""
+    rank, world = distributed_share()
+    if batch_size % world:
+        raise ValueError(
+            f"train.batch_size {batch_size} is the global batch: it must be a "
+            f"multiple of the {world} processes"
+        )
+    return rank, world
+
+
 class IndexBatches(Sampler[torch.Tensor]):
     """Batches of row indices as tensors. Shuffled: a permutation drawn from `seed + epoch`, so
     every epoch's order is a function of the epoch alone (a run resumed at epoch k sees the
@@ -37,21 +57,6 @@ class IndexBatches(Sampler[torch.Tensor]):
         """Called by Lightning at the start of every epoch."""
         self.epoch = epoch
 
-    def _share(self) -> tuple[int, int]:
-        dist = torch.distributed
-        if dist.is_available() and dist.is_initialized():
-            return dist.get_rank(), dist.get_world_size()
-        return 0, 1
-
-    def _checked_share(self) -> tuple[int, int]:
-        rank, world = self._share()
-        if self.batch_size % world:
-            raise ValueError(
-                f"train.batch_size {self.batch_size} is the global batch: it must be a "
-                f"multiple of the {world} processes"
-            )
-        return rank, world
-
     def _rows(self, world: int) -> torch.Tensor:
         if self.shuffle:
             gen = torch.Generator().manual_seed(self.seed + self.epoch)
@@ -62,12 +67,12 @@ class IndexBatches(Sampler[torch.Tensor]):
         return torch.cat([rows, rows[: padded - self.n]])
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        rank, world = self._checked_share()
+        rank, world = process_share(self.batch_size)
         for batch in torch.split(self._rows(world), self.batch_size):
             yield batch[rank::world]
 
     def __len__(self) -> int:
-        _, world = self._checked_share()
+        _, world = process_share(self.batch_size)
         return -(-(-(-self.n // world) * world) // self.batch_size)  # ceil(padded n / batch)
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 from trainflow.data import images
 from trainflow.errors import StageError
 from trainflow.model import text as text_codec
+from trainflow.model.splits import Split, as_split
 from trainflow.params import DataParams, PreprocessParams
 
 Blocks = tuple[np.ndarray, ...]
@@ -104,16 +105,7 @@ class Preprocessor:
         n = len(frame)
         x_num = np.zeros((n, len(self.numeric)), dtype=np.float32)
         for j, col in enumerate(self.numeric):
-            values = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
-            if col in self.log1p:
-                values = np.log1p(np.clip(values, 0, None))
-            values = (values - self.mean[col]) / self.std[col]
-            # a value far outside training (1e308 in a request) stays finite in float32: an
-            # inf would make a network answer NaN; its order is kept up to the limit
-            values = np.clip(values, -STANDARDISED_LIMIT, STANDARDISED_LIMIT)
-            if fill_missing:
-                values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
-            x_num[:, j] = values
+            x_num[:, j] = self.numeric_values(col, frame[col], fill_missing)
         x_cat = np.zeros((n, len(self.categorical)), dtype=np.int64)
         for j, col in enumerate(self.categorical):
             lookup = {v: i + 2 for i, v in enumerate(self.vocab[col])}
@@ -127,6 +119,19 @@ class Preprocessor:
             blocks.append(np.stack([images.pixels(frame[c], self.image_size, self.image_channels,
                                                   c) for c in self.image], 1))  # fmt: skip
         return tuple(blocks)
+
+    def numeric_values(self, col: str, values: pd.Series, fill_missing: bool = True) -> np.ndarray:
+        """One numeric column as the networks see it (float64; see `transform`)."""
+        values = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        if col in self.log1p:
+            values = np.log1p(np.clip(values, 0, None))
+        values = (values - self.mean[col]) / self.std[col]
+        # a value far outside training (1e308 in a request) stays finite in float32: an
+        # inf would make a network answer NaN; its order is kept up to the limit
+        values = np.clip(values, -STANDARDISED_LIMIT, STANDARDISED_LIMIT)
+        if fill_missing:
+            values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+        return values
 
     def encode_target(self, target: pd.Series) -> np.ndarray:
         """What the loss compares with: binary float 0/1 (1 = the positive class), multiclass
@@ -187,39 +192,43 @@ def _lookup(values: pd.Series, lookup: dict[str, int], unknown: int, missing: in
 
 
 def fit_preprocessor(
-    train: pd.DataFrame, data: DataParams, params: PreprocessParams
+    train: pd.DataFrame | Split, data: DataParams, params: PreprocessParams
 ) -> Preprocessor:
-    """Fit normalisation statistics and vocabularies on the training split only."""
-    if train.empty:
+    """Fit normalisation statistics and vocabularies on the training split only, one column at
+    a time (a streamed split is never held whole: trainflow.model.splits)."""
+    split = as_split(train)
+    if not split.rows:
         raise StageError("preprocessor: training split is empty")
     mean: dict[str, float] = {}
     std: dict[str, float] = {}
     for col in data.numeric_features:
-        values = train[col].to_numpy(dtype=np.float64, na_value=np.nan)
+        values = split.column(col).to_numpy(dtype=np.float64, na_value=np.nan)
         if col in params.log1p:
             values = np.log1p(np.clip(values, 0, None))
         mean[col], std[col] = _mean_std(values)
     vocab: dict[str, list[str]] = {}
     for col in data.categorical_features:
-        counts = train[col].dropna().astype(str).value_counts()
+        counts = split.column(col).dropna().astype(str).value_counts()
         kept = counts[counts >= params.min_category_count]
         vocab[col] = sorted(kept.index.tolist())
     tokenizers, idf = {}, {}
     for col in data.text_features:
-        tokenizers[col] = text_codec.fit_tokenizer(train[col], params.text)
-        ids = text_codec.encode(tokenizers[col], train[col])
+        texts = split.column(col)
+        tokenizers[col] = text_codec.fit_tokenizer(texts, params.text)
+        ids = text_codec.encode(tokenizers[col], texts)
         idf[col] = text_codec.inverse_document_frequency(
             ids, text_codec.vocab_size(tokenizers[col])
         )
     pixel_mean, pixel_std = {}, {}
     shape = params.image
     for col in data.image_features:
-        x = images.pixels(train[col], shape.size, shape.channels, col).astype(np.float64) / 255
+        x = images.pixels(split.column(col), shape.size, shape.channels, col)
+        x = x.astype(np.float64) / 255
         pixel_mean[col] = [round(float(v), 6) for v in x.mean(axis=(0, 2, 3))]
         pixel_std[col] = [round(max(float(v), 1e-3), 6) for v in x.std(axis=(0, 2, 3))]
     target_mean, target_std = 0.0, 1.0
     if data.task_type == "regression":
-        values = train[data.target].to_numpy(dtype=np.float64, na_value=np.nan)
+        values = split.column(data.target).to_numpy(dtype=np.float64, na_value=np.nan)
         target_mean, target_std = _mean_std(values)
     return Preprocessor(
         numeric=data.numeric_features,

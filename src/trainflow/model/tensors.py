@@ -23,6 +23,10 @@ class TensorBatches(Dataset):
     def __getitem__(self, index: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return (*(block[index] for block in self.blocks), self.y[index])
 
+    def take(self, index: torch.Tensor) -> TensorBatches:
+        """The rows at `index`, as TensorBatches."""
+        return TensorBatches(tuple(block[index] for block in self.blocks), self.y[index])
+
     def to(self, device: torch.device) -> TensorBatches:
         return TensorBatches(tuple(b.to(device) for b in self.blocks), self.y.to(device))
 

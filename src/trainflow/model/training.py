@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import lightning as L
 import pandas as pd
 import torch
 
@@ -18,6 +19,7 @@ from trainflow.errors import StageError
 from trainflow.live import offline_live_class
 from trainflow.model.datamodule import TabularDataModule
 from trainflow.model.preprocess import Preprocessor
+from trainflow.model.splits import Split, as_split
 from trainflow.params import NeuralParams, TrainParams
 
 log = logging.getLogger(__name__)
@@ -104,8 +106,8 @@ class FitResult:
 
 def train_network(
     net_config: dict,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
+    train: pd.DataFrame | Split,
+    val: pd.DataFrame | Split,
     pre: Preprocessor,
     neural: NeuralParams,
     trainer_params: TrainParams,
@@ -127,7 +129,6 @@ def train_network(
     the summary. Under DDP (`devices` or `num_nodes` > 1) every process runs this function;
     each trains on its share of every batch row.
     """
-    import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from trainflow.model.module import NetworkModule
@@ -151,8 +152,8 @@ def train_network(
                  init_record["tensors_loaded"], len(init_record["tensors_fresh"]))  # fmt: skip
     if trainer_params.compile:
         module.net.compile()  # in place: the state dict keeps its plain names
-    data = TabularDataModule(train, val, pre, neural.batch_size, seed,
-                             trainer_params.steps_per_call)  # fmt: skip
+    train, val = as_split(train), as_split(val)
+    data = datamodule(train, val, pre, neural.batch_size, seed, trainer_params)
     checkpoint = ModelCheckpoint(
         dirpath=checkpoint_dir, filename="best", monitor="val/loss", mode="min", save_last=True
     )
@@ -203,11 +204,30 @@ def train_network(
         "accelerator": type(trainer.accelerator).__name__.removesuffix("Accelerator").lower(),
         "precision": str(trainer.precision),
         "processes": int(trainer.world_size),
-        "train_rows": len(train),
-        "val_rows": len(val),
+        "train_rows": train.rows,
+        "val_rows": val.rows,
+        "data": "stream" if train.streamed else "memory",
         **({"init_from": init_record} if init_record else {}),
     }
     return FitResult(net=net, config=net_config, summary=summary)
+
+
+def datamodule(
+    train: Split, val: Split, pre: Preprocessor, batch_size: int, seed: int,
+    trainer_params: TrainParams,
+) -> L.LightningDataModule:  # fmt: skip
+    """The in-memory data path, or the streamed one for splits read from Parquet pieces
+    (train.data: stream; trainflow.model.stream)."""
+    if train.streamed:
+        from trainflow.model.stream import StreamingDataModule
+
+        if not val.streamed:
+            raise StageError("train: stream the val split with the train split")
+        return StreamingDataModule(train, val, pre, batch_size, seed,
+                                   trainer_params.steps_per_call,
+                                   trainer_params.stream_window)  # fmt: skip
+    return TabularDataModule(train.frame(), val.frame(), pre, batch_size, seed,
+                             trainer_params.steps_per_call)  # fmt: skip
 
 
 FINGERPRINT_FILE = "fingerprint.txt"

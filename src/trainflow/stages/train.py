@@ -20,7 +20,8 @@ from trainflow.families import FAMILIES, family_module, save_fitted
 from trainflow.families.base import FitContext
 from trainflow.io import atomic_dir, read_parquet, run_fingerprint, sha256_of_tree, write_json
 from trainflow.model.preprocess import fit_preprocessor
-from trainflow.params import load_params
+from trainflow.model.splits import FrameSplit, ParquetSplit, Split
+from trainflow.params import Params, load_params
 from trainflow.stages import run_stage
 
 log = logging.getLogger("trainflow.train")
@@ -50,14 +51,21 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
+def read_split(path: Path, params: Params) -> Split:
+    """The split whole in memory, or (train.data: stream) read piece by piece while training
+    runs (trainflow.model.splits)."""
+    if params.train.data == "stream":
+        return ParquetSplit(path, params.data.categorical_features)
+    return FrameSplit(read_parquet(path))
+
+
 def train_family(name: str) -> None:
     params = load_params()
     settings = getattr(params.families, name, None) if name in FAMILIES else None
     if settings is None:
         raise StageError(f"train: no family {name!r} under params.yaml families "
                          f"(configured: {params.families.names})")  # fmt: skip
-    train = read_parquet(paths.split_table("train"))
-    val = read_parquet(paths.split_table("val"))
+    train, val = (read_split(paths.split_table(name), params) for name in ("train", "val"))
     pre = fit_preprocessor(train, params.data, params.train.preprocess)
     fingerprint = run_fingerprint([
         json.dumps([name, params.seed,
