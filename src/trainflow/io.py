@@ -86,6 +86,21 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def replace_path(new: Path, target: Path) -> None:
+    """Move `new` (a file or a folder) onto `target` (a file, a folder, or nothing): the old
+    one is renamed aside first and removed after, so `target` is never half written."""
+    old = target.with_name(f".{target.name}.old")
+    if old.is_dir():
+        shutil.rmtree(old)
+    old.unlink(missing_ok=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(new, target)
+    if old.is_dir():
+        shutil.rmtree(old)
+    old.unlink(missing_ok=True)
+
+
 def to_jsonable(obj: Any) -> Any:
     """Turn numpy / pandas scalars into plain Python so json.dumps accepts them."""
     if isinstance(obj, dict):

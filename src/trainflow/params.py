@@ -218,6 +218,9 @@ class SqlSource(Strict):
     table: str | None = None
     query: str | None = None
     path: Path
+    # data.engine spark: a numeric column Spark's JDBC read splits into spark.files ranges
+    # (one connection per range); without it, one connection reads every row
+    partition_column: str | None = None
 
     @model_validator(mode="after")
     def _table_or_query(self) -> SqlSource:

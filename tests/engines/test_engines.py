@@ -312,3 +312,76 @@ def test_spark_strips_what_python_strips():
     spark = spark_session()
     got = spark.createDataFrame([(c,) for c in cells], "v string").select(strip("v").alias("s"))
     assert [r["s"] for r in got.collect()] == [c.strip() if c is not None else None for c in cells]
+
+
+JDBC_JAR = Path("/usr/share/java/postgresql.jar")  # Debian's libpostgresql-jdbc-java
+
+
+def fetch_data(ws: Path, env: dict, *args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "trainflow.cli", "fetch-data", *args], cwd=ws,
+                          env=env, capture_output=True, text=True)  # fmt: skip
+
+
+def plain_rows(frame: pd.DataFrame) -> list[list]:
+    """A table's rows as plain values (None for missing), columns by name, rows by id."""
+    out = frame.astype(object).where(frame.notna(), None).sort_values("id")
+    return out[sorted(out.columns)].values.tolist()
+
+
+def test_spark_reads_a_database_through_jdbc_into_a_dataset_snapshot(tmp_path, monkeypatch):
+    """`trainflow fetch-data` with the Spark engine (its own process: a JVM with the driver's
+    jar) reads a PostgreSQL table in ranges of a column, over JDBC, into a Parquet dataset: the
+    rows SQLAlchemy reads; again: the same bytes and the first fetch's provenance; ingest on
+    Spark reads it; a wrong password or a missing jar stops it with one line, no password."""
+    import os
+
+    from tests.servers import postgres_bin, postgres_server
+
+    if postgres_bin() is None or not JDBC_JAR.exists():
+        pytest.skip("PostgreSQL server or its JDBC jar not installed (make services)")
+    table = messy_frame(120).drop(columns=SOURCE_FILE_COLUMN)
+    table.insert(0, "id", np.arange(len(table), dtype=np.int64))
+    with postgres_server() as pg:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(pg.url())
+        table.to_sql("people", engine, index=False)
+        engine.dispose()
+        source = {"kind": "sql", "url": pg.url(password="${TF_PG_PASSWORD}"), "table": "people",
+                  "path": "data/raw/people.parquet", "partition_column": "id"}  # fmt: skip
+        spark = {"master": "local[2]", "files": 3, "conf": {"spark.jars": str(JDBC_JAR)}}
+        ws = workspace(tmp_path / "spark", "spark", source, spark=spark)
+        env = {**os.environ, "TF_PG_PASSWORD": pg.password}
+        done = fetch_data(ws, env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        snapshot = ws / "data/raw/people.parquet"
+        assert snapshot.is_dir() and len(list(snapshot.glob("*.parquet"))) == 3
+        got = pd.read_parquet(snapshot).sort_values("id").reset_index(drop=True)
+        assert set(got.pop(SOURCE_FILE_COLUMN)) == {"people"}
+        pd.testing.assert_frame_equal(got, table, check_dtype=False)
+        provenance = (ws / "data/raw/people.parquet.provenance.json").read_text()
+        assert '"rows": 120' in provenance and pg.password not in provenance
+        digest = sha256_of_tree(snapshot)
+        again = fetch_data(ws, env, "--refresh")
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert sha256_of_tree(snapshot) == digest
+        assert (ws / "data/raw/people.parquet.provenance.json").read_text() == provenance
+        run_stages(ws, ("ingest",), monkeypatch)
+        raw = pd.read_parquet(ws / paths.RAW_TABLE)
+        assert len(raw) == 120 and set(raw[SOURCE_FILE_COLUMN]) == {"people"}
+        pandas_ws = workspace(tmp_path / "pandas", "pandas", source)
+        assert fetch_data(pandas_ws, env).returncode == 0
+        by_pandas = pd.read_parquet(pandas_ws / "data/raw/people.parquet")
+        assert plain_rows(by_pandas) == plain_rows(pd.read_parquet(snapshot))
+        wrong = fetch_data(ws, {**env, "TF_PG_PASSWORD": "wrong-pw-123"}, "--refresh")
+        assert wrong.returncode != 0 and "wrong-pw-123" not in wrong.stderr
+        assert "password authentication failed" in wrong.stderr
+        assert "trainflow@127.0.0.1" in wrong.stderr
+        assert sha256_of_tree(snapshot) == digest  # the last good snapshot stays
+        nojar = workspace(tmp_path / "nojar", "spark", source, spark={**spark, "conf": {}})
+        missing = fetch_data(nojar, env)
+        assert missing.returncode != 0 and "spark.jars" in missing.stderr
+        assert not (nojar / "data/raw/people.parquet").exists()

@@ -14,16 +14,16 @@ import datetime as dt
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
-from trainflow.data.fetch import sha256_of
 from trainflow.data.sources import SOURCE_FILE_COLUMN, read_table, stack
 from trainflow.errors import StageError
-from trainflow.io import atomic_path, write_table
-from trainflow.params import ImageSource, S3Source, SqlSource
+from trainflow.io import atomic_path, replace_path, sha256_of_tree
+from trainflow.params import ImageSource, Params, S3Source, SqlSource
 
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -149,24 +149,31 @@ def provenance_path(snapshot: Path) -> Path:
     return snapshot.with_name(snapshot.name + ".provenance.json")
 
 
-def fetch_snapshot(source: SqlSource | S3Source, refresh: bool) -> Path:
-    """Export the live source to its snapshot unless one exists (or `refresh`)."""
+def fetch_snapshot(
+    source: SqlSource | S3Source, refresh: bool, params: Params | None = None
+) -> Path:
+    """Export the live source to its snapshot unless one exists (or `refresh`), by the engine
+    params.yaml `data.engine` names (pandas: one file; spark: a dataset of parts, a JDBC read
+    for a database)."""
+    from trainflow.engines import engine_part
+
     if source.path.exists() and not refresh:
         return source.path
-    frame = read_sql(source) if isinstance(source, SqlSource) else read_s3(source)
-    if frame.empty:
-        raise StageError(f"{source_uri(source)}: returned no rows")
-    with atomic_path(source.path) as tmp:
-        write_table(frame, tmp)
-        digest = sha256_of(tmp)
-        unchanged = source.path.exists() and digest == sha256_of(source.path)
-    if unchanged:  # identical bytes: the provenance (time of first fetch) stays as it is
-        return source.path
+    engine = params.data.engine if params is not None else "pandas"
+    source.path.parent.mkdir(parents=True, exist_ok=True)
+    staging = tempfile.TemporaryDirectory(prefix=f".{source.path.name}.", dir=source.path.parent)
+    with staging as tmp:
+        staged = Path(tmp) / source.path.name
+        rows, columns = engine_part(engine, "fetch-data").export(source, params, staged)
+        digest = sha256_of_tree(staged)
+        if source.path.exists() and digest == sha256_of_tree(source.path):
+            return source.path  # identical: the provenance (time of first fetch) stays as it is
+        replace_path(staged, source.path)
     provenance = {
         "uri": source_uri(source),
         "fetched_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "rows": len(frame),
-        "columns": frame.shape[1],
+        "rows": rows,
+        "columns": columns,
         "snapshot_sha256": digest,
     }
     with atomic_path(provenance_path(source.path)) as tmp:

@@ -226,6 +226,11 @@ def read_files(source: FileSource) -> pd.DataFrame:
 def read_snapshot(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise StageError(f"{path}: no snapshot of the live source yet (run `make data`)")
+    if path.is_dir():  # a dataset of parts (the Spark engine's fetch-data)
+        try:
+            return pd.read_parquet(path)
+        except Exception as err:  # pyarrow raises several unrelated types
+            raise StageError(f"{path}: cannot read as Parquet ({err})") from None
     return read_table(path, str(path), FormatOptions(format="parquet"))
 
 

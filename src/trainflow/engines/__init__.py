@@ -14,8 +14,8 @@ from trainflow.errors import StageError
 
 ENGINES = {"pandas": "trainflow.engines.pandas_engine", "spark": "trainflow.engines.spark_engine"}
 PARTS = {"ingest": "ingest", "validate": "gate", "validate_prepared": "gate",
-         "prepare": "prepare", "split": "split"}  # fmt: skip
-"""Each data stage's part of an engine."""
+         "prepare": "prepare", "split": "split", "fetch-data": "fetch"}  # fmt: skip
+"""Each data stage's part of an engine, and `trainflow fetch-data`'s (live sources' snapshots)."""
 
 
 def engine_part(name: str, stage: str) -> Any:

@@ -65,3 +65,10 @@ class SplitPart(Protocol):
         """Split the prepared table into out/{train,val,test}.parquet with the leakage gate and
         the manifest (out/manifest.parquet, out/manifest.json); the split metrics."""
         ...
+
+
+class FetchPart(Protocol):
+    def export(self, source: Any, params: Params, out: Path) -> tuple[int, int]:
+        """Export a live source (ingest.source: sql or s3) to the snapshot `out` (a Parquet
+        file or dataset, the same bytes for the same content); (rows, columns)."""
+        ...

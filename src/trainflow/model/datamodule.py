@@ -79,6 +79,18 @@ class IndexBatches(Sampler[torch.Tensor]):
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
+def chunked(batches: Iterator[Batch], size: int) -> Iterator[list[Batch]]:
+    """Batches in lists of `size` (the last one shorter): one list per Lightning step."""
+    chunk: list[Batch] = []
+    for batch in batches:
+        chunk.append(batch)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 class TensorLoader:
     """Iterates a TensorBatches in the batches of an IndexBatches, `chunk` batches at a time
     (a list per Lightning step). `sampler` and `batch_sampler` are the DataLoader attributes
@@ -91,14 +103,8 @@ class TensorLoader:
 
     def __iter__(self) -> Iterator[list[Batch]]:
         device = self.data.y.device
-        chunk: list[Batch] = []
-        for index in self.sampler:
-            chunk.append(self.data[index.to(device, non_blocking=True)])
-            if len(chunk) == self.chunk:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+        batches = (self.data[index.to(device, non_blocking=True)] for index in self.sampler)
+        return chunked(batches, self.chunk)
 
     def __len__(self) -> int:
         return -(-len(self.sampler) // self.chunk)

@@ -203,12 +203,14 @@ def fit_preprocessor(
     std: dict[str, float] = {}
     for col in data.numeric_features:
         values = split.column(col).to_numpy(dtype=np.float64, na_value=np.nan)
-        if col in params.log1p:
-            values = np.log1p(np.clip(values, 0, None))
+        if col in params.log1p:  # a fresh array, then in place: one column's memory
+            values = np.clip(values, 0, None)
+            np.log1p(values, out=values)
         mean[col], std[col] = _mean_std(values)
+        del values
     vocab: dict[str, list[str]] = {}
     for col in data.categorical_features:
-        counts = split.column(col).dropna().astype(str).value_counts()
+        counts = _value_counts(split.column(col))
         kept = counts[counts >= params.min_category_count]
         vocab[col] = sorted(kept.index.tolist())
     tokenizers, idf = {}, {}
@@ -253,9 +255,20 @@ def fit_preprocessor(
     )
 
 
+def _value_counts(values: pd.Series) -> pd.Series:
+    """Rows per value as text, missing values left out. A categorical column is counted by
+    its codes (no string per row: at 1e8 rows that is gigabytes)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        counts = values.value_counts(dropna=True)
+        counts.index = counts.index.astype(str)
+        return counts[counts > 0].groupby(level=0).sum()
+    return values.dropna().astype(str).value_counts()
+
+
 def _mean_std(values: np.ndarray) -> tuple[float, float]:
     """Mean and std of the finite values; std 1 where there is no spread (nothing to scale)."""
-    finite = values[np.isfinite(values)]
+    finite = np.isfinite(values)
+    finite = values if finite.all() else values[finite]  # no copy when every value counts
     if not finite.size:
         return 0.0, 1.0
     sd = float(finite.std())

@@ -92,8 +92,9 @@ class ParquetSplit:
         """One column over every row, in row order (one column's memory, not the table's)."""
         import pyarrow as pa
 
-        tables = [self._file(f).read(columns=[name]) for f in self.files]
-        return pa.concat_tables(tables).column(name).to_pandas().rename(name)
+        table = pa.concat_tables([self._file(f).read(columns=[name]) for f in self.files])
+        # Arrow's buffers are released as pandas takes the values: one copy, not two
+        return table.to_pandas(self_destruct=True, split_blocks=True)[name]
 
     def frame(self) -> pd.DataFrame:
         """The whole split in memory (families that fit on all rows at once)."""

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from trainflow.errors import StageError
-from trainflow.model.datamodule import Batch, process_share
+from trainflow.model.datamodule import Batch, chunked, process_share
 from trainflow.model.preprocess import Preprocessor
 from trainflow.model.splits import ParquetSplit, Piece
 from trainflow.model.tensors import TensorBatches, to_tensors
@@ -177,14 +177,8 @@ class StreamLoader:
         self.sampler, self.device, self.chunk = stream, device, chunk
 
     def __iter__(self) -> Iterator[list[Batch]]:
-        chunk: list[Batch] = []
-        for batch in self.sampler:
-            chunk.append(tuple(t.to(self.device, non_blocking=True) for t in batch))
-            if len(chunk) == self.chunk:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+        batches = (tuple(t.to(self.device, non_blocking=True) for t in b) for b in self.sampler)
+        return chunked(batches, self.chunk)
 
     def __len__(self) -> int:
         return -(-len(self.sampler) // self.chunk)

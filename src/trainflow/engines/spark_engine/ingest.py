@@ -85,7 +85,7 @@ def _read_files(spark: SparkSession, source: FileSource) -> DataFrame:
 def read_source(spark: SparkSession, params: Params) -> DataFrame:
     """The configured source as a Spark DataFrame with its source-file column. The packaged
     Adult table (two members of a wheel, 48,842 rows) is parsed by pandas and handed over;
-    files (CSV, Parquet, JSON lines, local or any Hadoop file system Spark is set up for) and
+    files (CSV, Parquet, JSON lines, on the local file system or a mount of a shared one) and
     live sources' snapshots are read by Spark."""
     source = params.ingest.source
     if source.kind == "adult_wheel":
@@ -100,7 +100,8 @@ def read_source(spark: SparkSession, params: Params) -> DataFrame:
                 f"{source.path}: no snapshot of the live source yet (run `make data`)"
             )
         frame = spark.read.parquet(str(source.path.absolute()))
-        frame = frame.withColumn(SOURCE_FILE_COLUMN, _functions().lit(source.path.name))
+        if SOURCE_FILE_COLUMN not in frame.columns:  # fetch-data names the table (or "query")
+            frame = frame.withColumn(SOURCE_FILE_COLUMN, _functions().lit(source.path.name))
     data = [c for c in frame.columns if c != SOURCE_FILE_COLUMN]
     if len(data) == 1 and any(sep in data[0] for sep in (";", "\t", "|")):
         raise StageError(f"{source.path}: one column {data[0][:60]!r}: wrong delimiter? "
