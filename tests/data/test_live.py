@@ -205,3 +205,20 @@ def test_s3_image_prefix_is_copied_to_a_folder_ingest_reads(tmp_path, s3):
     with pytest.raises(StageError, match="s3://lake/nothing/: no objects under this prefix"):
         fetch_images(gone, refresh=False)
     assert not (tmp_path / "gone").exists()
+
+
+def test_spark_jdbc_options_from_the_sqlalchemy_url(tmp_path, monkeypatch):
+    """The Spark engine's fetch-data translates a PostgreSQL URL (password a connection
+    property, kept as a secret; the default port) and names the engine to use for others."""
+    from trainflow.engines.spark_engine.fetch import jdbc_options
+
+    monkeypatch.setenv("TF_PW", "pw-987")
+    source = SqlSource(kind="sql", url="postgresql+psycopg://bob:${TF_PW}@db.example/sales",
+                       query="SELECT 1 AS x", path=tmp_path / "s")  # fmt: skip
+    options, secrets = jdbc_options(source)
+    assert options["url"] == "jdbc:postgresql://db.example:5432/sales"
+    assert options["user"] == "bob" and options["password"] == "pw-987" and "pw-987" in secrets
+    assert options["dbtable"] == "(SELECT 1 AS x) AS trainflow_source"
+    mysql = SqlSource(kind="sql", url="mysql+pymysql://u@h/db", table="t", path=tmp_path / "s")
+    with pytest.raises(StageError, match=r"not 'mysql'.*data\.engine pandas"):
+        jdbc_options(mysql)

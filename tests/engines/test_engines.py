@@ -351,30 +351,30 @@ def test_spark_reads_a_database_through_jdbc_into_a_dataset_snapshot(tmp_path, m
         table.to_sql("people", engine, index=False)
         engine.dispose()
         source = {"kind": "sql", "url": pg.url(password="${TF_PG_PASSWORD}"), "table": "people",
-                  "path": "data/raw/people.parquet", "partition_column": "id"}  # fmt: skip
+                  "path": "data/external/people.parquet", "partition_column": "id"}  # fmt: skip
         spark = {"master": "local[2]", "files": 3, "conf": {"spark.jars": str(JDBC_JAR)}}
         ws = workspace(tmp_path / "spark", "spark", source, spark=spark)
         env = {**os.environ, "TF_PG_PASSWORD": pg.password}
         done = fetch_data(ws, env)
         assert done.returncode == 0, done.stderr[-2000:]
-        snapshot = ws / "data/raw/people.parquet"
+        snapshot = ws / "data/external/people.parquet"
         assert snapshot.is_dir() and len(list(snapshot.glob("*.parquet"))) == 3
         got = pd.read_parquet(snapshot).sort_values("id").reset_index(drop=True)
         assert set(got.pop(SOURCE_FILE_COLUMN)) == {"people"}
         pd.testing.assert_frame_equal(got, table, check_dtype=False)
-        provenance = (ws / "data/raw/people.parquet.provenance.json").read_text()
+        provenance = (ws / "data/external/people.parquet.provenance.json").read_text()
         assert '"rows": 120' in provenance and pg.password not in provenance
         digest = sha256_of_tree(snapshot)
         again = fetch_data(ws, env, "--refresh")
         assert again.returncode == 0, again.stderr[-2000:]
         assert sha256_of_tree(snapshot) == digest
-        assert (ws / "data/raw/people.parquet.provenance.json").read_text() == provenance
+        assert (ws / "data/external/people.parquet.provenance.json").read_text() == provenance
         run_stages(ws, ("ingest",), monkeypatch)
         raw = pd.read_parquet(ws / paths.RAW_TABLE)
         assert len(raw) == 120 and set(raw[SOURCE_FILE_COLUMN]) == {"people"}
         pandas_ws = workspace(tmp_path / "pandas", "pandas", source)
         assert fetch_data(pandas_ws, env).returncode == 0
-        by_pandas = pd.read_parquet(pandas_ws / "data/raw/people.parquet")
+        by_pandas = pd.read_parquet(pandas_ws / "data/external/people.parquet")
         assert plain_rows(by_pandas) == plain_rows(pd.read_parquet(snapshot))
         wrong = fetch_data(ws, {**env, "TF_PG_PASSWORD": "wrong-pw-123"}, "--refresh")
         assert wrong.returncode != 0 and "wrong-pw-123" not in wrong.stderr
@@ -384,4 +384,4 @@ def test_spark_reads_a_database_through_jdbc_into_a_dataset_snapshot(tmp_path, m
         nojar = workspace(tmp_path / "nojar", "spark", source, spark={**spark, "conf": {}})
         missing = fetch_data(nojar, env)
         assert missing.returncode != 0 and "spark.jars" in missing.stderr
-        assert not (nojar / "data/raw/people.parquet").exists()
+        assert not (nojar / "data/external/people.parquet").exists()

@@ -46,7 +46,7 @@ def source_fingerprint(source: SourceParams) -> dict:
 
     sidecar = provenance_path(source.path)
     fetched = json.loads(sidecar.read_text()) if sidecar.exists() else {}
-    return {"uri": source_uri(source), "sha256": sha256_of(source.path),
+    return {"uri": source_uri(source), "sha256": sha256_of_tree(source.path),
             "fetched_at": fetched.get("fetched_at")}  # fmt: skip
 
 

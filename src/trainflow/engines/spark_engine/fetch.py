@@ -91,7 +91,13 @@ def _ranges(spark, options: dict[str, str], column: str, parts: int) -> dict[str
 
 
 def _reason(err: Exception, secrets: list[str]) -> str:
-    """The JVM's first line, secrets scrubbed; a missing driver jar named with its fix."""
+    """The JVM's root cause (py4j's own line only says which call failed), secrets scrubbed;
+    a missing driver jar named with its fix."""
+    java = getattr(err, "java_exception", None)
+    if java is not None:
+        while java.getCause() is not None:
+            java = java.getCause()
+        err = RuntimeError(str(java.toString()))
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     hint = ""
     if "No suitable driver" in str(err) or "ClassNotFoundException" in str(err):
