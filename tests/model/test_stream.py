@@ -191,3 +191,21 @@ def test_lightgbm_reads_a_streamed_split_into_the_same_booster(tmp_path, splits,
         assert fitted.summary["data"] == name
         models[name] = fitted.booster.model_to_string()
     assert models["stream"] == models["memory"]
+
+
+def test_a_dataset_of_parts_streams_as_one_split(splits, tmp_path, data_params, pre):
+    """The Spark engine's splits are folders of part files: their row groups are the pieces,
+    in file order, and the preprocessor fitted from them is the in-memory one."""
+    folder = tmp_path / "train.parquet"
+    folder.mkdir()
+    half = len(splits["train"]) // 2
+    splits["train"].iloc[:half].to_parquet(folder / "part-00000.parquet", row_group_size=50)
+    splits["train"].iloc[half:].to_parquet(folder / "part-00001.parquet", row_group_size=50)
+    split = ParquetSplit(folder, data_params.categorical_features)
+    assert split.rows == len(splits["train"]) and {p.file.name for p in split.pieces()} == {
+        "part-00000.parquet", "part-00001.parquet"}  # fmt: skip
+    settings = PreprocessParams(log1p=["capital_gain"])
+    assert fit_preprocessor(split, data_params, settings) == pre
+    rows = rows_of(TrainStream(StreamReader(split, pre), batch_size=64, seed=0, window=3))
+    whole = to_tensors(splits["train"], pre)
+    assert rows == rows_of([(*whole.blocks, whole.y)])
