@@ -118,7 +118,7 @@ def files_source(tmp_path_factory) -> Path:
     first, second = rows.iloc[:200], pd.concat([rows.iloc[200:], rows.iloc[:15]])
     (root / "people").mkdir()
     first.to_csv(root / "people/2024.csv", index=False)
-    second.to_csv(root / "people/2025.csv", index=False)
+    second.to_csv(root / "people/2025 h1+h2.csv", index=False)  # a URI's escapes, a plus
     (root / "feedback").mkdir()
     served = rows.iloc[:3].assign(age=99, income=">50K")  # new records, labelled
     served.to_json(root / "feedback/labels-1.jsonl", orient="records", lines=True)
@@ -148,7 +148,7 @@ def test_both_engines_run_every_data_stage_alike_on_files(tmp_path, files_source
     pandas, spark = results["pandas"], results["spark"]
     assert pandas["cleaning"]["cleaning"]["duplicate_rows_removed"] == 15
     files = set(pandas["prepared"][SOURCE_FILE_COLUMN])
-    assert files == {"2024.csv", "2025.csv", "feedback/labels-1.jsonl"}
+    assert files == {"2024.csv", "2025 h1+h2.csv", "feedback/labels-1.jsonl"}
     assert_same(pandas, spark)
 
 

@@ -24,10 +24,11 @@ if TYPE_CHECKING:
 
 
 def _relative_names(root: Path) -> Column:
-    """Each row's file, relative to `root` (Spark's `_metadata.file_path` is a URI)."""
+    """Each row's file, relative to `root` (Spark's `_metadata.file_path` is a URI: its
+    percent escapes decoded; a '+' in it is a plus, which `url_decode` would read as a space)."""
     F = _functions()
     prefix = str(root.resolve()).rstrip("/") + "/"
-    decoded = F.url_decode(F.col("_metadata.file_path"))
+    decoded = F.url_decode(F.replace(F.col("_metadata.file_path"), F.lit("+"), F.lit("%2B")))
     return F.regexp_replace(decoded, r"^file:(//)?\Q" + prefix + r"\E", "")
 
 
