@@ -92,8 +92,10 @@ def test_processes_read_disjoint_pieces_and_take_equal_steps(monkeypatch, stream
     for rank in (0, 1):
         share(monkeypatch, rank, 2)
         reader = StreamReader(split, pre)
-        load = reader.load
-        monkeypatch.setattr(reader, "load", lambda ps, r=rank, f=load: read[r].extend(ps) or f(ps))
+        arrays = reader.arrays
+        monkeypatch.setattr(
+            reader, "arrays", lambda ps, r=rank, f=arrays: read[r].extend(ps) or f(ps)
+        )
         batches = list(TrainStream(reader, batch_size=32, seed=3, window=2))
         steps[rank] = len(batches)
         assert all(len(b[2]) == 16 for b in batches[:-1])  # the global batch, halved
@@ -209,3 +211,18 @@ def test_a_dataset_of_parts_streams_as_one_split(splits, tmp_path, data_params, 
     rows = rows_of(TrainStream(StreamReader(split, pre), batch_size=64, seed=0, window=3))
     whole = to_tensors(splits["train"], pre)
     assert rows == rows_of([(*whole.blocks, whole.y)])
+
+
+def test_the_reading_thread_runs_no_torch_op(monkeypatch, streamed, pre):
+    """A torch op on the prefetch thread gives that thread an OpenMP team of its own, which
+    slows every op of training while both live (see trainflow.model.stream.prefetched)."""
+    import threading
+
+    threads = set()
+    for name in ("cat", "from_numpy", "as_tensor", "tensor"):
+        real = getattr(torch, name)
+        record = lambda *a, _f=real, **k: threads.add(threading.current_thread()) or _f(*a, **k)  # noqa: E731
+        monkeypatch.setattr(torch, name, record)
+    stream = TrainStream(StreamReader(streamed["train"], pre), batch_size=32, seed=0, window=1)
+    assert len(list(stream)) == len(stream)
+    assert threads == {threading.current_thread()}
