@@ -31,7 +31,7 @@ from trainflow.errors import StageError
 from trainflow.model.datamodule import Batch, chunked, process_share
 from trainflow.model.preprocess import Preprocessor
 from trainflow.model.splits import ParquetSplit, Piece
-from trainflow.model.tensors import TensorBatches
+from trainflow.model.tensors import TensorBatches, from_arrays
 
 
 def deal_pieces(pieces: list[Piece], seed: int, epoch: int, world: int) -> list[list[Piece]]:
@@ -85,9 +85,8 @@ def prefetched(loads: list[Callable[[], Arrays]]) -> Iterator[TensorBatches]:
 
 
 def as_tensors(arrays: Arrays) -> TensorBatches:
-    """Numpy blocks as tensors sharing their memory (no torch op runs: safe on any thread)."""
-    blocks, y = arrays
-    return TensorBatches(tuple(torch.from_numpy(b) for b in blocks), torch.from_numpy(y))
+    """Read arrays as tensors sharing their memory (no torch op runs: safe on any thread)."""
+    return from_arrays(*arrays)
 
 
 class StreamReader:

@@ -3,6 +3,7 @@ LightningDataModule so the linear family (L-BFGS, no Lightning) does not import 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset
@@ -31,6 +32,10 @@ class TensorBatches(Dataset):
         return TensorBatches(tuple(b.to(device) for b in self.blocks), self.y.to(device))
 
 
+def from_arrays(blocks: tuple[np.ndarray, ...], y: np.ndarray) -> TensorBatches:
+    """Numpy blocks and target as tensors sharing their memory (no torch op runs)."""
+    return TensorBatches(tuple(torch.from_numpy(b) for b in blocks), torch.from_numpy(y))
+
+
 def to_tensors(frame: pd.DataFrame, pre: Preprocessor) -> TensorBatches:
-    blocks = tuple(torch.from_numpy(block) for block in pre.transform(frame))
-    return TensorBatches(blocks, torch.from_numpy(pre.encode_target(frame[pre.target])))
+    return from_arrays(pre.transform(frame), pre.encode_target(frame[pre.target]))
