@@ -117,8 +117,9 @@ def s3_errors(url: str, secrets: list[str]) -> Iterator[None]:
         raise StageError(f"{url}: {type(err).__name__}: {scrub(str(err), secrets)}") from None
 
 
-def read_s3(source: S3Source) -> pd.DataFrame:
-    """Every object matching the URL (a key or a glob), stacked in key order."""
+def s3_objects(source: S3Source) -> tuple[dict, list[str], dict[str, int]]:
+    """The objects the URL names (a key or a glob) in key order with their sizes, and the s3fs
+    options and secrets that read them; a missing bucket or object is one line naming it."""
     import s3fs
 
     options, secrets = s3_options(source)
@@ -127,15 +128,34 @@ def read_s3(source: S3Source) -> pd.DataFrame:
     with s3_errors(source.url, secrets):
         if not fs.exists(bucket):
             raise StageError(f"s3://{bucket}: bucket does not exist")
-        keys = sorted(fs.glob(source.url)) if any(c in source.url for c in "*?[") else [
-            source.url.removeprefix("s3://")
-        ]  # fmt: skip
-        if not keys or not fs.exists(keys[0]):
+        if any(c in source.url for c in "*?["):
+            found = fs.glob(source.url, detail=True)
+        else:
+            key = source.url.removeprefix("s3://")
+            found = {key: fs.info(key)} if fs.exists(key) else {}
+        if not found:
             raise StageError(f"{source.url}: no such object")
-        frames = [
-            (key.split("/", 1)[1], read_table(fs.cat_file(key), key, source)) for key in keys
-        ]
+    sizes = {key: int(info["size"]) for key, info in found.items() if info["type"] == "file"}
+    if not sizes:
+        raise StageError(f"{source.url}: no such object")
+    return options, secrets, sizes
+
+
+def read_s3(source: S3Source) -> pd.DataFrame:
+    """Every object matching the URL (a key or a glob), stacked in key order."""
+    import s3fs
+
+    options, secrets, sizes = s3_objects(source)
+    fs = s3fs.S3FileSystem(**options)
+    with s3_errors(source.url, secrets):
+        frames = [(object_name(key), read_table(fs.cat_file(key), key, source))
+                  for key in sorted(sizes)]  # fmt: skip
     return stack(frames)
+
+
+def object_name(key: str) -> str:
+    """An object's name in the source-file column: its key without the bucket."""
+    return key.split("/", 1)[1]
 
 
 def source_uri(source: SqlSource | S3Source) -> str:

@@ -5,8 +5,8 @@ them in), so a table larger than memory becomes a snapshot without passing throu
 
 The JDBC driver is a jar on Spark's classpath: PostgreSQL's from Debian's
 `libpostgresql-jdbc-java` (`spark.conf: {spark.jars: /usr/share/java/postgresql.jar}`), or any
-jar `spark.jars` / `spark.jars.packages` names. An S3 source is exported as the pandas engine
-exports it (s3fs): Spark's own `s3a://` reader needs the hadoop-aws jars (docs/scale.md).
+jar `spark.jars` / `spark.jars.packages` names. An S3 source is read by the executors
+(`trainflow.engines.spark_engine.s3`).
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ def jdbc_options(source: SqlSource) -> tuple[dict[str, str], list[str]]:
 
 def export(source: SqlSource | S3Source, params: Params, out: Path) -> tuple[int, int]:
     if not isinstance(source, SqlSource):
-        from trainflow.engines.pandas_engine import fetch
+        from trainflow.engines.spark_engine import s3
 
-        return fetch.export(source, params, out)
+        return s3.export(source, params, out)
     import pyarrow.parquet as pq
 
     options, secrets = jdbc_options(source)
@@ -71,7 +71,7 @@ def export(source: SqlSource | S3Source, params: Params, out: Path) -> tuple[int
     except StageError:
         raise
     except Exception as err:  # py4j / pyspark raise the JVM's many types
-        raise StageError(f"{shown}: {_reason(err, secrets)}") from None
+        raise StageError(f"{shown}: {reason(err, secrets)}") from None
     rows = sum(pq.ParquetFile(part).metadata.num_rows for part in out.rglob("*.parquet"))
     if not rows:
         raise StageError(f"{shown}: returned no rows")
@@ -90,7 +90,7 @@ def _ranges(spark, options: dict[str, str], column: str, parts: int) -> dict[str
             "upperBound": str(bounds["hi"]), "numPartitions": str(parts)}  # fmt: skip
 
 
-def _reason(err: Exception, secrets: list[str]) -> str:
+def reason(err: Exception, secrets: list[str]) -> str:
     """The JVM's root cause (py4j's own line only says which call failed), secrets scrubbed;
     a missing driver jar named with its fix."""
     java = getattr(err, "java_exception", None)

@@ -48,8 +48,9 @@ def _flatten(frame: DataFrame) -> DataFrame:
     return frame
 
 
-def _read_paths(spark: SparkSession, files: list[Path], fmt: str, options: Any) -> DataFrame:
-    names = [str(p.absolute()) for p in files]  # the JVM has its own working folder
+def read_format(spark: SparkSession, names: Any, fmt: str, options: Any) -> DataFrame:
+    """Files (absolute paths), or an RDD of their lines, read by Spark's reader for `fmt` with
+    the source's options."""
     if fmt == "csv":
         return spark.read.csv(
             names, header=True, sep=options.delimiter, inferSchema=True, encoding="UTF-8",
@@ -61,7 +62,7 @@ def _read_paths(spark: SparkSession, files: list[Path], fmt: str, options: Any) 
     if fmt in ("jsonl", "json_log"):
         mode = "DROPMALFORMED" if fmt == "json_log" else "FAILFAST"
         return _flatten(spark.read.json(names, mode=mode))
-    raise StageError(f"{names[0]}: format {fmt} needs data.engine pandas")
+    raise StageError(f"{options.path}: format {fmt} needs data.engine pandas")
 
 
 def _read_files(spark: SparkSession, source: FileSource) -> DataFrame:
@@ -79,7 +80,8 @@ def _read_files(spark: SparkSession, source: FileSource) -> DataFrame:
     formats = {resolve_format(str(p), source) for p in files}
     if len(formats) > 1:
         raise StageError(f"{source.path}: files in several formats {sorted(formats)}")
-    frame = _read_paths(spark, files, formats.pop(), source)
+    names = [str(p.absolute()) for p in files]  # the JVM has its own working folder
+    frame = read_format(spark, names, formats.pop(), source)
     return frame.withColumn(SOURCE_FILE_COLUMN, _relative_names(root))
 
 
