@@ -130,7 +130,10 @@ def workspace(folder: Path, csv: Path, engine: str, spark_memory: str) -> None:
 def timed(cmd: list[str], cwd: Path) -> dict:
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise SystemExit(f"{cmd} failed:\n{done.stderr[-3000:]}")
+        # the whole log outlives the scratch folder: a JVM's cause is often far from the end
+        log = Path(tempfile.gettempdir()) / f"data_path-{cwd.name}-{int(time.time())}.log"
+        log.write_text(done.stderr)
+        raise SystemExit(f"{cmd[-1][:200]} failed (whole log: {log}):\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if result["code"] not in (0, None):
         raise SystemExit(f"{cmd} exited {result['code']}:\n{done.stderr[-3000:]}")

@@ -139,14 +139,16 @@ def enforce(report: LeakageReport) -> None:
         raise StageError("leakage gate: " + "; ".join(report.problems))
 
 
+def sorted_digest(ordered: np.ndarray) -> dict:
+    """A split's entry in manifest.json from its sorted record hashes: rows and their sha256."""
+    return {"rows": len(ordered), "sha256": hashlib.sha256(ordered.tobytes()).hexdigest()}
+
+
 def manifest(records: dict[str, np.ndarray]) -> tuple[pd.DataFrame, dict]:
     """Every record's hash per split, and per split its row count and a sha256 of its hashes."""
     names = list(records)
     hashes = [np.sort(part) for part in records.values()]
-    summary = {
-        name: {"rows": len(h), "sha256": hashlib.sha256(h.tobytes()).hexdigest()}
-        for name, h in zip(names, hashes, strict=True)
-    }
+    summary = {name: sorted_digest(h) for name, h in zip(names, hashes, strict=True)}
     split = np.repeat(np.arange(len(names), dtype=np.int8), [len(h) for h in hashes])
     rows = pd.DataFrame({"split": pd.Categorical.from_codes(split, categories=names),
                          "row_hash": np.concatenate(hashes)})  # fmt: skip

@@ -78,11 +78,13 @@ def _run_suite(frame: DataFrame, suite: dict, docs: Path | None) -> ValidationRe
 
 
 def check(table: DataFrame, suite: dict, row_names: Any = None) -> tuple[ValidationReport, Path]:
-    """GX runs a Spark job per metric: the table is kept (memory, then disk) for them and for
-    the profile after them, instead of read and cleaned again each time."""
+    """GX runs a Spark job per metric: the table is kept for them and for the profile after
+    them, instead of read and cleaned again each time. Kept on the executors' local disk, not
+    in their heap: at 1e8 rows building the in-memory copy (MEMORY_AND_DISK) filled a 4 GB
+    heap and the JVM died of OutOfMemoryError (docs/scale.md)."""
     from pyspark import StorageLevel
 
-    table.persist(StorageLevel.MEMORY_AND_DISK)
+    table.persist(StorageLevel.DISK_ONLY)
     return validate_with_docs(table, suite, runner=_run_suite)
 
 
