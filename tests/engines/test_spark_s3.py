@@ -52,7 +52,7 @@ def test_lines_are_tagged_with_their_object_and_headers_checked(monkeypatch):
 
     objects = {"lake/a.csv": b"\xef\xbb\xbfx,y\n1,2\n \n3,4\n", "lake/b.csv": b"x,z\n5,6\n",
                "lake/j.jsonl": b'{"x": 1}\n{}\n'}  # fmt: skip
-    monkeypatch.setattr(s3, "_open", lambda options, key, whole: io.BufferedReader(
+    monkeypatch.setattr(s3, "_open", lambda options, key: io.BufferedReader(
         io.BytesIO(objects[key])))  # fmt: skip
     keys = ["lake/a.csv", "lake/b.csv"]
     read = line_reader({}, keys, "csv", ",", "x,y")

@@ -133,8 +133,6 @@ def s3_objects(source: S3Source) -> tuple[dict, list[str], dict[str, int]]:
         else:
             key = source.url.removeprefix("s3://")
             found = {key: fs.info(key)} if fs.exists(key) else {}
-        if not found:
-            raise StageError(f"{source.url}: no such object")
     sizes = {key: int(info["size"]) for key, info in found.items() if info["type"] == "file"}
     if not sizes:
         raise StageError(f"{source.url}: no such object")

@@ -55,8 +55,6 @@ def export(source: SqlSource | S3Source, params: Params, out: Path) -> tuple[int
         from trainflow.engines.spark_engine import s3
 
         return s3.export(source, params, out)
-    import pyarrow.parquet as pq
-
     options, secrets = jdbc_options(source)
     shown = safe_sql_url(source.url)
     spark = session(params)
@@ -72,10 +70,18 @@ def export(source: SqlSource | S3Source, params: Params, out: Path) -> tuple[int
         raise
     except Exception as err:  # py4j / pyspark raise the JVM's many types
         raise StageError(f"{shown}: {reason(err, secrets)}") from None
+    return snapshot_shape(out, len(frame.columns), shown)
+
+
+def snapshot_shape(out: Path, columns: int, shown: str) -> tuple[int, int]:
+    """The written snapshot's rows (from its parts' footers) and columns; no rows: an error
+    naming the source."""
+    import pyarrow.parquet as pq
+
     rows = sum(pq.ParquetFile(part).metadata.num_rows for part in out.rglob("*.parquet"))
     if not rows:
         raise StageError(f"{shown}: returned no rows")
-    return rows, len(frame.columns)
+    return rows, columns
 
 
 def _ranges(spark, options: dict[str, str], column: str, parts: int) -> dict[str, str]:

@@ -53,7 +53,7 @@ def pieces(keys: list[str], sizes: dict[str, int], split_bytes: int) -> list[Pie
     an offset)."""
     out: list[Piece] = []
     for number, key in enumerate(keys):
-        if key.lower().endswith(".gz"):
+        if _gzip(key):
             out.append((number, 0, -1))
         else:
             out += [(number, start, min(start + split_bytes, sizes[key]))
@@ -76,24 +76,29 @@ def range_lines(stream: Any, start: int, end: int) -> Iterator[bytes]:
         yield line
 
 
-def _open(options: dict, key: str, whole: bool) -> Any:
+def _open(options: dict, key: str) -> Any:
+    """An object as a buffered byte stream, a `.gz` one decompressed (read from its start)."""
     import gzip
     import io
 
     import s3fs
 
     raw = s3fs.S3FileSystem(**options).open(key, "rb")
-    return gzip.GzipFile(fileobj=raw) if whole else io.BufferedReader(raw, 1 << 20)
+    return gzip.GzipFile(fileobj=raw) if _gzip(key) else io.BufferedReader(raw, 1 << 20)
 
 
-def _texts(options: dict, key: str, start: int, end: int) -> Iterator[tuple[bool, str]]:
+def _gzip(key: str) -> bool:
+    return key.lower().endswith(".gz")
+
+
+def _texts(options: dict, key: str, start: int, end: int) -> Iterator[str]:
     """The piece's lines as text (UTF-8, a bad byte replaced as Spark's reader does; a BOM at
-    the object's start dropped), each with whether it is the object's first line."""
+    the object's start dropped)."""
     first = start == 0
-    with _open(options, key, end < 0) as stream:
+    with _open(options, key) as stream:
         for line in range_lines(stream, start, end):
             text = line.decode("utf-8", "replace").rstrip("\r\n")
-            yield first, text.removeprefix("\ufeff") if first else text
+            yield text.removeprefix("\ufeff") if first else text
             first = False
 
 
@@ -107,7 +112,7 @@ def line_reader(options: dict, keys: list[str], fmt: str, delimiter: str,
         key = keys[number]
         try:
             seen_header = False
-            for _, text in _texts(options, key, start, end):
+            for text in _texts(options, key, start, end):
                 if not text.strip(JAVA_TRIM):
                     continue
                 if fmt == "csv":
@@ -134,7 +139,7 @@ def line_reader(options: dict, keys: list[str], fmt: str, delimiter: str,
 
 
 def _first_line(options: dict, key: str) -> str:
-    for _, text in _texts(options, key, 0, -1 if key.lower().endswith(".gz") else 1 << 62):
+    for text in _texts(options, key, 0, -1):
         if text.strip(JAVA_TRIM):
             return text
     raise StageError(f"s3://{key}: file is empty")
@@ -165,8 +170,8 @@ def group_reader(options: dict, keys: list[str], schema: Any) -> Callable[[Itera
 
         fs = s3fs.S3FileSystem(**options)
         for batch in batches:
-            rows = batch.to_pylist()
-            for number, start, end in ((r["object"], r["start"], r["end"]) for r in rows):
+            for piece in batch.to_pylist():
+                number, start, end = piece["object"], piece["start"], piece["end"]
                 key = keys[number]
                 try:
                     with fs.open(key, "rb") as raw:
@@ -235,9 +240,7 @@ def read_objects(
 
 def export(source: S3Source, params: Params, out: Path) -> tuple[int, int]:
     """The S3 source as a content-laid-out Parquet dataset at `out`: rows and columns."""
-    import pyarrow.parquet as pq
-
-    from trainflow.engines.spark_engine.fetch import reason
+    from trainflow.engines.spark_engine.fetch import reason, snapshot_shape
 
     spark = session(params)
     options, secrets, sizes = s3_objects(source)
@@ -250,7 +253,4 @@ def export(source: S3Source, params: Params, out: Path) -> tuple[int, int]:
         found = re.search(re.escape(MARK) + r"(.+)", str(err))
         text = found.group(1) if found else f"{source.url}: {reason(err, secrets)}"
         raise StageError(text) from None
-    rows = sum(pq.ParquetFile(part).metadata.num_rows for part in out.rglob("*.parquet"))
-    if not rows:
-        raise StageError(f"{source.url}: returned no rows")
-    return rows, len(frame.columns)
+    return snapshot_shape(out, len(frame.columns), source.url)
