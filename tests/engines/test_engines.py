@@ -314,6 +314,28 @@ def test_spark_strips_what_python_strips():
     assert [r["s"] for r in got.collect()] == [c.strip() if c is not None else None for c in cells]
 
 
+def test_spark_manifest_digest_streamed_equals_the_pandas_engines(tmp_path):
+    """split's manifest.json read back from a dataset in many files and row groups, rows in no
+    order, one batch at a time: the same rows and sha256 per split as leakage.manifest."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trainflow.data.leakage import manifest
+    from trainflow.engines.spark_engine.split import _manifest_digest
+
+    rng = np.random.default_rng(7)
+    hashes = rng.integers(-(2**63), 2**63 - 1, size=5_000, dtype=np.int64)
+    side = rng.choice(list(paths.SPLITS), size=len(hashes), p=[0.7, 0.15, 0.15])
+    _, expected = manifest({name: hashes[side == name] for name in paths.SPLITS})
+    folder = tmp_path / "manifest"
+    folder.mkdir()
+    order = rng.permutation(len(hashes))
+    for number, part in enumerate(np.array_split(order, 3)):
+        table = pa.table({"split": side[part], "row_hash": hashes[part]})
+        pq.write_table(table, folder / f"part-{number:05d}.parquet", row_group_size=97)
+    assert _manifest_digest(folder) == expected
+
+
 JDBC_JAR = Path("/usr/share/java/postgresql.jar")  # Debian's libpostgresql-jdbc-java
 
 
