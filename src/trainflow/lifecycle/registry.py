@@ -12,6 +12,7 @@ import json
 import subprocess
 import tarfile
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -113,11 +114,8 @@ def retire(repo: Path, artifact: str, version: str, message: str) -> Version:
     if target.stages:
         raise StageError(f"{artifact} {version} is in stage {list(target.stages)}: assign "
                          "another version there first (gto assign)")  # fmt: skip
-    run_tool(
-        [tool("gto"), "deprecate", artifact, version, "-m", message],
-        f"gto deprecate {artifact} {version}",
-        cwd=repo,
-    )
+    _write_tag(repo, ["deprecate", artifact, version, "-m", message],
+               f"gto deprecate {artifact} {version}")  # fmt: skip
     return target
 
 
@@ -147,18 +145,20 @@ def temp_dir(prefix: str) -> Path:
 def assign(repo: Path, artifact: str, version: str, stage: str, message: str) -> None:
     """Put `version` in `stage` (`gto assign`; --force: it may have been there before)."""
     resolve(repo, artifact, version=version)  # refuses a retired version
-    cmd = [tool("gto"), "assign", artifact, "--version", version, "--stage", stage, "--force",
-           "-m", message]  # fmt: skip
-    run_tool(cmd, f"gto assign {artifact} {version} {stage}", cwd=repo)
+    _write_tag(repo, ["assign", artifact, "--version", version, "--stage", stage, "--force",
+                      "-m", message], f"gto assign {artifact} {version} {stage}")  # fmt: skip
+
+
+def register(repo: Path, artifact: str, version: str, message: str) -> None:
+    """Register HEAD as `version` (`gto register`)."""
+    _write_tag(repo, ["register", artifact, "HEAD", "--version", version, "-m", message],
+               f"gto register {artifact} {version}")  # fmt: skip
 
 
 def unassign(repo: Path, artifact: str, version: str, stage: str, message: str) -> None:
     """Take `version` out of `stage` (`gto deprecate NAME VERSION STAGE`)."""
-    run_tool(
-        [tool("gto"), "deprecate", artifact, version, stage, "-m", message],
-        f"gto deprecate {artifact} {version} {stage}",
-        cwd=repo,
-    )
+    _write_tag(repo, ["deprecate", artifact, version, stage, "-m", message],
+               f"gto deprecate {artifact} {version} {stage}")  # fmt: skip
 
 
 def rollback(repo: Path, artifact: str, stage: str) -> tuple[str, str]:
@@ -201,11 +201,22 @@ def promote_head(repo: Path, stage: str, message: str) -> tuple[str | None, str]
         if same:
             return None, f"{stage} already serves this bundle ({current.version})"
     version = next_minor(known)
-    gto = tool("gto")
-    run_tool(
-        [gto, "register", artifact, "HEAD", "--version", version, "-m", message],
-        f"gto register {artifact} {version}",
-        cwd=repo,
-    )
+    register(repo, artifact, version, message)
     assign(repo, artifact, version, stage, message)
     return version, f"{version} registered at HEAD and assigned {stage}"
+
+
+def _write_tag(repo: Path, args: list[str], what: str) -> None:
+    """Run a gto command that writes a tag, once the clock has left the second of the newest
+    tag. GTO orders a stage's events by their tags' times, which git keeps in whole seconds:
+    two assignments in one second tie, and GTO then named the earlier version the stage's
+    (v1.0.0 then v1.1.0 to prod within a second resolved prod to v1.0.0)."""
+    newest = subprocess.run(
+        ["git", "for-each-ref", "refs/tags", "--sort=-taggerdate", "--count=1",
+         "--format=%(taggerdate:unix)"], cwd=repo, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    if newest.isdigit():
+        wait = int(newest) + 1 - time.time()
+        if 0 < wait <= 1:  # a tag dated ahead (another clock, GIT_COMMITTER_DATE): no wait
+            time.sleep(wait)
+    run_tool([tool("gto"), *args], what, cwd=repo)

@@ -216,12 +216,9 @@ def _finish(repo: Path, record: dict, stamp: str, promote: bool, artifact: str =
     message = f"retrain {stamp}: {record['decision']}: {record.get('why', '')}"
     _git(["commit", "-qm", message[:4000]], repo)
     if promote:
-        gto = tool("gto")
         version = record["version"]
-        run_tool([gto, "register", artifact, "--version", version, "-m",
-                  f"retrain {stamp}: {record['why']}"], "gto register", cwd=repo)  # fmt: skip
-        run_tool([gto, "assign", artifact, "--version", version, "--stage", CANARY_STAGE, "-m",
-                  f"retrain {stamp}: canary"], "gto assign", cwd=repo)  # fmt: skip
+        registry.register(repo, artifact, version, f"retrain {stamp}: {record['why']}")
+        registry.assign(repo, artifact, version, CANARY_STAGE, f"retrain {stamp}: canary")
     log.info("retrain %s: %s (%s)", stamp, record["decision"], record.get("why", ""))
     return record
 
