@@ -94,34 +94,32 @@ def test_a_stamped_bundle_is_reproduced_when_its_content_hash_is():
     ]
 
 
-def test_stages_run_with_mkl_reproducibility_on_unless_the_user_chose(tmp_path):
-    """Every stage imports trainflow before torch: MKL's reproducible mode is on in each."""
-    import os
-    import subprocess
-    import sys
-
-    code = ("import trainflow.stages.train, os; "
-            "print(os.environ['MKL_CBWR'], os.environ['MKL_DYNAMIC'])")  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k not in ("MKL_CBWR", "MKL_DYNAMIC")}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert done.stdout.split() == ["AUTO", "FALSE"], done.stderr
-    done = subprocess.run([sys.executable, "-c", code], env=env | {"MKL_CBWR": "AVX2"},
-                          capture_output=True, text=True)  # fmt: skip
-    assert done.stdout.split() == ["AVX2", "FALSE"], done.stderr
+def machine(model: str, isa: list[str], threads: str = "2") -> dict:
+    settings = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE",
+                "OMP_NUM_THREADS": threads}  # fmt: skip
+    return {"cpu": {"model": model, "vendor": "AuthenticAMD", "machine": "x86_64", "isa": isa,
+                    "cores": 2}, "settings": settings, "torch_capability": "AVX2"}  # fmt: skip
 
 
-def test_a_rerun_on_another_cpu_count_is_named():
-    from trainflow.verify import cpu_count_note
+def test_verify_names_both_machines_and_warns_only_where_the_settings_differ():
+    from trainflow.verify import machines_note
 
-    two = {"metrics/speed/train_mlp.json": {"family": "mlp", "fit_seconds": 7.1, "cpus": 2},
+    amd = {"metrics/speed/train_mlp.json": {"fit_seconds": 7.1,
+                                            "machine": machine("AMD EPYC", ["avx2", "avx512f"])},
            "metrics/eval.json": {"accuracy": 0.87}}  # fmt: skip
-    four = {**two, "metrics/speed/train_mlp.json": {"family": "mlp", "fit_seconds": 4.0,
-                                                    "cpus": 4}}  # fmt: skip
-    assert cpu_count_note(two, two) is None
-    note = cpu_count_note(two, four)
-    assert note is not None and note.startswith("note: recorded with 2 CPUs, rerun with 4")
-    old = {"metrics/speed/train_mlp.json": {"family": "mlp", "fit_seconds": 7.1}}
-    assert cpu_count_note(old, four) is None  # a record from before the count was kept
+    intel = {**amd, "metrics/speed/train_mlp.json": {
+        "fit_seconds": 9.0, "machine": machine("Intel Xeon", ["avx2"])}}  # fmt: skip
+    note = machines_note(amd, intel)
+    assert note.splitlines() == [
+        "recorded on: AMD EPYC (AuthenticAMD; avx2 avx512f), torch AVX2 kernels, 2 threads",
+        "rerun on   : Intel Xeon (AuthenticAMD; avx2), torch AVX2 kernels, 2 threads",
+    ]  # the same settings on two CPUs: nothing to warn about
+    four = {**amd, "metrics/speed/train_mlp.json": {
+        "fit_seconds": 4.0, "machine": machine("AMD EPYC", ["avx2"], threads="4")}}  # fmt: skip
+    assert "other numerics settings" in machines_note(amd, four).splitlines()[-1]
+    old = {"metrics/speed/train_mlp.json": {"family": "mlp", "fit_seconds": 7.1, "cpus": 2}}
+    lines = machines_note(old, amd).splitlines()  # a record from before the settings were kept
+    assert lines[0].startswith("recorded on: not recorded") and "other numerics" in lines[-1]
 
 
 def test_lock_entries_of_stages_no_longer_in_the_pipeline_are_left_out():

@@ -1,6 +1,6 @@
 """trainflow: raw tabular data to a served model, reproducibly (DVC + Lightning + BentoML)."""
 
-import os
+from trainflow import numerics as _numerics
 
 __version__ = "0.1.0"
 
@@ -11,11 +11,6 @@ STAGES = (
     "package",
 )  # fmt: skip
 
-# Bit-for-bit reruns (`trainflow verify`): torch's CPU matrix products are Intel MKL's, whose
-# results may depend on memory alignment and on a thread count MKL and OpenMP may lower under
-# load, unless its conditional numerical reproducibility mode is on and both keep the count
-# fixed (Intel's "Reproducibility Conditions"). Set before torch or LightGBM load their
-# libraries; measured cost on a training step: under 1 %. A value already set is kept.
-REPRODUCIBLE_ENV = {"MKL_CBWR": "AUTO", "MKL_DYNAMIC": "FALSE", "OMP_DYNAMIC": "FALSE"}
-for _name, _value in REPRODUCIBLE_ENV.items():
-    os.environ.setdefault(_name, _value)
+# The same bytes on any x86-64 CPU: numeric libraries' code paths and thread counts pinned
+# before any of them loads (trainflow.numerics)
+_numerics.apply()

@@ -318,6 +318,9 @@ def main(argv: list[str] | None = None) -> None:
     verify.add_argument("--repo", default=".", help="repository to clone (this one)")
     verify.add_argument("--workdir", type=Path, help="where to clone (default: a temp dir)")
     verify.add_argument("--keep", action="store_true", help="keep the temporary clone")
+    verify.add_argument("--emulate-cpu", metavar="MODEL",
+                        help="run every stage under qemu's emulation of this CPU model, e.g. "
+                             "Haswell-v4 or EPYC-Rome (qemu-x86_64 -cpu help)")  # fmt: skip
     score = sub.add_parser("score", help="batch-score a CSV / Parquet / JSON lines file")
     score.add_argument("input", type=Path)
     score.add_argument("output", type=Path, help=".csv, .parquet or .jsonl")
@@ -379,7 +382,10 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "verify":
         from trainflow.verify import main as verify_main
 
-        run_stage("verify", lambda: verify_main(args.rev, args.repo, args.workdir, args.keep))
+        run_stage(
+            "verify",
+            lambda: verify_main(args.rev, args.repo, args.workdir, args.keep, args.emulate_cpu),
+        )
     elif args.command == "compare":
         from trainflow.compare import OUT
         from trainflow.compare import main as compare_main

@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from trainflow import STAGES, paths
+from trainflow import STAGES, numerics, paths
 from trainflow.errors import StageError
 
 log = logging.getLogger("trainflow.verify")
@@ -190,22 +190,39 @@ def render(rows: list[Row], metric_diffs: list[str]) -> str:
     return "\n".join(lines)
 
 
-def cpu_count_note(recorded: dict[str, Any], reproduced: dict[str, Any]) -> str | None:
-    """A line naming a rerun on another number of CPUs than the record's (the train stages'
-    timing files hold it): torch's and OpenMP's thread counts follow it, and with them the last
-    bits of a network's weights, so differences are expected there."""
+def machines_note(recorded: dict[str, Any], reproduced: dict[str, Any]) -> str:
+    """Which CPU and numerics settings the record and the rerun trained under (the train
+    stages' timing files hold them), and a warning where the settings differ: then the
+    networks' last bits may too (trainflow.numerics)."""
 
-    def counts(metrics: dict[str, Any]) -> set[int]:
-        return {m["cpus"] for name, m in metrics.items()
-                if name.startswith(f"{paths.SPEED_DIR}/train_") and "cpus" in m}  # fmt: skip
+    def machine(metrics: dict[str, Any]) -> dict[str, Any] | None:
+        found = [m["machine"] for name, m in sorted(metrics.items())
+                 if name.startswith(f"{paths.SPEED_DIR}/train_") and "machine" in m]  # fmt: skip
+        return found[0] if found else None
 
-    before, after = counts(recorded), counts(reproduced)
-    if before and after and before != after:
-        return (f"note: recorded with {', '.join(map(str, sorted(before)))} CPUs, rerun with "
-                f"{', '.join(map(str, sorted(after)))}: networks trained on another thread "
-                "count differ in their last bits (docs/reproducibility.md); verify on a "
-                "machine with as many CPUs, or pin OMP_NUM_THREADS on both")  # fmt: skip
-    return None
+    def line(label: str, m: dict[str, Any] | None) -> str:
+        if m is None:
+            return f"{label}: not recorded (a run from before trainflow pinned its numerics)"
+        cpu, threads = m["cpu"], m["settings"].get("OMP_NUM_THREADS", "?")
+        isa = " ".join(cpu["isa"]) or "-"
+        return (
+            f"{label}: {cpu['model']} ({cpu['vendor'] or cpu['machine']}; {isa}), "
+            f"torch {m.get('torch_capability', '?')} kernels, {threads} threads"
+        )
+
+    before, after = machine(recorded), machine(reproduced)
+    lines = [line("recorded on", before), line("rerun on   ", after)]
+    if before is None or after is None or before["settings"] != after["settings"]:
+        lines.append(
+            "note: the two ran under other numerics settings (trainflow.numerics): "
+            "networks may differ in their last bits (docs/reproducibility.md)"
+        )
+    elif before["settings"].get("TRAINFLOW_NUMERICS") == "native" and (
+        before["cpu"]["model"] != after["cpu"]["model"]
+    ):
+        lines.append("note: TRAINFLOW_NUMERICS=native on two CPU models: each library chose "
+                     "its own kernels, so networks may differ in their last bits")  # fmt: skip
+    return "\n".join(lines)
 
 
 def _git(args: list[str], cwd: Path) -> str:
@@ -215,10 +232,32 @@ def _git(args: list[str], cwd: Path) -> str:
     return done.stdout
 
 
+def emulated_python(folder: Path, cpu_model: str) -> Path:
+    """A folder whose `python` runs this Python under qemu's user-mode emulation of
+    `cpu_model` (`qemu-x86_64 -cpu help` lists them): put first on PATH, it runs every stage
+    as on that CPU (its CPUID: vendor, instruction sets, caches), so one machine checks
+    another CPU model's results."""
+    qemu = shutil.which("qemu-x86_64")
+    if qemu is None:
+        raise StageError("--emulate-cpu needs qemu-x86_64 (Debian: apt-get install qemu-user)")
+    listed = subprocess.run([qemu, "-cpu", "help"], capture_output=True, text=True).stdout
+    if not any(line.split()[1:2] == [cpu_model] for line in listed.splitlines()):
+        raise StageError(f"--emulate-cpu {cpu_model}: not a CPU model of {qemu} "
+                         "(`qemu-x86_64 -cpu help` lists them)")  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    script = (f'#!/bin/sh\nexport {numerics.EMULATED_ENV}="{cpu_model}"\n'
+              f'exec "{qemu}" -cpu "{cpu_model}" "{sys.executable}" "$@"\n')  # fmt: skip
+    for name in ("python", "python3"):
+        (folder / name).write_text(script)
+        (folder / name).chmod(0o755)
+    return folder
+
+
 def reproduce(
-    source: str, rev: str, workdir: Path
+    source: str, rev: str, workdir: Path, emulate_cpu: str | None = None
 ) -> tuple[list[Row], list[str], str | None]:  # fmt: skip
-    """Clone `source` at `rev` into `workdir`, rerun the pipeline, compare with the record."""
+    """Clone `source` at `rev` into `workdir`, rerun the pipeline (every stage under an
+    emulated `emulate_cpu` if given), compare with the record."""
     _git(["clone", "--quiet", source, str(workdir)], Path.cwd())
     _git(["-c", "advice.detachedHead=false", "checkout", "--quiet", rev], workdir)
     drift = environment_drift((workdir / "requirements.lock").read_text())
@@ -238,6 +277,9 @@ def reproduce(
     if local_external.is_dir():
         shutil.copytree(local_external, workdir / "data/external", dirs_exist_ok=True)
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    if emulate_cpu:  # dvc runs each stage's `python -m trainflow.stages...` through PATH
+        shim = emulated_python(workdir.parent / f"{workdir.name}-emulated-bin", emulate_cpu)
+        path = f"{shim}{os.pathsep}{path}"
     # the clone's own code at `rev`, not the (editable) install this command runs from
     python_path = os.pathsep.join(filter(None, [str(workdir / "src"),
                                                 os.environ.get("PYTHONPATH")]))  # fmt: skip
@@ -264,7 +306,7 @@ def reproduce(
         name: json.loads((workdir / name).read_text())
         for name in metric_names if (workdir / name).exists()
     }  # fmt: skip
-    notes = [cpu_count_note(recorded_metrics, reproduced_metrics)]
+    notes = [machines_note(recorded_metrics, reproduced_metrics)]
     if stale:
         notes.append(f"note: dvc.lock also records {', '.join(stale)}, not stages of this "
                      "revision's pipeline: left out (nothing reruns them)")  # fmt: skip
@@ -290,7 +332,9 @@ def changed_inputs(recorded: dict, reproduced: dict) -> list[tuple[str, str, str
     return changed
 
 
-def main(rev: str, source: str, workdir: Path | None, keep: bool) -> None:
+def main(
+    rev: str, source: str, workdir: Path | None, keep: bool, emulate_cpu: str | None = None
+) -> None:  # fmt: skip
     made = workdir is None
     root = Path(tempfile.mkdtemp(prefix="trainflow-verify-")) if made else workdir
     assert root is not None
@@ -299,7 +343,7 @@ def main(rev: str, source: str, workdir: Path | None, keep: bool) -> None:
         raise StageError(f"{clone}: exists; give an empty --workdir")
     source = str(Path(source).resolve()) if Path(source).exists() else source
     try:
-        rows, metric_diffs, note = reproduce(source, rev, clone)
+        rows, metric_diffs, note = reproduce(source, rev, clone, emulate_cpu)
     finally:
         if made and not keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -82,9 +84,18 @@ def test_chunked_steps_make_the_updates_one_step_per_call_makes(tmp_path, splits
         assert torch.equal(x, y), name
 
 
-def test_resumed_run_ends_with_the_uninterrupted_weights(tmp_path, splits, pre):
-    """Stop after 2 of 4 epochs (as a killed run leaves its last checkpoint), resume: the final
-    weights equal a 4-epoch run's bit for bit."""
+def curve_files(live: Path) -> dict[str, str]:
+    """Every file dvclive wrote under a run's folder, by relative path."""
+    return {str(p.relative_to(live)): p.read_text() for p in sorted(live.rglob("*"))
+            if p.is_file()}  # fmt: skip
+
+
+def test_resumed_run_ends_with_the_uninterrupted_weights_and_curves(tmp_path, splits, pre):
+    """Stop after 2 of 4 epochs (as a killed run leaves its last checkpoint), lose the curves
+    (DVC deletes a stage's plots before it reruns), resume: the final weights equal a 4-epoch
+    run's bit for bit, and so does every curve file, rows of the first two epochs included."""
+    import shutil
+
     from trainflow.io import run_fingerprint
 
     four = TINY.model_copy(update={"max_epochs": 4, "patience": 10})
@@ -93,6 +104,7 @@ def test_resumed_run_ends_with_the_uninterrupted_weights(tmp_path, splits, pre):
     whole = train_mlp(train, val, pre, four, 1, tmp_path / "w", tmp_path / "lw", fp)
     two = four.model_copy(update={"max_epochs": 2})
     train_mlp(splits["train"], splits["val"], pre, two, 1, tmp_path / "r", tmp_path / "lr", fp)
+    shutil.rmtree(tmp_path / "lr" / "plots")
     resumed = train_mlp(splits["train"], splits["val"], pre, four, 1, tmp_path / "r",
                         tmp_path / "lr", fp)  # fmt: skip
     assert resumed.summary["resumed_after_epoch"] == 1  # epochs 0 and 1 were done
@@ -100,6 +112,9 @@ def test_resumed_run_ends_with_the_uninterrupted_weights(tmp_path, splits, pre):
         whole.net.state_dict().items(), resumed.net.state_dict().items(), strict=True
     ):
         assert torch.equal(x, y), name
+    curves = curve_files(tmp_path / "lw")
+    assert len(curves["plots/metrics/val/loss.tsv"].splitlines()) == 1 + 4  # header + epochs
+    assert curve_files(tmp_path / "lr") == curves
 
 
 def test_a_different_run_does_not_resume(tmp_path, splits, pre):

@@ -151,8 +151,12 @@ class NetworkModule(L.LightningModule):
         flat = images.flatten(0, 1).float()
         return self.augmenter(flat).unflatten(0, images.shape[:2])
 
-    def on_train_epoch_end(self) -> None:
-        self._log_epoch("train/loss", self.train_loss, self.train_metrics)
+    def on_validation_epoch_start(self) -> None:
+        """The epoch's training values, logged here rather than at the epoch's end (which
+        Lightning runs after validation): so they are written, with the validation values,
+        before the epoch's checkpoint is, and the curves a checkpoint carries are whole."""
+        if self.trainer.state.fn == "fit":
+            self._log_epoch("train/loss", self.train_loss, self.train_metrics)
 
     def validation_step(self, chunk: list[Batch], chunk_idx: int) -> None:
         losses, outs, targets = [], [], []
@@ -180,6 +184,12 @@ class NetworkModule(L.LightningModule):
         return values
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
+        # fused: one kernel whose square root is the exact IEEE instruction; the default
+        # path takes torch.sqrt, i.e. MKL's vector square root, whose last bit differs between
+        # CPU models (trainflow.numerics)
         return torch.optim.AdamW(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+            self.parameters(),
+            lr=self.hparams.lr,
+            weight_decay=self.hparams.weight_decay,
+            fused=True,
         )

@@ -87,6 +87,31 @@ def fast_dvclive_logger(live_dir: Path, resume: bool = False):
     return FastDVCLiveLogger(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=resume)
 
 
+class CurvesInCheckpoint(L.Callback):
+    """Every checkpoint carries the curves written up to it (dvclive's files under `live_dir`):
+    DVC deletes a stage's plots before it reruns, so a run resumed after a kill restores them
+    from its checkpoint (`restore_curves`) and ends with every row an uninterrupted run has.
+    Each epoch's values are all written before its checkpoint is (NetworkModule)."""
+
+    def __init__(self, live_dir: Path) -> None:
+        self.live_dir = live_dir
+
+    def state_dict(self) -> dict[str, dict[str, str]]:
+        files = sorted(p for p in self.live_dir.rglob("*") if p.is_file())
+        return {"files": {str(p.relative_to(self.live_dir)): p.read_text() for p in files}}
+
+
+def restore_curves(checkpoint: dict, live_dir: Path) -> int:
+    """Write the curves a checkpoint carries back under `live_dir`; the number of files."""
+    files = checkpoint.get("callbacks", {}).get(CurvesInCheckpoint.__qualname__, {})
+    files = files.get("files", {})
+    for name, text in files.items():
+        path = live_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return len(files)
+
+
 RANK_VARIABLES = ("RANK", "NODE_RANK", "GROUP_RANK", "LOCAL_RANK", "SLURM_PROCID")
 
 
@@ -158,6 +183,13 @@ def train_network(
         dirpath=checkpoint_dir, filename="best", monitor="val/loss", mode="min", save_last=True
     )
     stopping = EarlyStopping(monitor="val/loss", mode="min", patience=neural.patience)
+    resumed_epoch = None
+    if resume_from is not None:
+        state = torch.load(resume_from, map_location="cpu", weights_only=True)
+        resumed_epoch = int(state["epoch"])
+        if is_primary_process():
+            restore_curves(state, live_dir)
+        log.info("resuming from %s (epoch %d done)", resume_from, resumed_epoch)
     logger = fast_dvclive_logger(live_dir, resume=resume_from is not None)
     trainer = L.Trainer(
         accelerator=trainer_params.accelerator,
@@ -168,19 +200,13 @@ def train_network(
         use_distributed_sampler=False,  # IndexBatches shares batches across processes itself
         max_epochs=neural.max_epochs,
         deterministic=True,
-        callbacks=[checkpoint, stopping],
+        callbacks=[CurvesInCheckpoint(live_dir), checkpoint, stopping],
         logger=logger,
         enable_progress_bar=show_progress(),
         enable_model_summary=False,
         num_sanity_val_steps=0,  # the validation code is tested; a pre-flight pass costs a start
         log_every_n_steps=10,
     )
-    resumed_epoch = None
-    if resume_from is not None:
-        resumed_epoch = int(
-            torch.load(resume_from, map_location="cpu", weights_only=True)["epoch"]
-        )
-        log.info("resuming from %s (epoch %d done)", resume_from, resumed_epoch)
     trainer.fit(module, datamodule=data, ckpt_path=resume_from)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         # every process leaves together: a worker whose peers (rank 0 hosts the rendezvous

@@ -128,8 +128,8 @@ def _slices(slices: dict, fairness: dict) -> str:
 
 
 def _lineage(lineage: dict | None) -> str:
-    """The two facts a rebuild cannot reproduce bit for bit: the git commit the bundle was
-    built at (with the inputs changed since) and latency measured on the building machine.
+    """The facts a rebuild cannot reproduce bit for bit: the git commit the bundle was built
+    at (with the inputs changed since), latency measured on the building machine, its CPU.
     Without them the card is what the bundle's content_sha256 covers."""
     if lineage is None:
         return ""
@@ -149,9 +149,25 @@ def _lineage(lineage: dict | None) -> str:
   {speed["single_record_p50_ms"]:.2f} ms p50 / {speed["single_record_p95_ms"]:.2f} ms p95
   (cleaning + preprocessing + model, in process); {speed["batch_rows_per_s"]:,.0f} rows/s in
   batches. Served over HTTP: see the README's serving benchmark.
-- These two facts differ on every rebuild; `metrics/bundle.json`'s content_sha256 covers the
+- Built on {_machine(lineage.get("machine"))}.
+- These facts differ on every rebuild; `metrics/bundle.json`'s content_sha256 covers the
   rest of the bundle, this card without this section included.
 """
+
+
+def _machine(machine: dict | None) -> str:
+    """The building CPU and the numerics it ran under (trainflow.numerics)."""
+    if not machine:
+        return "a machine not recorded"
+    cpu, settings = machine["cpu"], machine["settings"]
+    isa = ", ".join(cpu["isa"]) or "no AVX"
+    kernels = machine.get("torch_capability", settings.get("ATEN_CPU_CAPABILITY", "native"))
+    return (
+        f"{cpu['model']} ({isa}; {cpu['cores']} cores), computing with torch's "
+        f"{kernels} kernels, MKL's {settings.get('MKL_CBWR', 'own')} branch and "
+        f"{settings['OMP_NUM_THREADS']} threads: the settings every machine trains with "
+        "(docs/reproducibility.md)"
+    )
 
 
 def _count(n: int, noun: str) -> str:

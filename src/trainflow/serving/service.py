@@ -23,7 +23,7 @@ from bentoml.validators import ContentType
 from pydantic import Field
 
 import trainflow
-from trainflow import paths
+from trainflow import numerics, paths
 from trainflow.data.images import check_image, encode_bytes
 from trainflow.params import DataParams
 from trainflow.serving.bundle import check_manifest
@@ -106,10 +106,9 @@ LOG_SETTINGS = CONFIG["prediction_log"]  # package.prediction_log
 ROLLOUT = load_rollout()
 BATCHED = BATCHING["enabled"] and ROLLOUT is None
 PROFILE_FILE = "reference_profile.json"
-# package.threads_per_worker, as the variables OpenMP (LightGBM, torch) and BLAS read when the
-# worker starts; the environment of `bentoml serve` / the container overrides them
+# package.threads_per_worker: the worker's compute threads, set by trainflow.numerics from this
+# variable (OpenMP for LightGBM and torch, MKL, OpenBLAS) when the worker imports trainflow
 THREADS = int(CONFIG.get("threads_per_worker", 0))
-THREAD_ENVS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 # A declared content type: else BentoML derives it from the output's JSON schema, which it
 # regenerates for every response (a tenth of the worker's time under load, measured).
 JSON = ContentType("application/json")
@@ -118,7 +117,7 @@ JSON = ContentType("application/json")
 @bentoml.service(
     name=CONFIG["service_name"],
     traffic={"timeout": 30},
-    envs=[{"name": name, "value": str(THREADS)} for name in THREAD_ENVS] if THREADS else [],
+    envs=[{"name": numerics.THREADS_ENV, "value": str(THREADS)}] if THREADS else [],
 )
 class TabularModel:
     """Serves the packaged model; cleaning and preprocessing are the training code's own."""
@@ -126,6 +125,7 @@ class TabularModel:
     model = bentoml.models.BentoModel(CONFIG["model_tag"])
 
     def __init__(self) -> None:
+        numerics.check_torch()  # the kernels evaluate ran: served answers equal its answers
         self.predictor = Predictor.load(Path(self.model.path))
         self.profile = json.loads((Path(self.model.path) / PROFILE_FILE).read_text())
         self.lineage = json.loads((Path(self.model.path) / paths.LINEAGE_NAME).read_text())
@@ -265,11 +265,13 @@ class TabularModel:
     @bentoml.api(route="/metadata")
     def metadata(self) -> Annotated[dict, JSON]:
         """Model tag, task, labels, features, the data's hashes, the test metrics recorded at
-        packaging time, and the build's lineage (git commit, measured latency)."""
+        packaging time, the build's lineage (git commit, measured latency, machine), and the
+        CPU and numerics settings this worker computes with."""
         return {"model_tag": CONFIG["model_tag"], "family": CONFIG["family"],
                 "task": DATA.task_type, "labels": DATA.labels,
                 "features": DATA.features, "data": CONFIG["data_hashes"],
-                "metrics": CONFIG["metrics"], "lineage": self.lineage}  # fmt: skip
+                "metrics": CONFIG["metrics"], "lineage": self.lineage,
+                "numerics": numerics.record()}  # fmt: skip
 
     @bentoml.api(route="/drift")
     def drift(

@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from trainflow import STAGES
+from trainflow import STAGES, numerics
 from trainflow.errors import StageError
 from trainflow.io import keep_freed_memory, setup_logging
 
@@ -18,6 +18,7 @@ def run_stage(name: str, main: Callable[[], None]) -> None:
     setup_logging()
     keep_freed_memory()
     try:
+        numerics.check_torch()
         main()
     except StageError as err:
         logging.getLogger(f"trainflow.{name}").debug("stage failed", exc_info=True)

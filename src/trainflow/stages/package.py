@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from trainflow import paths
+from trainflow import numerics, paths
 from trainflow.errors import StageError
 from trainflow.evaluation.gate import failures
 from trainflow.evaluation.metrics import HEADLINE
@@ -63,7 +63,8 @@ def main() -> None:
     }
     test = read_parquet(paths.split_table("test"))
     slices = read_json(paths.SLICES_REPORT)
-    lineage = {"git": git_state(), "latency": read_json(paths.EVAL_SPEED)["speed"]["model"]}
+    lineage = {"git": git_state(), "latency": read_json(paths.EVAL_SPEED)["speed"]["model"],
+               "machine": numerics.record()}  # fmt: skip
     started_from = init_sources(paths.CHAMPION_DIR)
     if started_from:  # transfer learning: the registered weights each network started from
         lineage["init_from"] = started_from

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import trainflow.families as families_pkg
 import trainflow.model as model_pkg
-from trainflow import paths
+from trainflow import numerics, paths
 from trainflow.errors import StageError
 from trainflow.families import FAMILIES, family_module, save_fitted
 from trainflow.families.base import FitContext
@@ -42,13 +41,6 @@ def init_bytes(init_from) -> list[bytes]:
     from trainflow.model.transfer import content_sha256
 
     return [content_sha256(init_from.path).encode()]
-
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity where the OS has one, e.g. Linux)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def read_split(path: Path, params: Params) -> Split:
@@ -86,10 +78,10 @@ def train_family(name: str) -> None:
     seconds = time.perf_counter() - started
     with atomic_dir(paths.family_dir(name)) as out:
         save_fitted(fitted, out, params.data)
-    # the CPUs this process may use decide torch's and OpenMP's thread counts, and with them the
-    # last bits of a network's weights: verify names a rerun on another count
+    # the machine and the pinned numerics beside the time (a timing file: never compared):
+    # verify shows the recording machine next to its own
     write_json(paths.fit_speed(name), {"family": name, "fit_seconds": round(seconds, 3),
-                                       "cpus": usable_cpus()})  # fmt: skip
+                                       "machine": numerics.record()})  # fmt: skip
     shutil.rmtree(paths.resume_dir(name), ignore_errors=True)  # finished: nothing to resume
     log.info("trained %s in %.1f s: %s", name, seconds, fitted.summary)
 
