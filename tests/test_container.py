@@ -61,9 +61,12 @@ def test_a_missing_bundle_is_refused_before_anything_is_built(tmp_path):
 def engine_and_base():
     try:
         engine = container.find_engine()
-        base = container.base_image(engine)
     except StageError as e:
-        pytest.skip(f"no container can be built here: {e}")
+        pytest.skip(f"no container engine here: {e}")
+    try:
+        base = container.base_image(engine)
+    except StageError as e:  # an engine that cannot build the base image: a real failure
+        pytest.fail(f"{engine.name} could not build the base image: {e}")
     refused = container.can_run(engine, base)
     if refused:
         pytest.skip(f"{engine.name} cannot start a container here: {refused}")

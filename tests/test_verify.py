@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from trainflow.verify import (
     compare_metrics,
     compare_outputs,
@@ -17,17 +19,20 @@ def lock(outs: dict[str, str]) -> dict:
 
 def test_outputs_are_identical_different_missing_or_tolerated():
     rows = compare_outputs(
-        lock({"models/families/mlp": "aa", "metrics/speed/train_mlp.json": "11",
-              "reports/eval": "cc", "reports/leaderboard.md": "ee"}),
-        lock({"models/families/mlp": "aa", "metrics/speed/train_mlp.json": "22",
-              "data/new": "dd", "reports/leaderboard.md": "ff"}),
+        lock({"models/families/mlp": "aa", "models/families/gbdt": "g1",
+              "metrics/speed/train_mlp.json": "11", "reports/eval": "cc",
+              "reports/leaderboard.md": "ee"}),
+        lock({"models/families/mlp": "aa", "models/families/gbdt": "g2",
+              "metrics/speed/train_mlp.json": "22", "data/new": "dd",
+              "reports/leaderboard.md": "ff"}),
     )  # fmt: skip
     status = {r.path: r.status for r in rows}
-    assert status == {"models/families/mlp": "identical",
+    assert status == {"models/families/mlp": "identical", "models/families/gbdt": "DIFFERENT",
                       "metrics/speed/train_mlp.json": "tolerated", "reports/eval": "missing",
                       "reports/leaderboard.md": "tolerated", "data/new": "missing"}  # fmt: skip
     table = render(rows, [])
-    assert "1 of 3 outputs identical" in table and "timings" in table
+    assert "1 of 4 outputs identical" in table and "timings" in table
+    assert re.search(r"\ns +models/families/gbdt +g1 +g2 +DIFFERENT\n", table), table
 
 
 def test_rows_follow_the_pipeline_not_the_lock_order():

@@ -59,6 +59,34 @@ def _example_data(name: str, out: Path | None) -> None:
     print(f"credit: {data.credit}; licence: {data.licence}")
 
 
+def source_suite_path(source) -> Path:
+    """contracts/<source>_raw.json, named after the source's file or folder (adult for the
+    default Adult wheel): where `suite init` drafts a table's contract."""
+    if source.kind == "adult_wheel":
+        slug = "adult"
+    else:
+        name = Path(source.path).name
+        slug = name.split(".")[0] if not name.startswith(".") else name
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in slug) or "source"
+    return Path("contracts") / f"{safe}_raw.json"
+
+
+def source_label(source) -> str:
+    """The source a contract is drafted from, as its meta records it (kind:path)."""
+    return f"{source.kind}:{Path(source.path).as_posix()}"
+
+
+def drafted_from(suite: Path) -> str | None:
+    """The source a contract was drafted from: its meta's record; "" when it has none (a
+    hand-reviewed contract such as Adult's); None when there is no such file."""
+    if not suite.exists():
+        return None
+    try:
+        return json.loads(suite.read_text()).get("meta", {}).get("drafted_from", "")
+    except (json.JSONDecodeError, AttributeError):
+        return ""
+
+
 def _suite_init(out: Path | None, force: bool) -> None:
     """Profile the configured source and write a starter suite for a human to review."""
     from trainflow.data.contract import starter_suite
@@ -69,7 +97,12 @@ def _suite_init(out: Path | None, force: bool) -> None:
     from trainflow.params import load_params
 
     params = load_params()
-    target = out or params.validate_.suite
+    configured, named = params.validate_.suite, source_suite_path(params.ingest.source)
+    source = source_label(params.ingest.source)
+    # another table's contract (the default project's contracts/adult_raw.json when params
+    # now name your file) is never overwritten: the new one is named after its source
+    ours = configured == named or drafted_from(configured) in (None, source)
+    target = out or (configured if ours else named)
     if target.exists() and not force:
         raise StageError(f"{target}: exists (pass --force to overwrite)")
     raw = read_source(params.ingest)
@@ -82,10 +115,22 @@ def _suite_init(out: Path | None, force: bool) -> None:
     if looks != data.task_type:
         print(f"  to follow the data, set data.task: {looks} and data.labels: {labels}")
     suite = starter_suite(raw, data, target.stem)
+    suite["meta"]["drafted_from"] = source
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(suite, indent=2) + "\n")
     print(f"wrote {target}: {len(suite['expectations'])} expectations; review ranges, value sets")
-    print("and missing-rate bounds, then commit it and point validate.suite at it")
+    print("and missing-rate bounds, then commit it")
+    if out is None and target != configured:
+        from dvc.utils.serialize import modify_yaml
+
+        from trainflow.paths import PARAMS
+
+        with modify_yaml(PARAMS) as doc:
+            doc["validate"]["suite"] = target.as_posix()
+        print(f"validate.suite -> {target} in {PARAMS} ({configured} is another source's "
+              "contract: left as it was)")  # fmt: skip
+    elif target != configured:
+        print(f"validate.suite still names {configured}: point it at {target} to use it")
 
 
 def _data_init(target: str, show_only: bool) -> None:
@@ -348,6 +393,9 @@ def main(argv: list[str] | None = None) -> None:
     report.add_argument("--base", default="main", help="the revision to compare with (main)")
     report.add_argument("--out", type=Path, default=Path("reports/ci"))
     report.add_argument("--fail-on-gate", action="store_true", help="exit 1 if the gate failed")
+    report.add_argument("--run-pipeline", action="store_true",
+                        help="dvc pull (if a remote is set) and dvc repro first; a failed run "
+                             "is reported, then exits 1")  # fmt: skip
     image = sub.add_parser("container", help="build an OCI image of the bundle, offline")
     image.add_argument("--bundle", type=Path, default=Path("models/bundle"))
     image.add_argument("--tag", help="default: localhost/trainflow/<bento name>:<version>")
@@ -412,7 +460,10 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "report":
         from trainflow.cireport import main as report_main
 
-        run_stage("report", lambda: report_main(args.base, args.out, args.fail_on_gate))
+        run_stage(
+            "report",
+            lambda: report_main(args.base, args.out, args.fail_on_gate, args.run_pipeline),
+        )
     elif args.command == "container":
         run_stage("container", lambda: _container(args))
     elif args.command == "train":

@@ -18,10 +18,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import numpy as np
@@ -137,11 +138,16 @@ def wait_ready(url: str, limit_s: float, exited=lambda: None, what: str = "the s
 
 @dataclass(frozen=True)
 class Call:
-    """One kind of request: POST `body` to `path`; any status in `expect` counts as right."""
+    """One kind of request: POST `body` to `path`; an answer is right when its status is in
+    `expect` and `check` (if given) accepts its JSON body."""
 
     path: str
     body: dict
     expect: frozenset[int] = frozenset({200})
+    check: Callable[[Any], bool] | None = None
+
+    def wrong_answer(self, body: bytes) -> bool:
+        return self.check is not None and not self.check(json.loads(body))
 
 
 @dataclass
@@ -173,15 +179,17 @@ async def _client(
         start = time.perf_counter()
         try:
             async with session.post(base_url + call.path, json=call.body) as resp:
-                await resp.read()
+                body = await resp.read()
                 status = resp.status
         except (TimeoutError, aiohttp.ClientError) as exc:
             result.wrong[type(exc).__name__] += 1
             continue
-        if status in call.expect:
-            result.latencies_ms.append((time.perf_counter() - start) * 1000)
-        else:
+        if status not in call.expect:
             result.wrong[f"status {status} on {call.path}"] += 1
+        elif call.wrong_answer(body):
+            result.wrong[f"another answer on {call.path}"] += 1
+        else:
+            result.latencies_ms.append((time.perf_counter() - start) * 1000)
 
 
 async def _run(

@@ -65,6 +65,8 @@ EVAL_PLOTS_DIR = REPORTS_DIR / "eval"
 GATE_REPORT = EVAL_PLOTS_DIR / "gate.json"
 SLICES_REPORT = EVAL_PLOTS_DIR / "report_slices.json"
 EVAL_REPORT = EVAL_PLOTS_DIR / "report_metrics.json"  # every test metric, champion and baseline
+# the champion's answer for every test row, as evaluate computed it (what served answers equal)
+EVAL_PREDICTIONS = EVAL_PLOTS_DIR / "predictions.parquet"
 LEADERBOARD_TABLE = REPORTS_DIR / "leaderboard.md"  # with timings: exempt from verify too
 
 

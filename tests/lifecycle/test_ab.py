@@ -69,3 +69,78 @@ def test_canary_counts_only_answers_given_while_both_versions_served(data_params
     old = served_frame({"v1": [500.0] * 50}).assign(time="t0")
     report = ab_report(during, pd.concat([old, LATENCY]), "v1", "v2", data_params, 0.05, 100)
     assert report.versions[0].latency_ms["p99"] < 500
+
+
+def regression_data():
+    from trainflow.params import DataParams
+
+    return DataParams(target="body_mass_g", task="regression", numeric=["flipper_length_mm"],
+                      categorical=["species"])  # fmt: skip
+
+
+def regression_feedback(errors: dict[str, np.ndarray], shadow: np.ndarray | None = None):
+    """Joined feedback of a regression: version v answered truth + errors[v][i]; in shadow
+    mode the challenger's answers on the same records are truth + shadow[i]."""
+    rows = []
+    for version, errs in errors.items():
+        for i, err in enumerate(errs):
+            truth = 4000.0 + 10 * i
+            rows.append({"id": f"{version}{i}", "version": version, "truth": truth,
+                         "time": "t1", "answer": {"value": truth + float(err)},
+                         "shadow_version": None if shadow is None else "v2",
+                         "shadow_answer": None if shadow is None
+                         else {"value": truth + float(shadow[i])}})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def rmse(errors: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(errors**2)))
+
+
+@pytest.mark.parametrize(("v1_scale", "v2_scale", "advice"), [
+    (300.0, 200.0, "promote"),  # the challenger's errors are smaller: lower RMSE is better
+    (200.0, 300.0, "roll back"),
+    (250.0, 255.0, "keep"),
+])  # fmt: skip
+def test_regression_canary_compares_rmse_the_right_way_round(v1_scale, v2_scale, advice):
+    rng = np.random.default_rng(7)
+    errors = {"v1": rng.normal(0, v1_scale, 400), "v2": rng.normal(0, v2_scale, 400)}
+    report = ab_report(regression_feedback(errors), LATENCY, "v1", "v2", regression_data(),
+                       0.05, 100)  # fmt: skip
+    assert report.metric == "rmse" and report.mode == "canary"
+    assert report.test == "Welch t-test on squared errors"
+    assert report.recommendation == advice, report.reason
+    for result, errs in zip(report.versions, errors.values(), strict=True):
+        assert result.metric == pytest.approx(rmse(errs), abs=1e-6)
+        assert result.ci_low < result.metric < result.ci_high  # a bootstrap interval around it
+        assert result.ci_high - result.ci_low < 0.25 * result.metric  # 400 rows: a tight one
+    p_expected = stats_welch(errors["v1"] ** 2, errors["v2"] ** 2)
+    assert report.p_value == pytest.approx(p_expected)
+    assert (report.p_value < 0.05) == (advice != "keep")
+
+
+def stats_welch(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy import stats
+
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def test_regression_shadow_pairs_the_same_records_and_finds_a_small_gain():
+    """On the same 300 records the challenger's error is the champion's minus 10 g, every
+    time: a paired t-test sees it at once; as two unpaired groups it is lost in the spread."""
+    rng = np.random.default_rng(3)
+    champion = rng.normal(0, 200, 300)
+    challenger = champion - np.sign(champion) * 10
+    frame = regression_feedback({"v1": champion}, shadow=challenger)
+    calls = served_frame({"v1": [10.0] * 300}).assign(shadow_version="v2", shadow_latency_ms=20.0)
+    report = ab_report(frame, calls, "v1", "v2", regression_data(), 0.05, 100)
+    assert report.mode == "shadow" and report.test == "paired t-test on squared errors"
+    assert report.recommendation == "promote" and report.p_value < 1e-6, report.reason
+    assert [v.metric for v in report.versions] == [
+        pytest.approx(rmse(champion), abs=1e-6),
+        pytest.approx(rmse(challenger), abs=1e-6),
+    ]
+    unpaired = ab_report(regression_feedback({"v1": champion, "v2": challenger}), LATENCY,
+                         "v1", "v2", regression_data(), 0.05, 100)  # fmt: skip
+    assert unpaired.recommendation == "keep" and unpaired.p_value > 0.05
+    assert "**Recommendation: promote**" in report_markdown(report)

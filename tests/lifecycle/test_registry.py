@@ -1,6 +1,8 @@
-"""The registry helpers on a real git repository with GTO tags (no DVC data needed)."""
+"""The registry helpers on a real git repository with GTO tags (DVC where promotion pushes)."""
 
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -76,14 +78,62 @@ def _run_record(repo, gate: bool, content: str) -> None:
     subprocess.run(["git", "commit", "-qm", f"run {content}"], cwd=repo, check=True)
 
 
-def test_promote_head_only_with_a_passed_gate_and_a_new_bundle(repo):
+def with_dvc_bundle(repo, remote: str | None) -> None:
+    """DVC in the repo, the bundle a DVC-tracked file, and (if given) a default remote."""
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run([*dvc, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*dvc, "config", "core.analytics", "false"], cwd=repo, check=True)
+    bundle = repo / "models/bundle/bundle.bento"
+    bundle.parent.mkdir(parents=True)
+    bundle.write_bytes(b"a bundle's bytes")
+    subprocess.run([*dvc, "add", "-q", str(bundle)], cwd=repo, check=True)
+    if remote is not None:
+        subprocess.run([*dvc, "remote", "add", "-d", "store", remote], cwd=repo, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "dvc"], cwd=repo, check=True)
+
+
+def in_remote(store: Path, data: bytes) -> bool:
+    import hashlib
+
+    md5 = hashlib.md5(data).hexdigest()
+    return (store / "files/md5" / md5[:2] / md5[2:]).is_file()
+
+
+def test_promote_head_only_with_a_remote_and_pushes_before_it_tags(repo, tmp_path):
+    """No default remote: nothing registered. A remote that refuses the push: nothing
+    registered either. A working one: the bundle is on it before the version's tag exists."""
+    with_dvc_bundle(repo, remote=None)
+    _run_record(repo, gate=True, content="d" * 64)
+    with pytest.raises(StageError, match="no default DVC remote"):
+        registry.promote_head(repo, "prod", "cd")
+    assert registry.next_minor(registry.versions(repo, ART)) == "v1.3.0"  # nothing registered
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the remote's folder should be")
+    subprocess.run([sys.executable, "-m", "dvc", "remote", "add", "-d", "store", str(blocked)],
+                   cwd=repo, check=True)  # fmt: skip
+    with pytest.raises(StageError, match="dvc push"):
+        registry.promote_head(repo, "prod", "cd")
+    assert registry.next_minor(registry.versions(repo, ART)) == "v1.3.0"
+    store = tmp_path / "store"
+    subprocess.run([sys.executable, "-m", "dvc", "remote", "modify", "store", "url",
+                    str(store)], cwd=repo, check=True)  # fmt: skip
+    version, why = registry.promote_head(repo, "prod", "cd")
+    assert version == "v1.3.0" and "pushed to remote 'store'" in why
+    assert in_remote(store, b"a bundle's bytes")
+
+
+def test_promote_head_only_with_a_passed_gate_and_a_new_bundle(repo, tmp_path):
+    with_dvc_bundle(repo, remote=str(tmp_path / "store"))
     _run_record(repo, gate=False, content="a" * 64)
     with pytest.raises(StageError, match="quality gate failed"):
         registry.promote_head(repo, "prod", "cd")
     assert registry.next_minor(registry.versions(repo, ART)) == "v1.3.0"  # nothing registered
     _run_record(repo, gate=True, content="b" * 64)
     assert registry.promote_head(repo, "prod", "cd") == (
-        "v1.3.0", "v1.3.0 registered at HEAD and assigned prod")  # fmt: skip
+        "v1.3.0",
+        "v1.3.0 pushed to remote 'store', registered at HEAD, assigned prod",
+    )
     assert registry.resolve(repo, ART, stage="prod").version == "v1.3.0"
     subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "docs"], cwd=repo, check=True)
     assert registry.promote_head(repo, "prod", "cd") == (

@@ -142,11 +142,12 @@ def test_a_frame_split_answers_as_the_frame(splits):
     pd.testing.assert_series_equal(split.column("age"), splits["train"]["age"])
 
 
-def test_a_streamed_run_resumed_after_a_kill_ends_with_the_uninterrupted_weights(
+def test_a_streamed_run_resumed_from_its_last_checkpoint_ends_with_the_uninterrupted_weights(
     tmp_path, streamed, pre
 ):
-    """Stop after 2 of 4 epochs (a killed run leaves its last checkpoint), resume: the same
-    weights, bit for bit, as a 4-epoch run; the summary names the data path."""
+    """Stop after 2 of 4 epochs, resume from that run's last checkpoint: the same weights,
+    bit for bit, as a 4-epoch run; the summary names the data path. (A real kill -9 of a
+    streamed run: tests/pipeline, test_killed_train_stage_resumes_...)"""
     from tests.model.test_training import TINY, train_mlp
     from trainflow.io import run_fingerprint
 

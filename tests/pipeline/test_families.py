@@ -32,6 +32,32 @@ def make_ensemble(repo, weights: dict[str, float]) -> None:
                                                           "weights": weights})  # fmt: skip
 
 
+def served_equal_evaluated(url: str, repo) -> None:
+    """Every test row, sent over HTTP as a client sends a raw record: the server's answers are
+    evaluate's own per-row answers (reports/eval/predictions.parquet), label for label and
+    probability for probability at the 6 decimals served."""
+    import pandas as pd
+
+    from trainflow.params import load_params
+    from trainflow.serving.records import json_records
+
+    data = load_params(repo / "params.yaml").data
+    test = pd.read_parquet(repo / "data/split/test.parquet")
+    evaluated = pd.read_parquet(repo / "reports/eval/predictions.parquet")
+    assert len(evaluated) == len(test) > 500
+    records = json.loads(json.dumps(json_records(test, data)))
+    answers = []
+    for start in range(0, len(records), 256):
+        resp = requests.post(f"{url}/predict", json={"records": records[start:start + 256]},
+                             timeout=60)  # fmt: skip
+        assert resp.status_code == 200, resp.text
+        answers += resp.json()
+    assert [a["label"] for a in answers] == evaluated["label"].tolist()
+    for label in data.labels:
+        served = [a["probabilities"][label] for a in answers]
+        assert served == evaluated[label].round(6).tolist(), label
+
+
 @pytest.mark.parametrize(
     ("candidates", "ensemble", "champion"),
     [(["linear"], False, "linear"), (["mlp"], False, "mlp"), (["resnet"], False, "resnet"),
@@ -78,6 +104,7 @@ def test_family_as_champion_is_served(pipeline_repo, tmp_path, candidates, ensem
         assert answer.status_code == 200, answer.text
         (prediction,) = answer.json()
         assert prediction["label"] in ("<=50K", ">50K")
+        served_equal_evaluated(url, repo)
         explained = requests.post(f"{url}/explain", json={"records": [RECORD], "top": 4},
                                   timeout=30)  # fmt: skip
         assert explained.status_code == 200, explained.text

@@ -133,6 +133,11 @@ def test_feedback_retrain_canary_ab_rollback_score_retire(pipeline_repo, adult_w
                               "version": [a["version"] for a in answers2]})  # fmt: skip
     assert set(by_client["version"]) == {"v1.0.0", "v1.1.0"}
     assert (by_client.groupby("client")["version"].nunique() == 1).all()  # sticky
+    # each client on the side the share rule puts it (lifecycle.rollout.share 0.5)
+    from trainflow.serving.rollout import in_share
+
+    routed = by_client.groupby("client")["version"].first().to_dict()
+    assert routed == {c: "v1.1.0" if in_share(c, 0.5) else "v1.0.0" for c in routed}
     assert (
         again[0]["version"] == by_client.loc[by_client["client"] == "client-3", "version"].iloc[0]
     )

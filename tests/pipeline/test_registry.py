@@ -43,7 +43,7 @@ def test_register_assign_rollback_and_fetch_from_s3(pipeline_repo, tmp_path):
         run(["gto", "assign", ARTIFACT, "--version", "v1.0.0", "--stage", "prod"], repo, env)
         run(["dvc", "push"], repo, env)
 
-        params = repo / "params.yaml"  # earlier tests may have left another rate in the copy
+        params = repo / "params.yaml"
         text = params.read_text()
         rate = yaml.safe_load(text)["families"]["gbdt"]["learning_rate"]
         params.write_text(re.sub(r"^    learning_rate: \S+", f"    learning_rate: {rate * 2}",

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from trainflow.errors import StageError
-from trainflow.tools import run_tool, tool
+from trainflow.tools import dvc, run_tool, tool
 
 
 def model_artifact(repo: Path) -> tuple[str, str]:
@@ -178,10 +178,20 @@ def rollback(repo: Path, artifact: str, stage: str) -> tuple[str, str]:
     return current, earlier[0]
 
 
+def default_remote(repo: Path) -> str | None:
+    """The name of the project's default DVC remote, or None."""
+    done = subprocess.run([tool("dvc"), "remote", "default"], cwd=repo, capture_output=True,
+                          text=True)  # fmt: skip
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
 def promote_head(repo: Path, stage: str, message: str) -> tuple[str | None, str]:
     """Continuous delivery: register HEAD's bundle as the next version and put it in `stage`,
     only if HEAD's quality gate passed (else StageError) and its bundle is not the one the
-    stage already serves (same content hash: nothing to do). Returns (version or None, why)."""
+    stage already serves (same content hash: nothing to do). Everything HEAD's dvc.lock names
+    is pushed to the default DVC remote first, so the version a tag names can be fetched
+    (`dvc artifacts get`) from anywhere; without a remote nothing is promoted. Returns
+    (version or None, why)."""
     gate_file = repo / "metrics/gate.json"
     bundle_file = repo / "metrics/bundle.json"
     if not gate_file.exists() or not bundle_file.exists():
@@ -200,10 +210,16 @@ def promote_head(repo: Path, stage: str, message: str) -> tuple[str | None, str]
         )
         if same:
             return None, f"{stage} already serves this bundle ({current.version})"
+    remote = default_remote(repo)
+    if remote is None:
+        raise StageError("no default DVC remote: a registered version's bundle must be "
+                         "fetchable from one (make remote-s3 URL=s3://bucket/path); nothing "
+                         "promoted")  # fmt: skip
+    dvc(["push", "--remote", remote], repo)  # before any tag names the version
     version = next_minor(known)
     register(repo, artifact, version, message)
     assign(repo, artifact, version, stage, message)
-    return version, f"{version} registered at HEAD and assigned {stage}"
+    return version, f"{version} pushed to remote {remote!r}, registered at HEAD, assigned {stage}"
 
 
 def _write_tag(repo: Path, args: list[str], what: str) -> None:

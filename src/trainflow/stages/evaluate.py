@@ -143,6 +143,18 @@ def fairness_of(scores: np.ndarray, truth: np.ndarray, slices: dict, ev: Evaluat
             for col in ev.fairness}  # fmt: skip
 
 
+def per_row_answers(task: str, scores: np.ndarray, labels: list[str]) -> pd.DataFrame:
+    """The champion's answer per test row, in test split order: the predicted label and each
+    class's probability (classification), or the value (regression); unrounded, in the
+    model's own float type (the server rounds the same numbers)."""
+    if task == "regression":
+        return pd.DataFrame({"value": scores})
+    probs = class_probabilities(task, scores)
+    picked = np.asarray(labels, dtype=object)[predicted_classes(task, scores)]
+    return pd.DataFrame({"label": picked.astype(str),
+                         **{label: probs[:, i] for i, label in enumerate(labels)}})  # fmt: skip
+
+
 def main() -> None:
     params = load_params()
     test = read_parquet(paths.split_table("test"))
@@ -214,6 +226,9 @@ def main() -> None:
         (out / "analysis.md").write_text(markdown)
         for file_name, png in grids.items():
             (out / file_name).write_bytes(png)
+        per_row_answers(task, scores["model"], labels).to_parquet(
+            out / paths.EVAL_PREDICTIONS.name, index=False
+        )
     write_json(paths.LEADERBOARD, board)
     paths.LEADERBOARD_TABLE.write_text(
         leaderboard_markdown(board, speed["families"], selection["metric"])
