@@ -109,6 +109,9 @@ def main() -> None:
             f"{r['ratio_to_forward']:.2f} | {r['read_only_rows_per_s']:,} | "
             f"{r['peak_rss_mb']:,} MB |"
         )
+    from trainflow.figures.record import script_command, write_result
+
+    write_result("batch_score", {"sizes": results}, script_command(sys.argv, ROOT), ROOT)
 
 
 if __name__ == "__main__":

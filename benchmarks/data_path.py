@@ -203,6 +203,25 @@ def main() -> None:
             results += run_size(rows, header, lines, Path(tmp), args.engine, args.spark_memory)
             print(f"{rows:,} rows done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     print(report(results))
+    from trainflow.figures.record import script_command, write_result
+
+    for engine in args.engine:  # one record per engine: a run of the other leaves it alone
+        mine = [r for r in results if r["engine"] == engine]
+        write_result(f"data_path_{engine}", {"steps": mine, "totals": totals(mine)},
+                     script_command(sys.argv, ROOT), ROOT)  # fmt: skip
+
+
+def totals(results: list[dict]) -> list[dict]:
+    """Per size: the five stages' seconds, their peak memory and the floor's seconds."""
+    out = []
+    for rows in dict.fromkeys(r["rows"] for r in results):
+        mine = [r for r in results if r["rows"] == rows]
+        stages = [r for r in mine if r["step"] in STAGES]
+        floor = next(r for r in mine if r["step"].startswith("floor"))
+        out.append({"rows": rows, "seconds": round(sum(r["seconds"] for r in stages), 1),
+                    "peak_mb": round(max(r["rss_mb"] for r in stages)),
+                    "floor_s": round(floor["seconds"], 1)})  # fmt: skip
+    return out
 
 
 if __name__ == "__main__":

@@ -270,6 +270,16 @@ def main() -> None:
         cells = [f"{row[c]:.1f}" if c == "fit s" else f"{row[c]:.4f}" for c in columns]
         print(f"| {name} | {' | '.join(cells)} |")
     print(f"\nchampion per seed: {champions}")
+    if params.ingest.source.kind == "adult_wheel" and not args.shared_feature_rows:
+        from trainflow.figures.record import script_command, write_result
+
+        rows = [{"model": name, "val_log_loss": round(row[f"val {select_metric}"], 6),
+                 "test_accuracy": round(row["test accuracy"], 6),
+                 "test_auroc": round(row["test auroc"], 6), "fit_s": round(row["fit s"], 2)}
+                for name, row in means.items()]  # fmt: skip
+        write_result("quality", {"seeds": args.seeds, "rows": rows, "champions": champions,
+                                 "train_rows": len(train), "test_rows": len(test)},
+                     script_command(sys.argv, ROOT), ROOT)  # fmt: skip
     hgb = means.get("scikit-learn HistGradientBoosting, defaults")
     if task != "regression" and hgb:
         gap = 100 * (means["trainflow champion"]["test accuracy"] - hgb["test accuracy"])

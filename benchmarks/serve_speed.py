@@ -105,6 +105,15 @@ def main() -> None:
             f"ms; throughput {ratio:.2f}x the floor (goal >= 0.9x), p99 {p99:.2f}x the floor's "
             f"(goal <= 1.2x): {met}; not 200: {sum(b.wrong.values()) + sum(f.wrong.values())}"
         )
+        from trainflow.figures.record import script_command, write_result
+
+        write_result("serve_speed", {
+            "clients": b.clients, "rounds": args.rounds, "round_s": args.seconds / 2,
+            "records_per_request": k, "predict_rps": round(b.throughput, 1),
+            "predict_p99_ms": round(b.percentile(99), 2), "floor_rps": round(f.throughput, 1),
+            "floor_p99_ms": round(f.percentile(99), 2), "throughput_ratio": round(ratio, 3),
+            "p99_ratio": round(p99, 3), "not_200": sum(b.wrong.values()) + sum(f.wrong.values()),
+        }, script_command(sys.argv, ROOT), ROOT)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -207,6 +207,7 @@ def main() -> None:
     def median(key: str, epochs: int, which: int) -> float:
         return statistics.median(r[which] for r in runs[key][epochs])
 
+    ratios: dict[str, dict[str, float]] = {}
     for key in ("bare", "trainflow"):
         e = args.epochs
         pw, ow = (min(r[0] for r in runs[k][e]) for k in ("plain", key))
@@ -214,11 +215,22 @@ def main() -> None:
         cpu = median("plain", e, 1) / median(key, e, 1)
         print(f"ratio {names[key]} / plain, whole fit of {e} epochs: wall best {pw / ow:.3f}, "
               f"median {wall:.3f}; CPU time median {cpu:.3f}")  # fmt: skip
+        ratios[key] = {"wall": round(wall, 3), "cpu": round(cpu, 3)}
         if short < args.epochs:  # per epoch: (long fit - short fit), setup costs cancelled
             plain_epoch = median("plain", args.epochs, 1) - median("plain", short, 1)
             our_epoch = median(key, args.epochs, 1) - median(key, short, 1)
             print(f"ratio {names[key]} / plain, per epoch (CPU time of {args.epochs} - "
                   f"{short} epochs): {plain_epoch / our_epoch:.3f}")  # fmt: skip
+
+    from trainflow.figures.record import script_command, write_result
+
+    plain = statistics.median(w for w, _ in runs["plain"][args.epochs])
+    write_result("train_speed", {
+        "family": args.family, "epochs": args.epochs, "repeats": args.repeats,
+        "batch_size": family.batch_size, "device": args.device, "precision": trainer.precision,
+        "plain_samples_per_s": round(rows / plain), "wall_ratio": ratios["trainflow"]["wall"],
+        "cpu_ratio": ratios["trainflow"]["cpu"], "bare_lightning": ratios["bare"],
+    }, script_command(sys.argv, ROOT), ROOT)  # fmt: skip
 
 
 if __name__ == "__main__":

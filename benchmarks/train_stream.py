@@ -140,6 +140,9 @@ def main() -> None:
         for rows in args.rows:
             results += run_size(rows, Path(tmp), args.memory_rows)
     print(report(results))
+    from trainflow.figures.record import script_command, write_result
+
+    write_result("train_stream", {"steps": results}, script_command(sys.argv, ROOT), ROOT)
 
 
 if __name__ == "__main__":

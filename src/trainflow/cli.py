@@ -294,7 +294,7 @@ def _registry(args: argparse.Namespace) -> None:
         old, new = registry.rollback(repo, artifact, args.stage)
         print(f"{artifact} {args.stage}: {old} -> {new}")
     elif args.action == "promote":
-        _, why = registry.promote_head(repo, args.stage, args.message)
+        _, why = registry.promote_head(repo, args.stage, args.message, args.local)
         print(f"{artifact}: {why}")
     print(f"{'version':<10} {'state':<9} {'stages':<16} {'commit':<9} message")
     for v in registry.versions(repo, artifact):
@@ -363,6 +363,9 @@ def main(argv: list[str] | None = None) -> None:
     verify.add_argument("--repo", default=".", help="repository to clone (this one)")
     verify.add_argument("--workdir", type=Path, help="where to clone (default: a temp dir)")
     verify.add_argument("--keep", action="store_true", help="keep the temporary clone")
+    verify.add_argument(
+        "--record", metavar="NAME", help="also write the outcome to benchmarks/results/NAME.json"
+    )
     verify.add_argument("--emulate-cpu", metavar="MODEL",
                         help="run every stage under qemu's emulation of this CPU model, e.g. "
                              "Haswell-v4 or EPYC-Rome (qemu-x86_64 -cpu help)")  # fmt: skip
@@ -389,6 +392,10 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--mode", choices=["canary", "shadow"], help="default: lifecycle.rollout")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--host", default="127.0.0.1")
+    figures = sub.add_parser("figures", help="render README/docs figures from result files")
+    figures.add_argument("--check", action="store_true",
+                         help="fail if a page differs from its sources or quotes a figure "
+                              "that none backs")  # fmt: skip
     report = sub.add_parser("report", help="a change's report vs a base branch (CI comment)")
     report.add_argument("--base", default="main", help="the revision to compare with (main)")
     report.add_argument("--out", type=Path, default=Path("reports/ci"))
@@ -412,6 +419,8 @@ def main(argv: list[str] | None = None) -> None:
                                  "the gate passed and the bundle changed")  # fmt: skip
     promote.add_argument("--stage", default="prod")
     promote.add_argument("-m", "--message", default="continuous delivery", help="kept in tags")
+    promote.add_argument("--local", action="store_true",
+                         help="no DVC remote: a registry for this checkout alone")  # fmt: skip
     back = reg_sub.add_parser("rollback", help="give a stage back to its previous version")
     back.add_argument("--stage", default="prod")
     for name in STAGES:
@@ -432,7 +441,9 @@ def main(argv: list[str] | None = None) -> None:
 
         run_stage(
             "verify",
-            lambda: verify_main(args.rev, args.repo, args.workdir, args.keep, args.emulate_cpu),
+            lambda: verify_main(
+                args.rev, args.repo, args.workdir, args.keep, args.emulate_cpu, args.record
+            ),
         )
     elif args.command == "compare":
         from trainflow.compare import OUT
@@ -457,6 +468,10 @@ def main(argv: list[str] | None = None) -> None:
         run_stage("serve", lambda: _serve(args))
     elif args.command == "registry":
         run_stage("registry", lambda: _registry(args))
+    elif args.command == "figures":
+        from trainflow.figures import main as figures_main
+
+        run_stage("figures", lambda: figures_main(args.check))
     elif args.command == "report":
         from trainflow.cireport import main as report_main
 

@@ -17,10 +17,13 @@ the same instructions in the same order:
   (`OPENBLAS_CORETYPE`), Arrow's compute kernels at AVX2 (`ARROW_USER_SIMD_LEVEL`);
 - one compute thread count for every library (`THREADS`), never lowered under load.
 
-One torch path has no portable setting: MKL's vector square root (VML, high-accuracy mode)
-rounds differently on different CPUs. Adam's update takes it through `torch.sqrt`, so the
-networks train with the fused AdamW kernel, whose square root is the exact IEEE instruction
-(trainflow.model.module).
+One torch path has no portable setting: `torch.sqrt` on CPU is MKL's vector square root (VML,
+high-accuracy mode), which is not correctly rounded and rounds differently on different CPUs
+(benchmarks/cpu_paths.py measures it). trainflow's own square roots avoid it: the networks
+train with the fused AdamW kernel (the exact IEEE instruction), the text baseline's TF-IDF
+norm is an `rsqrt`, the val/rmse curve a `math.sqrt`. One use remains inside torch: L-BFGS's
+strong-Wolfe line search (the linear family) takes it when it interpolates a step, which no
+run on Adult has done (docs/reproducibility.md).
 
 Two variables of trainflow's own change this, and the lineage and `trainflow verify` record
 whatever ran: `TRAINFLOW_THREADS` (the served model's workers compute on

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +33,7 @@ import yaml
 
 from trainflow import STAGES, numerics, paths
 from trainflow.errors import StageError
+from trainflow.tools import tool
 
 log = logging.getLogger("trainflow.verify")
 
@@ -190,15 +192,17 @@ def render(rows: list[Row], metric_diffs: list[str]) -> str:
     return "\n".join(lines)
 
 
+def machine(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The machine record a run's train timing files hold (trainflow.numerics.record)."""
+    found = [m["machine"] for name, m in sorted(metrics.items())
+             if name.startswith(f"{paths.SPEED_DIR}/train_") and "machine" in m]  # fmt: skip
+    return found[0] if found else None
+
+
 def machines_note(recorded: dict[str, Any], reproduced: dict[str, Any]) -> str:
     """Which CPU and numerics settings the record and the rerun trained under (the train
     stages' timing files hold them), and a warning where the settings differ: then the
     networks' last bits may too (trainflow.numerics)."""
-
-    def machine(metrics: dict[str, Any]) -> dict[str, Any] | None:
-        found = [m["machine"] for name, m in sorted(metrics.items())
-                 if name.startswith(f"{paths.SPEED_DIR}/train_") and "machine" in m]  # fmt: skip
-        return found[0] if found else None
 
     def line(label: str, m: dict[str, Any] | None) -> str:
         if m is None:
@@ -255,7 +259,7 @@ def emulated_python(folder: Path, cpu_model: str) -> Path:
 
 def reproduce(
     source: str, rev: str, workdir: Path, emulate_cpu: str | None = None
-) -> tuple[list[Row], list[str], str | None]:  # fmt: skip
+) -> tuple[list[Row], list[str], str | None, dict[str, Any]]:  # fmt: skip
     """Clone `source` at `rev` into `workdir`, rerun the pipeline (every stage under an
     emulated `emulate_cpu` if given), compare with the record."""
     _git(["clone", "--quiet", source, str(workdir)], Path.cwd())
@@ -266,11 +270,6 @@ def reproduce(
             f"not the locked environment ({len(drift)} packages differ, e.g. {drift[0]}): "
             "run `make setup` and verify with .venv/bin/trainflow"
         )
-    recorded_lock = yaml.safe_load(_git(["show", "HEAD:dvc.lock"], workdir))
-    metric_names = record_files(_git(["ls-files", str(paths.METRICS_DIR)], workdir))
-    recorded_metrics = {
-        name: json.loads(_git(["show", f"HEAD:{name}"], workdir)) for name in metric_names
-    }
     # fetched (not tracked) source data: copy it from a local source checkout, else fetch it;
     # either way ingest's recorded dependency hash is compared below
     local_external = Path(source) / "data/external"
@@ -296,9 +295,22 @@ def reproduce(
             if done.returncode != 0:
                 tail = "\n".join(log_path.read_text().splitlines()[-15:])
                 raise StageError(f"{' '.join(step)} failed in the clone:\n{tail}")
+    return compare_clone(workdir, env)
+
+
+def compare_clone(
+    workdir: Path, env: dict[str, str] | None = None
+) -> tuple[list[Row], list[str], str | None, dict[str, Any]]:  # fmt: skip
+    """A rerun clone's outputs and records against what its HEAD recorded: rows, metric
+    differences, notes and both machines."""
+    recorded_lock = yaml.safe_load(_git(["show", "HEAD:dvc.lock"], workdir))
+    metric_names = record_files(_git(["ls-files", str(paths.METRICS_DIR)], workdir))
+    recorded_metrics = {
+        name: json.loads(_git(["show", f"HEAD:{name}"], workdir)) for name in metric_names
+    }
     reproduced_lock = yaml.safe_load((workdir / "dvc.lock").read_text())
-    listed = subprocess.run(["dvc", "stage", "list", "--name-only"], cwd=workdir, env=env,
-                            capture_output=True, text=True, check=True)  # fmt: skip
+    listed = subprocess.run([tool("dvc"), "stage", "list", "--name-only"], cwd=workdir,
+                            env=env, capture_output=True, text=True, check=True)  # fmt: skip
     stages = set(listed.stdout.split())
     recorded_lock, stale = current_stages(recorded_lock, stages)
     reproduced_lock, _ = current_stages(reproduced_lock, stages)
@@ -314,8 +326,9 @@ def reproduce(
                           reproduced_metrics)  # fmt: skip
     rows += [Row(stage, f"{dep} (input)", a, b, "DIFFERENT")
              for stage, dep, a, b in changed_inputs(recorded_lock, reproduced_lock)]  # fmt: skip
+    machines = {"recorded": machine(recorded_metrics), "rerun": machine(reproduced_metrics)}
     return (rows, compare_metrics(recorded_metrics, reproduced_metrics),
-            "\n".join(n for n in notes if n) or None)  # fmt: skip
+            "\n".join(n for n in notes if n) or None, machines)  # fmt: skip
 
 
 def changed_inputs(recorded: dict, reproduced: dict) -> list[tuple[str, str, str, str]]:
@@ -333,8 +346,11 @@ def changed_inputs(recorded: dict, reproduced: dict) -> list[tuple[str, str, str
 
 
 def main(
-    rev: str, source: str, workdir: Path | None, keep: bool, emulate_cpu: str | None = None
+    rev: str, source: str, workdir: Path | None, keep: bool, emulate_cpu: str | None = None,
+    record: str | None = None,
 ) -> None:  # fmt: skip
+    """Reproduce `rev`, print the table; `record`: also write the outcome as
+    benchmarks/results/<record>.json (figures the docs quote)."""
     made = workdir is None
     root = Path(tempfile.mkdtemp(prefix="trainflow-verify-")) if made else workdir
     assert root is not None
@@ -342,8 +358,9 @@ def main(
     if clone.exists():
         raise StageError(f"{clone}: exists; give an empty --workdir")
     source = str(Path(source).resolve()) if Path(source).exists() else source
+    started = time.perf_counter()
     try:
-        rows, metric_diffs, note = reproduce(source, rev, clone, emulate_cpu)
+        rows, metric_diffs, note, machines = reproduce(source, rev, clone, emulate_cpu)
     finally:
         if made and not keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -351,9 +368,33 @@ def main(
     if note:
         print(note)
     bad = [r for r in rows if r.status in ("DIFFERENT", "missing")]
+    if record:
+        printed = render(rows, metric_diffs) + (f"\n{note}" if note else "")
+        write_record(record, rows, metric_diffs, machines, time.perf_counter() - started,
+                     rev, emulate_cpu, printed)  # fmt: skip
     if bad or metric_diffs:
         raise StageError(f"not reproduced: {len(bad)} outputs and {len(metric_diffs)} metric "
                          f"values differ from {rev}'s record")  # fmt: skip
     declared = any(r.status in ("identical*", "tolerated") for r in rows)
     but = ", but for the declared exceptions marked above" if declared else ""
     print(f"reproduced: every output of {rev} is bit-identical{but}")
+
+
+def write_record(name: str, rows: list[Row], metric_diffs: list[str], machines: dict[str, Any],
+                 seconds: float, rev: str, emulate_cpu: str | None,
+                 printed: str) -> None:  # fmt: skip
+    from trainflow.figures.record import write_result
+
+    def model(m: dict[str, Any] | None) -> str:
+        return m["cpu"]["model"] if m else "not recorded"
+
+    command = ["trainflow", "verify", *(["--emulate-cpu", emulate_cpu] if emulate_cpu else [])]
+    write_result(name, {
+        "rev": rev, "checked": sum(r.status != "tolerated" for r in rows),
+        "identical": sum(r.status in ("identical", "identical*") for r in rows),
+        "tolerated": sum(r.status == "tolerated" for r in rows),
+        "different": [r.path for r in rows if r.status in ("DIFFERENT", "missing")],
+        "metric_differences": metric_diffs, "seconds": round(seconds, 1),
+        "recorded_on": model(machines["recorded"]), "rerun_on": model(machines["rerun"]),
+        "command": " ".join(command), "table": printed,
+    }, command)  # fmt: skip

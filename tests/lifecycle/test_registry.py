@@ -121,6 +121,13 @@ def test_promote_head_only_with_a_remote_and_pushes_before_it_tags(repo, tmp_pat
     version, why = registry.promote_head(repo, "prod", "cd")
     assert version == "v1.3.0" and "pushed to remote 'store'" in why
     assert in_remote(store, b"a bundle's bytes")
+    _run_record(repo, gate=True, content="e" * 64)
+    subprocess.run([sys.executable, "-m", "dvc", "remote", "remove", "store"], cwd=repo,
+                   check=True)  # fmt: skip
+    assert registry.promote_head(repo, "prod", "local", local=True) == (
+        "v1.4.0",
+        "v1.4.0 in this checkout's DVC cache only, registered at HEAD, assigned prod",
+    )  # asked for: a registry of this checkout alone
 
 
 def test_promote_head_only_with_a_passed_gate_and_a_new_bundle(repo, tmp_path):

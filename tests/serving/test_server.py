@@ -106,8 +106,15 @@ def test_metadata(server, pipeline_repo):
     assert meta["metrics"]["accuracy"] > majority + 0.03, (meta["metrics"], majority)
     assert meta["task"] == "binary" and meta["metrics"]["task"] == "binary"
     assert len(meta["data"]["snapshot_sha256"]) == 64 and len(meta["data"]["source_sha256"]) == 64
-    assert set(meta["lineage"]) == {"git", "latency"}
+    assert set(meta["lineage"]) == {"git", "latency", "machine"}
     assert meta["lineage"]["latency"]["single_record_p50_ms"] > 0
+    # the building machine and this worker's: the CPU, and the pinned numerics they ran under
+    from trainflow import numerics
+
+    assert meta["lineage"]["machine"]["settings"]["MKL_CBWR"] == "COMPATIBLE"
+    worker = meta["numerics"]
+    assert worker["torch_capability"] == "AVX2" and worker["torch_threads"] == 1
+    assert worker["cpu"]["model"] == numerics.cpu()["model"]
 
 
 def test_bundle_documents_describe_the_server(server, pipeline_repo):
@@ -220,8 +227,9 @@ LOAD_SECONDS = 60  # the memory trend is fitted over 15-60 s
 
 
 def test_the_worker_computes_on_the_configured_threads(served, pipeline_repo):
-    """package.threads_per_worker reaches the worker as the variables OpenMP and BLAS read at
-    start (one compute thread each by default: the HTTP loop needs the other core)."""
+    """package.threads_per_worker reaches the worker as TRAINFLOW_THREADS, from which
+    trainflow.numerics sets every library's thread count (one compute thread each by default:
+    the HTTP loop needs the other core); /metadata shows what torch took."""
     import psutil
 
     from trainflow.params import load_params
@@ -233,8 +241,10 @@ def test_the_worker_computes_on_the_configured_threads(served, pipeline_repo):
                if "_bentoml_impl.worker.service" in " ".join(p.cmdline())]  # fmt: skip
     assert workers
     for worker in workers:
-        env = worker.environ()
-        assert [env.get(v) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")] == [threads] * 2
+        assert worker.environ().get("TRAINFLOW_THREADS") == threads
+    meta = requests.post(f"{served.url}/metadata", json={}, timeout=10).json()
+    assert meta["numerics"]["torch_threads"] == int(threads)
+    assert meta["numerics"]["settings"]["OMP_NUM_THREADS"] == threads
 
 
 def same_answer(expected, tolerance: float = 1e-5):

@@ -185,12 +185,15 @@ def default_remote(repo: Path) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def promote_head(repo: Path, stage: str, message: str) -> tuple[str | None, str]:
+def promote_head(
+    repo: Path, stage: str, message: str, local: bool = False
+) -> tuple[str | None, str]:  # fmt: skip
     """Continuous delivery: register HEAD's bundle as the next version and put it in `stage`,
     only if HEAD's quality gate passed (else StageError) and its bundle is not the one the
     stage already serves (same content hash: nothing to do). Everything HEAD's dvc.lock names
     is pushed to the default DVC remote first, so the version a tag names can be fetched
-    (`dvc artifacts get`) from anywhere; without a remote nothing is promoted. Returns
+    (`dvc artifacts get`) from anywhere; without a remote nothing is promoted, unless `local`
+    (a registry for this checkout alone: the bundle stays in its DVC cache). Returns
     (version or None, why)."""
     gate_file = repo / "metrics/gate.json"
     bundle_file = repo / "metrics/bundle.json"
@@ -211,15 +214,17 @@ def promote_head(repo: Path, stage: str, message: str) -> tuple[str | None, str]
         if same:
             return None, f"{stage} already serves this bundle ({current.version})"
     remote = default_remote(repo)
-    if remote is None:
+    if remote is None and not local:
         raise StageError("no default DVC remote: a registered version's bundle must be "
-                         "fetchable from one (make remote-s3 URL=s3://bucket/path); nothing "
-                         "promoted")  # fmt: skip
-    dvc(["push", "--remote", remote], repo)  # before any tag names the version
+                         "fetchable from one (make remote-s3 URL=s3://bucket/path; or --local "
+                         "for this checkout alone); nothing promoted")  # fmt: skip
+    if remote is not None:
+        dvc(["push", "--remote", remote], repo)  # before any tag names the version
     version = next_minor(known)
     register(repo, artifact, version, message)
     assign(repo, artifact, version, stage, message)
-    return version, f"{version} pushed to remote {remote!r}, registered at HEAD, assigned {stage}"
+    where = f"pushed to remote {remote!r}" if remote else "in this checkout's DVC cache only"
+    return version, f"{version} {where}, registered at HEAD, assigned {stage}"
 
 
 def _write_tag(repo: Path, args: list[str], what: str) -> None:

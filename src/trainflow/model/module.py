@@ -16,6 +16,8 @@ sees the images an uninterrupted one saw.
 
 from __future__ import annotations
 
+import math
+
 import lightning as L
 import torch
 from torchmetrics import MeanAbsoluteError, MeanMetric, MeanSquaredError, MetricCollection, R2Score
@@ -46,6 +48,16 @@ def image_augmentation(augment: dict | None) -> torch.nn.Module | None:
     )  # fmt: skip
 
 
+class RootMeanSquaredError(MeanSquaredError):
+    """torchmetrics' mean squared error, square-rooted by the correctly rounded IEEE operation:
+    MeanSquaredError(squared=False) takes torch.sqrt, MKL's vector square root, whose last bit
+    differs between CPU models, and the val/rmse curve with it (trainflow.numerics)."""
+
+    def compute(self) -> torch.Tensor:
+        mse = super().compute()
+        return torch.tensor(math.sqrt(float(mse)), dtype=mse.dtype, device=mse.device)
+
+
 def metric_collection(
     task: str, n_classes: int, prefix: str, full: bool = True
 ) -> MetricCollection:
@@ -60,7 +72,7 @@ def metric_collection(
             "f1_macro": MulticlassF1Score(n_classes, average="macro", validate_args=False),
         }
     else:
-        metrics = {"rmse": MeanSquaredError(squared=False), "mae": MeanAbsoluteError(),
+        metrics = {"rmse": RootMeanSquaredError(), "mae": MeanAbsoluteError(),
                    "r2": R2Score()}  # fmt: skip
     if not full:
         metrics = dict(list(metrics.items())[:1])

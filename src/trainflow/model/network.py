@@ -222,8 +222,10 @@ def tfidf_weights(ids: torch.Tensor, idf: torch.Tensor) -> torch.Tensor:
         return torch.cat([tfidf_weights(part, idf) for part in ids.split(TFIDF_ROWS)])
     weight = idf[ids]  # padding's idf is 0
     repeats = (ids.unsqueeze(2) == ids.unsqueeze(1)).sum(dim=2).to(weight.dtype)
-    norm = (weight.pow(2) * repeats).sum(dim=1, keepdim=True).sqrt().clamp(min=1e-12)
-    return weight / norm
+    # 1 / norm as rsqrt, an exact square root and a division on every CPU: torch.sqrt takes
+    # MKL's vector square root, whose last bit differs between CPU models (trainflow.numerics)
+    inverse = (weight.pow(2) * repeats).sum(dim=1, keepdim=True).clamp(min=1e-24).rsqrt()
+    return weight * inverse
 
 
 class LinearBaseline(nn.Module):

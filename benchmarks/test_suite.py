@@ -1,0 +1,68 @@
+"""The test suite's own budget, as CI meets it: a fresh clone of HEAD, then `make test-fast`
+and `make test` (under TRAINFLOW_NO_SKIPS, as .ci/run runs it: a skip fails), each timed
+whole (set-up included) with pytest's own count.
+
+    .venv/bin/python benchmarks/test_suite.py            # ~35 min on 2 cores
+
+Writes benchmarks/results/test_suite.json (budget: make test <= 30 min, make test-fast <= 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|deselected)")
+
+
+def run_target(repo: Path, target: str, env: dict[str, str], log: Path) -> dict:
+    start = time.perf_counter()
+    with open(log, "w") as out:
+        done = subprocess.run(["make", target], cwd=repo, env=env, stdout=out,
+                              stderr=subprocess.STDOUT)  # fmt: skip
+    seconds = round(time.perf_counter() - start, 1)
+    summary = next((line for line in reversed(log.read_text().splitlines())
+                    if " in " in line and COUNT.search(line)), "")  # fmt: skip
+    counts = {kind.rstrip("s") if kind.startswith("error") else kind: int(n)
+              for n, kind in COUNT.findall(summary)}  # fmt: skip
+    print(f"make {target}: exit {done.returncode}, {seconds} s: {summary}", flush=True)
+    return {
+        "exit": done.returncode,
+        "seconds": seconds,
+        "summary": summary.strip("= "),
+        **{k: counts.get(k, 0) for k in ("passed", "failed", "skipped", "error")},
+    }
+
+
+def main() -> None:
+    from trainflow.figures.record import script_command, write_result
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scratch", type=Path, help="where to clone (default: a temp dir)")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="trainflow-tests-", dir=args.scratch))
+    repo = scratch / "repo"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
+    env["TRAINFLOW_NO_SKIPS"] = "1"
+    fast = run_target(repo, "test-fast", env, scratch / "test-fast.log")
+    whole = run_target(repo, "test", env, scratch / "test.log")
+    write_result("test_suite", {"make_test_fast": fast, "make_test": whole,
+                                "budget_s": {"make_test": 1800, "make_test_fast": 180}},
+                 script_command(sys.argv, ROOT), ROOT)  # fmt: skip
+    shutil.rmtree(scratch, ignore_errors=True)
+    if fast["exit"] or whole["exit"]:
+        sys.exit(f"a target failed: {fast['summary']} / {whole['summary']}")
+
+
+if __name__ == "__main__":
+    main()
