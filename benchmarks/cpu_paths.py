@@ -14,7 +14,6 @@ do, in how many of the values and by how many units in the last place at most.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -60,8 +59,7 @@ def ulps(a: np.ndarray, b: np.ndarray) -> int:
 def probe(mode: str, prefix: list[str]) -> dict[str, str]:
     import trainflow.numerics as numerics
 
-    env = {k: v for k, v in os.environ.items() if k not in numerics.settings()}
-    env["TRAINFLOW_NUMERICS"] = mode
+    env = {**numerics.unpinned_environ(), "TRAINFLOW_NUMERICS": mode}
     code = "import trainflow\n" + PROBE
     done = subprocess.run([*prefix, sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, check=True)  # fmt: skip

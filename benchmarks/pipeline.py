@@ -117,7 +117,10 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="trainflow-pipeline-", dir=args.scratch))
     repo = scratch / "repo"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
-    base = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    from trainflow.numerics import unpinned_environ
+
+    # not this process's pinned numerics: the native runs must choose for themselves
+    base = {k: v for k, v in unpinned_environ().items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     base |= {"CI": "true", "PATH": os.pathsep.join(p for p in base["PATH"].split(os.pathsep)
                                                     if ".venv" not in p)}  # fmt: skip
     make_repro = timed(["make", "repro"], repo, base)  # a venv of its own, from the lock

@@ -51,7 +51,9 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="trainflow-tests-", dir=args.scratch))
     repo = scratch / "repo"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    from trainflow.numerics import unpinned_environ
+
+    env = {k: v for k, v in unpinned_environ().items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
     env["TRAINFLOW_NO_SKIPS"] = "1"
     fast = run_target(repo, "test-fast", env, scratch / "test-fast.log")

@@ -74,6 +74,23 @@ def test_torch_loaded_before_trainflow_with_other_kernels_is_refused():
     assert "torch runs its DEFAULT kernels, not the pinned AVX2 ones" in done.stderr
 
 
+def test_native_mode_leaves_each_library_its_own_choice():
+    """TRAINFLOW_NUMERICS=native: only MKL's run-to-run mode; torch picks this CPU's best
+    kernels (AVX-512 where the CPU has it) and no stage refuses them."""
+    env = {**numerics.unpinned_environ(), "TRAINFLOW_NUMERICS": "native"}
+    got = json.loads(python("import trainflow.stages.train\n" + REPORT, env))
+    assert got["env"] == {"TRAINFLOW_NUMERICS": "native", "MKL_CBWR": "AUTO",
+                          "MKL_DYNAMIC": "FALSE", "OMP_DYNAMIC": "FALSE"}  # fmt: skip
+    best = "AVX512" if "avx512f" in numerics.cpu()["isa"] else "AVX2"
+    assert got["torch"] == best
+
+
+def test_a_child_that_should_choose_for_itself_gets_none_of_the_pinned_variables():
+    shell = {"ATEN_CPU_CAPABILITY": "avx2", "OMP_NUM_THREADS": "2", "TRAINFLOW_NUMERICS": "x",
+             "HOME": "/root", "PATH": "/bin"}  # fmt: skip
+    assert numerics.unpinned_environ(shell) == {"HOME": "/root", "PATH": "/bin"}
+
+
 def test_the_record_names_the_cpu_its_isa_and_the_settings():
     record = numerics.record()
     cpu = record["cpu"]
@@ -141,7 +158,7 @@ def test_every_family_trains_to_the_same_bytes_on_every_cpu(pipeline_repo, tmp_p
     source, env, _ = pipeline_repo
     expected = {f: family_bytes(source, f) for f in FAMILIES}
     assert all(expected.values())
-    env = {k: v for k, v in env.items() if k not in numerics.settings()}
+    env = numerics.unpinned_environ(env)
     emulated = other_cpu()
     here = python(PROBE, env).split()
     there = python(PROBE, env, (QEMU, "-cpu", emulated)).split()

@@ -101,6 +101,14 @@ def settings() -> dict[str, str]:
     return {**pinned, **dict.fromkeys(FIXED_THREADS, count), **NEVER_DYNAMIC}
 
 
+def unpinned_environ(env: dict[str, str] | None = None) -> dict[str, str]:
+    """`env` (default: this process's) without any variable `apply` may set: the environment
+    of a child that should choose for itself (TRAINFLOW_NUMERICS=native, a library's own
+    default), since the values this process pinned would otherwise carry over."""
+    names = {*PORTABLE_X86, *FIXED_THREADS, *NEVER_DYNAMIC, MODE_ENV}
+    return {k: v for k, v in (os.environ if env is None else env).items() if k not in names}
+
+
 def apply() -> dict[str, str]:
     """Set every variable, overriding the shell's: call before torch, numpy, LightGBM or
     pyarrow load their native libraries (importing trainflow does)."""

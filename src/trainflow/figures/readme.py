@@ -10,11 +10,12 @@ from trainflow.figures import Sources, renderer
 def when(record: dict[str, Any]) -> str:
     """'2026-12-07, AMD EPYC (avx512f)': when and on what a result was measured."""
     machine = record["machine"]
-    isa = "avx512f" if "avx512f" in machine.get("isa", []) else "avx2"
+    isa = machine.get("isa")
+    flags = "" if isa is None else " (avx512f)" if "avx512f" in isa else " (avx2)"
     cpu = machine["model"].split(" emulated")[0]
     gpu = f", {machine['gpu']}" if machine.get("gpu") else ""
-    note = " (transcribed)" if record.get("transcribed_from") else ""
-    return f"{record['date'][:10]}, {cpu} ({isa}){gpu}{note}"
+    note = ", transcribed" if record.get("transcribed_from") else ""
+    return f"{record['date'][:10]}, {cpu}{flags}{gpu}{note}"
 
 
 def seconds(value: float) -> str:
