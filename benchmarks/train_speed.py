@@ -53,12 +53,14 @@ def plain_loop(config, train, val, pre, params, trainer, seed: int, epochs: int,
     start, cpu = time.perf_counter(), time.process_time()  # from the cleaned frames, as trainflow
     torch.manual_seed(seed)
     tr, va = to_tensors(train, pre), to_tensors(val, pre)
-    x_num, x_cat, y = (t.to(device) for t in (tr.x_num, tr.x_cat, tr.y))
-    v_num, v_cat, v_y = (t.to(device) for t in (va.x_num, va.x_cat, va.y))
+    xs, y = tuple(b.to(device) for b in tr.blocks), tr.y.to(device)
+    vs, v_y = tuple(b.to(device) for b in va.blocks), va.y.to(device)
     net = build_network(config).to(device)
     autocast = trainer.precision.startswith("bf16") and device.startswith("cuda")
     loss_fn = loss_for(pre.task)
-    opt = torch.optim.AdamW(net.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    opt = torch.optim.AdamW(
+        net.parameters(), lr=params.lr, weight_decay=params.weight_decay, fused=True
+    )  # as trainflow's module: the portable square root
     gen = torch.Generator().manual_seed(seed)
     n, bs = len(y), params.batch_size
     for _ in range(epochs):
@@ -67,7 +69,7 @@ def plain_loop(config, train, val, pre, params, trainer, seed: int, epochs: int,
         for i in range(0, n, bs):
             idx = order[i : i + bs]
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                loss = loss_fn(net(x_num[idx], x_cat[idx]).float(), y[idx])
+                loss = loss_fn(net(*(x[idx] for x in xs)).float(), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -77,7 +79,7 @@ def plain_loop(config, train, val, pre, params, trainer, seed: int, epochs: int,
             for i in range(0, len(v_y), bs):
                 sl = slice(i, i + bs)
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                    out = net(v_num[sl], v_cat[sl]).float()
+                    out = net(*(v[sl] for v in vs)).float()
                 total += float(loss_fn(out, v_y[sl])) * len(v_y[sl])
     _sync(device)
     return time.perf_counter() - start, time.process_time() - cpu
@@ -113,16 +115,16 @@ def bare_lightning(config, train, val, pre, params, trainer_params, seed: int,
             self.net, self.loss_fn = build_network(config), loss_for(pre.task)
 
         def training_step(self, chunk, _):
-            ((x_num, x_cat, y),) = chunk
-            return self.loss_fn(self.net(x_num, x_cat), y)
+            ((*blocks, y),) = chunk
+            return self.loss_fn(self.net(*blocks), y)
 
         def validation_step(self, chunk, _):
-            ((x_num, x_cat, y),) = chunk
-            self.loss_fn(self.net(x_num, x_cat), y)
+            ((*blocks, y),) = chunk
+            self.loss_fn(self.net(*blocks), y)
 
         def configure_optimizers(self):
             return torch.optim.AdamW(self.parameters(), lr=params.lr,
-                                     weight_decay=params.weight_decay)  # fmt: skip
+                                     weight_decay=params.weight_decay, fused=True)  # fmt: skip
 
     L.seed_everything(seed, verbose=False)
     trainer = L.Trainer(

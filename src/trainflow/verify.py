@@ -196,6 +196,8 @@ def machine(metrics: dict[str, Any]) -> dict[str, Any] | None:
     """The machine record a run's train timing files hold (trainflow.numerics.record)."""
     found = [m["machine"] for name, m in sorted(metrics.items())
              if name.startswith(f"{paths.SPEED_DIR}/train_") and "machine" in m]  # fmt: skip
+    # a network's stage, where torch ran and recorded the kernels it took, before the trees'
+    found.sort(key=lambda m: "torch_capability" not in m)
     return found[0] if found else None
 
 

@@ -530,7 +530,7 @@ def kill_while_training(repo: Path, env: dict, log_path: Path) -> None:
         deadline = time.monotonic() + 300
         while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep(0.5)  # into a later epoch: the checkpoint is not the run's last one
+        time.sleep(0.3)  # into a later epoch: the checkpoint is not the run's last one
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert last.exists(), log_path.read_text()[-2000:]
@@ -549,7 +549,7 @@ def test_killed_train_stage_resumes_with_the_uninterrupted_weights_and_curves(
     env = project_env(tmp_path)
     repo = make_project(tmp_path / "repo", adult_wheel, env)
     params = repo / "params.yaml"
-    text = params.read_text().replace("max_epochs: 4", "max_epochs: 30", 1)  # the mlp's
+    text = params.read_text().replace("max_epochs: 4", "max_epochs: 12", 1)  # the mlp's
     params.write_text(text.replace("patience: 6 ", "patience: 100 ", 1))
     run(["dvc", "repro", "split"], repo, env)
     model = repo / "models/families/mlp/model.pt"
@@ -561,7 +561,7 @@ def test_killed_train_stage_resumes_with_the_uninterrupted_weights_and_curves(
         resumed = run(["dvc", "repro", "train@mlp"], repo, env)
         assert "resuming from models/resume/mlp/last.ckpt" in resumed.stdout + resumed.stderr
         summary = json.loads((repo / "models/families/mlp/family.json").read_text())["summary"]
-        assert summary["resumed_after_epoch"] is not None and summary["epochs_run"] == 30
+        assert summary["resumed_after_epoch"] is not None and summary["epochs_run"] == 12
         assert summary["data"] == data
         assert not (repo / "models/resume/mlp").exists()  # finished: nothing left to resume
         weights, curves = torch.load(model, weights_only=True), curve_files(repo, "mlp")
@@ -572,7 +572,7 @@ def test_killed_train_stage_resumes_with_the_uninterrupted_weights_and_curves(
         for name, tensor in weights.items():
             assert torch.equal(tensor, fresh[name]), (data, name)
         whole = curve_files(repo, "mlp")
-        assert len(whole["plots/metrics/val/loss.tsv"].splitlines()) == 1 + 30
+        assert len(whole["plots/metrics/val/loss.tsv"].splitlines()) == 1 + 12
         assert curves == whole, data  # every curve, every epoch, the summary too
         assert killed_curves != whole  # the kill really cut the run short
 

@@ -108,6 +108,16 @@ def test_model_card_reports_model_and_baseline(params):
     assert "demographic parity difference 0.2000" in card
     assert f"git commit `{'f' * 40}`, plus uncommitted changes to params.yaml" in card
     assert "9.87 ms p50 / 12.30 ms p95" in card and "250,000 rows/s" in card
+    assert "Built on a machine not recorded" in card  # a lineage from before the record
+    from trainflow import numerics
+
+    for mode, says in (("portable", "MKL's COMPATIBLE branch and 2 threads"),
+                       ("native", "TRAINFLOW_NUMERICS=native")):  # fmt: skip
+        settings = numerics.settings() if mode == "portable" else {
+            "TRAINFLOW_NUMERICS": "native", "MKL_CBWR": "AUTO"}  # fmt: skip
+        machine = {"cpu": numerics.cpu(), "settings": settings, "torch_capability": "AVX2"}
+        card = model_card(params, metrics, slices, {**lineage, "machine": machine})
+        assert f"Built on {numerics.cpu()['model']} (" in card and says in card, mode
     stable = model_card(params, metrics, slices)
     assert "f" * 40 not in stable and "9.87" not in stable
     assert card.startswith(stable.rstrip("\n"))  # the lineage section is all that is added

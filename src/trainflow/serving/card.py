@@ -161,12 +161,17 @@ def _machine(machine: dict | None) -> str:
         return "a machine not recorded"
     cpu, settings = machine["cpu"], machine["settings"]
     isa = ", ".join(cpu["isa"]) or "no AVX"
-    kernels = machine.get("torch_capability", settings.get("ATEN_CPU_CAPABILITY", "native"))
+    where = f"{cpu['model']} ({isa}; {cpu['cores']} cores)"
+    kernels = machine.get("torch_capability", settings.get("ATEN_CPU_CAPABILITY", "?"))
+    if settings.get("TRAINFLOW_NUMERICS") == "native":
+        return (
+            f"{where}, with each library's own kernels (TRAINFLOW_NUMERICS=native: torch's "
+            f"{kernels}): another CPU model may compute other last bits"
+        )
     return (
-        f"{cpu['model']} ({isa}; {cpu['cores']} cores), computing with torch's "
-        f"{kernels} kernels, MKL's {settings.get('MKL_CBWR', 'own')} branch and "
-        f"{settings['OMP_NUM_THREADS']} threads: the settings every machine trains with "
-        "(docs/reproducibility.md)"
+        f"{where}, computing with torch's {kernels} kernels, MKL's "
+        f"{settings.get('MKL_CBWR', 'own')} branch and {settings.get('OMP_NUM_THREADS')} "
+        "threads: the settings every machine trains with (docs/reproducibility.md)"
     )
 
 
