@@ -328,7 +328,11 @@ def compare_clone(
                           reproduced_metrics)  # fmt: skip
     rows += [Row(stage, f"{dep} (input)", a, b, "DIFFERENT")
              for stage, dep, a, b in changed_inputs(recorded_lock, reproduced_lock)]  # fmt: skip
-    machines = {"recorded": machine(recorded_metrics), "rerun": machine(reproduced_metrics)}
+    machines = {
+        "recorded": machine(recorded_metrics),
+        "rerun": machine(reproduced_metrics),
+        "commit": _git(["rev-parse", "--short=12", "HEAD"], workdir).strip(),
+    }
     return (rows, compare_metrics(recorded_metrics, reproduced_metrics),
             "\n".join(n for n in notes if n) or None, machines)  # fmt: skip
 
@@ -373,7 +377,7 @@ def main(
     if record:
         printed = render(rows, metric_diffs) + (f"\n{note}" if note else "")
         write_record(record, rows, metric_diffs, machines, time.perf_counter() - started,
-                     rev, emulate_cpu, printed)  # fmt: skip
+                     machines["commit"], emulate_cpu, printed)  # fmt: skip
     if bad or metric_diffs:
         raise StageError(f"not reproduced: {len(bad)} outputs and {len(metric_diffs)} metric "
                          f"values differ from {rev}'s record")  # fmt: skip
@@ -383,8 +387,10 @@ def main(
 
 
 def write_record(name: str, rows: list[Row], metric_diffs: list[str], machines: dict[str, Any],
-                 seconds: float, rev: str, emulate_cpu: str | None,
+                 seconds: float | None, rev: str, emulate_cpu: str | None,
                  printed: str) -> None:  # fmt: skip
+    """benchmarks/results/<name>.json: the outcome, `rev` the verified commit, `seconds` the
+    whole rerun's (None where it is not known)."""
     from trainflow.figures.record import write_result
 
     def model(m: dict[str, Any] | None) -> str:
@@ -396,7 +402,8 @@ def write_record(name: str, rows: list[Row], metric_diffs: list[str], machines: 
         "identical": sum(r.status in ("identical", "identical*") for r in rows),
         "tolerated": sum(r.status == "tolerated" for r in rows),
         "different": [r.path for r in rows if r.status in ("DIFFERENT", "missing")],
-        "metric_differences": metric_diffs, "seconds": round(seconds, 1),
+        "metric_differences": metric_diffs,
+        "seconds": None if seconds is None else round(seconds, 1),
         "recorded_on": model(machines["recorded"]), "rerun_on": model(machines["rerun"]),
         "command": " ".join(command), "table": printed,
     }, command)  # fmt: skip

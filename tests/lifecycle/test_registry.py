@@ -118,6 +118,10 @@ def test_promote_head_only_with_a_remote_and_pushes_before_it_tags(repo, tmp_pat
     store = tmp_path / "store"
     subprocess.run([sys.executable, "-m", "dvc", "remote", "modify", "store", "url",
                     str(store)], cwd=repo, check=True)  # fmt: skip
+    (repo / "dvc.lock").write_text("schema: '2.0'\n")  # a rebuilt run, not committed
+    with pytest.raises(StageError, match="commit the run to promote"):
+        registry.promote_head(repo, "prod", "cd")
+    (repo / "dvc.lock").unlink()
     version, why = registry.promote_head(repo, "prod", "cd")
     assert version == "v1.3.0" and "pushed to remote 'store'" in why
     assert in_remote(store, b"a bundle's bytes")

@@ -11,9 +11,13 @@ from trainflow.figures.readme import seconds, when
 def verify_block(sources: Sources, name: str) -> str:
     record = sources.result(name)
     f = record["figures"]
-    return (f"```console\n$ {f['command']}\n...\n{f['table']}\n```\n\n"
-            f"({seconds(f['seconds'])} in all: the clone, the data fetch, every stage, the "
-            f"comparison; {when(record)}, `benchmarks/results/{name}.json`.)")  # fmt: skip
+    took = (f"{seconds(f['seconds'])} in all: the clone, the data fetch, every stage, the "
+            "comparison" if f["seconds"] is not None else "its time not kept: it was paused "
+            "while benchmarks ran")  # fmt: skip
+    return (
+        f"```console\n$ {f['command']}\n...\n{f['table']}\n```\n\n"
+        f"(commit {f['rev']}; {took}; {when(record)}; `benchmarks/results/{name}.json`.)"
+    )
 
 
 @renderer("repro-verify")

@@ -124,11 +124,10 @@ def measured(sources: Sources) -> str:
     ):
         v = sources.result(name)
         vf = v["figures"]
-        rows.append(
-            f"| {label} | {vf['identical']} of {vf['checked']} outputs identical "
-            f"({vf['tolerated']} timing files tolerated), {seconds(vf['seconds'])}; "
-            f"rerun on {vf['rerun_on']} | {when(v)} | `{vf['command']}` |"
-        )
+        took = f", {seconds(vf['seconds'])}" if vf["seconds"] is not None else ""
+        rows.append(f"| {label} | {vf['identical']} of {vf['checked']} outputs identical "
+                    f"({vf['tolerated']} timing files tolerated){took}: commit {vf['rev']} "
+                    f"rerun on {vf['rerun_on']} | {when(v)} | `{vf['command']}` |")  # fmt: skip
     pandas, spark = sources.result("data_path_pandas"), sources.result("data_path_spark")
     big = [max(r["totals"], key=lambda t: t["rows"]) for r in (pandas["figures"],
                                                                 spark["figures"])]  # fmt: skip

@@ -202,6 +202,12 @@ def promote_head(
     if not json.loads(gate_file.read_text()).get("gate"):
         raise StageError("the quality gate failed at HEAD: nothing promoted")
     content = json.loads(bundle_file.read_text())["bundle"]["content_sha256"]
+    unsaved = subprocess.run(["git", "status", "--porcelain", "--", "dvc.lock", "metrics"],
+                             cwd=repo, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    if unsaved:
+        raise StageError("dvc.lock or metrics/ differ from HEAD's (this workspace holds another "
+                         "run than the one a tag would name): commit the run to promote, or "
+                         "`dvc pull` HEAD's outputs instead of rebuilding them")  # fmt: skip
     artifact, _ = model_artifact(repo)
     known = versions(repo, artifact)
     current = next((v for v in known if v.active and stage in v.stages), None)
