@@ -118,10 +118,7 @@ def measured(sources: Sources) -> str:
         f"endpoint's throughput, {sf['p99_ratio']:.2f}× its p99 ({sf['rounds']} "
         f"interleaved rounds) | {when(s)} | `benchmarks/serve_speed.py` |"
     )
-    for name, label in (
-        ("verify", "proof of reproduction, fresh clone, this CPU"),
-        ("verify_emulated", "proof of reproduction on an emulated other CPU"),
-    ):
+    for name, label in (("verify", "proof of reproduction, fresh clone"),):
         v = sources.result(name)
         vf = v["figures"]
         took = f", {seconds(vf['seconds'])}" if vf["seconds"] is not None else ""
