@@ -60,53 +60,6 @@ def anchor_samples_per_s(seconds: float = 10.0) -> float:
     return round(done / (time.perf_counter() - start))
 
 
-# a raw record as the source has it (stray spaces, "?" for unknown, a country never seen)
-RECORD = {
-    "age": 39, "workclass": " State-gov", "fnlwgt": 77516, "education": " Bachelors",
-    "education_num": 13, "marital_status": " Never-married", "occupation": " ?",
-    "relationship": " Not-in-family", "race": " White", "sex": " Male", "capital_gain": 2174,
-    "capital_loss": 0, "hours_per_week": 40, "native_country": " United-States",
-}  # fmt: skip
-
-
-def exp_show(repo: Path, env: dict[str, str]) -> str:
-    """Commit the run, one experiment on top (`dvc exp run -S`), and what `dvc exp show`
-    prints in a 120-column terminal, as README shows it."""
-    git = {
-        **env,
-        "GIT_AUTHOR_NAME": "bench",
-        "GIT_AUTHOR_EMAIL": "bench@trainflow.invalid",
-        "GIT_COMMITTER_NAME": "bench",
-        "GIT_COMMITTER_EMAIL": "bench@trainflow.invalid",
-    }
-    for cmd in (["git", "add", "-A"], ["git", "commit", "-qm", "the pipeline's run"],
-                ["dvc", "exp", "run", "-n", "gbdt-lr-0.05", "-S",
-                 "families.gbdt.learning_rate=0.05"]):  # fmt: skip
-        subprocess.run(cmd, cwd=repo, env=git, check=True, capture_output=True)
-    shown = subprocess.run(
-        ["dvc", "exp", "show", "--no-pager"],
-        cwd=repo,
-        check=True,
-        env={**env, "COLUMNS": "120"},
-        capture_output=True,
-        text=True,
-    )
-    return "\n".join(line.rstrip() for line in shown.stdout.strip("\n").splitlines())
-
-
-def explain_sample(repo: Path, work: Path) -> dict:
-    """README's /explain request, answered by `bentoml serve` of the clone's bundle."""
-    import requests
-
-    from trainflow.loadtest import serve_bundle
-
-    body = {"records": [RECORD], "top": 3}
-    with serve_bundle(repo / "models/bundle", work) as server:
-        answer = requests.post(f"{server.url}/explain", json=body, timeout=60)
-    answer.raise_for_status()
-    return {"request": body, "response": answer.json()}
-
-
 def main() -> None:
     from trainflow.figures.record import script_command, write_result
 
@@ -137,8 +90,6 @@ def main() -> None:
             fits[mode].append(fit_seconds(repo))
             print(f"run {i + 1} {mode:8s} {runs[mode][-1]} s {fits[mode][-1]}", flush=True)
     anchor = anchor_samples_per_s()
-    explain = explain_sample(repo, scratch / "serve")
-    shown = exp_show(repo, env)
     medians = {mode: statistics.median(values) for mode, values in runs.items()}
     ratio = round(medians["portable"] / medians["native"], 3)
     print(
@@ -149,7 +100,7 @@ def main() -> None:
         "make_repro_s": make_repro, "noop_s": noop, "anchor_samples_per_s": anchor,
         **{mode: {"runs_s": runs[mode], "median_s": medians[mode], "fit_s": fits[mode]}
            for mode in runs},
-        "portable_over_native": ratio, "explain": explain, "exp_show": shown,
+        "portable_over_native": ratio,
     }  # fmt: skip
     write_result("pipeline", figures, script_command(sys.argv, ROOT), ROOT)
     shutil.rmtree(scratch, ignore_errors=True)

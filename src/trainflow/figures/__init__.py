@@ -107,7 +107,7 @@ def render(text: str, sources: Sources) -> str:
     return REGION.sub(fill, text)
 
 
-def pages(root: Path) -> list[Path]:
+def documents(root: Path) -> list[Path]:
     return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
 
 
@@ -121,7 +121,7 @@ def check(root: Path) -> list[str]:
     _load_renderers()
     sources = Sources(root)
     problems = []
-    for page in pages(root):
+    for page in documents(root):
         rel = page.relative_to(root).as_posix()
         text = page.read_text()
         try:
@@ -141,7 +141,7 @@ def write(root: Path) -> list[Path]:
     _load_renderers()
     sources = Sources(root)
     changed = []
-    for page in pages(root):
+    for page in documents(root):
         text = page.read_text()
         new = render(text, sources)
         if new != text:
@@ -151,8 +151,8 @@ def write(root: Path) -> list[Path]:
 
 
 def _load_renderers() -> None:
-    from trainflow.figures import pages as _pages  # noqa: F401  (registers its renderers)
-    from trainflow.figures import readme as _readme  # noqa: F401
+    import trainflow.figures.pages
+    import trainflow.figures.readme  # noqa: F401  (each module registers its renderers)
 
 
 def main(check_only: bool, root: Path = Path(".")) -> None:

@@ -45,11 +45,9 @@ def champion_row(sources: Sources) -> str:
                  if f != "ensemble" and r["weight"] > 0]  # fmt: skip
         what = f"ensemble of {' + '.join(parts)}, weights chosen on validation"
     baseline = board["linear"]
-    return (
-        f"| champion ({what}) | **accuracy {ev['accuracy']:.4f}, AUROC {ev['auroc']:.4f}**; "
-        f"linear baseline {pair(baseline)} | `metrics/eval.json`, "
-        "`metrics/leaderboard.json` (this commit's `dvc.lock`) |"
-    )
+    return (f"| champion ({what}) | **accuracy {ev['accuracy']:.4f}, AUROC {ev['auroc']:.4f}**; "
+            f"linear baseline {pair(baseline)} | this commit | `metrics/eval.json`, "
+            "`metrics/leaderboard.json` |")  # fmt: skip
 
 
 @renderer("readme-measured")
@@ -123,7 +121,7 @@ def measured(sources: Sources) -> str:
         vf = v["figures"]
         took = f", {seconds(vf['seconds'])}" if vf["seconds"] is not None else ""
         rows.append(f"| {label} | {vf['identical']} of {vf['checked']} outputs identical "
-                    f"({vf['tolerated']} timing files tolerated){took}: commit {vf['rev']} "
+                    f"({vf['tolerated']} timing files tolerated){took}; commit {vf['rev']}, "
                     f"rerun on {vf['rerun_on']} | {when(v)} | `{vf['command']}` |")  # fmt: skip
     pandas, spark = sources.result("data_path_pandas"), sources.result("data_path_spark")
     big = [max(r["totals"], key=lambda t: t["rows"]) for r in (pandas["figures"],
@@ -178,7 +176,7 @@ def quality(sources: Sources) -> str:
 
 @renderer("readme-exp-show")
 def exp_show(sources: Sources) -> str:
-    shown = sources.figures("pipeline")["exp_show"]
+    shown = sources.figures("samples")["exp_show"]
     return f"```console\n$ dvc exp show\n{shown}\n```"
 
 
@@ -186,7 +184,7 @@ def exp_show(sources: Sources) -> str:
 def explain(sources: Sources) -> str:
     import json
 
-    sample = sources.figures("pipeline")["explain"]
+    sample = sources.figures("samples")["explain"]
     request = json.dumps(sample["request"])
     return (
         f"```bash\ncurl -s -X POST 127.0.0.1:3000/explain -H 'content-type: application/json'"
