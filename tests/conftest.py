@@ -27,19 +27,22 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.skipped and os.environ.get(NO_SKIPS_ENV) and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
-        item.config.stash.setdefault(SKIPPED_KEY, []).append(item.nodeid)
         report.outcome = "failed"
         why = f"would have skipped ({NO_SKIPS_ENV} is set: CI runs every test): {reason}"
         report.longrepr = why
-
-
-SKIPPED_KEY = pytest.StashKey[list]()
+        report.user_properties.append(("would_skip", str(reason)))  # reaches xdist's controller
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """The number of skips, always (goal: 0); under TRAINFLOW_NO_SKIPS they failed."""
-    failed_skips = config.stash.get(SKIPPED_KEY, [])
-    skipped = len(terminalreporter.stats.get("skipped", [])) + len(failed_skips)
+    stats = terminalreporter.stats
+    failed = [
+        r
+        for key in ("failed", "error")
+        for r in stats.get(key, [])
+        if any(name == "would_skip" for name, _ in getattr(r, "user_properties", ()))
+    ]
+    skipped = len(stats.get("skipped", [])) + len(failed)
     mode = f"{NO_SKIPS_ENV}: each one failed" if os.environ.get(NO_SKIPS_ENV) else "allowed here"
     terminalreporter.write_line(f"tests that would skip: {skipped} ({mode}; CI's goal: 0)")
 

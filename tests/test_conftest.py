@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SKIPPING = """
@@ -23,19 +25,21 @@ def test_runs():
 """
 
 
-def run_pytest(tmp_path: Path, no_skips: bool) -> subprocess.CompletedProcess:
+def run_pytest(tmp_path: Path, no_skips: bool, workers: int = 0) -> subprocess.CompletedProcess:
     (tmp_path / "test_skipping.py").write_text(SKIPPING)
     env = {k: v for k, v in os.environ.items() if k != "TRAINFLOW_NO_SKIPS"}
     if no_skips:
         env["TRAINFLOW_NO_SKIPS"] = "1"
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.conftest", "-q",
                            "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+                           *(["-n", str(workers)] if workers else []),
                            str(tmp_path / "test_skipping.py")], cwd=ROOT, env=env,
                           capture_output=True, text=True)  # fmt: skip
 
 
-def test_a_skip_is_a_failure_in_ci(tmp_path):
-    done = run_pytest(tmp_path, no_skips=True)
+@pytest.mark.parametrize("workers", [0, 2])  # make test runs under pytest-xdist
+def test_a_skip_is_a_failure_in_ci(tmp_path, workers):
+    done = run_pytest(tmp_path, no_skips=True, workers=workers)
     assert done.returncode == 1, done.stdout
     assert "1 failed, 1 passed, 1 error" in done.stdout
     assert (

@@ -334,7 +334,8 @@ def test_a_minute_of_load_has_no_errors_and_no_memory_growth(served):
         calls.append(Call("/predict", body, frozenset({400}), check=same_answer(alone.json())))
     answers = [json.dumps([a["probabilities"] for a in predict(served.url, body).json()])
                for body in bodies]  # fmt: skip
-    assert len(set(answers)) == len(bodies)  # 25 different answers: a mix-up would show
+    # most answers differ (the trees give neighbours the same one), so a mix-up would show
+    assert len(set(answers)) >= 10, answers
     samples: list[tuple[float, float]] = []
     stop = threading.Event()
 
