@@ -24,8 +24,11 @@ $(STAMP): requirements.lock pyproject.toml
 		|| { echo "Python >= 3.11 required (found: $(PYTHON))"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# --no-compile: Python compiles what it imports on first use; compiling every installed
-	@# module up front cost a fresh clone's set-up a quarter of its time
-	$(BIN)/python -m pip install -q --no-compile --disable-pip-version-check -r requirements.lock
+	@# module up front cost a fresh clone's set-up a quarter of its time. --no-deps: the lock
+	@# holds every package (setuptools included), so pip's resolver has nothing to decide;
+	@# pip check then fails the set-up if the lock ever misses one (56 s -> 49 s here)
+	$(BIN)/python -m pip install -q --no-compile --disable-pip-version-check --no-deps -r requirements.lock
+	$(BIN)/python -m pip check --disable-pip-version-check
 	$(BIN)/python -m pip install -q --no-compile --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-*; touch $@
 
@@ -141,7 +144,7 @@ remote-s3: ## Default remote on S3: make remote-s3 URL=s3://bucket/path [ENDPOIN
 lock: ## Re-pin requirements.lock from the current .venv (after changing pyproject.toml)
 	@{ echo "# Exact versions of every package (Python 3.11), installed by \`make setup\` with pip."; \
 	   echo "# Regenerate after changing pyproject.toml: make lock"; \
-	   $(BIN)/python -m pip freeze --exclude-editable | grep -v '^trainflow' \
+	   $(BIN)/python -m pip freeze --all --exclude-editable | grep -vE '^(trainflow|pip)==' \
 	   | sed -E 's/^torch==([0-9.]+)\+cpu$$/torch==\1/'; } > requirements.lock
 
 clean: ## Remove caches (keeps .venv, data and the DVC cache)

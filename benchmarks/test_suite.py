@@ -61,9 +61,9 @@ def main() -> None:
     write_result("test_suite", {"make_test_fast": fast, "make_test": whole,
                                 "budget_s": {"make_test": 1800, "make_test_fast": 180}},
                  script_command(sys.argv, ROOT), ROOT)  # fmt: skip
+    if fast["exit"] or whole["exit"]:  # the clone and both logs stay, to read
+        sys.exit(f"a target failed: {fast['summary']} / {whole['summary']}; logs in {scratch}")
     shutil.rmtree(scratch, ignore_errors=True)
-    if fast["exit"] or whole["exit"]:
-        sys.exit(f"a target failed: {fast['summary']} / {whole['summary']}")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ def two_commits(tmp_path):
     return repo
 
 
+@pytest.mark.slow  # a chain of git/dvc/gto/pytest subprocesses
 def test_report_of_a_change_against_its_base(two_commits, tmp_path):
     report, passed = build_report("HEAD~1", two_commits, Path("ci"))
     assert passed is False
@@ -86,6 +87,7 @@ def test_report_of_a_change_against_its_base(two_commits, tmp_path):
     assert f"(`plots/{pngs[0].name}`)" in plots and "![" not in plots  # no image host
 
 
+@pytest.mark.slow  # a chain of git/dvc/gto/pytest subprocesses
 def test_report_with_nothing_changed_says_so(two_commits):
     report, passed = build_report("HEAD", two_commits, Path("ci"))
     assert passed is False  # this revision's own gate, whatever the base's
@@ -93,6 +95,7 @@ def test_report_with_nothing_changed_says_so(two_commits):
     assert "No plot changed." in report
 
 
+@pytest.mark.slow  # a chain of git/dvc/gto/pytest subprocesses
 def test_a_base_that_does_not_exist_is_named(two_commits):
     with pytest.raises(StageError, match="dvc metrics diff no-such-branch"):
         build_report("no-such-branch", two_commits, Path("ci"))
@@ -109,6 +112,7 @@ def test_changed_plots_keeps_new_and_moved_plots_only():
     assert sorted(changed_plots(diff)) == ["moved", "new"]
 
 
+@pytest.mark.slow  # a chain of git/dvc/gto/pytest subprocesses
 def test_a_failed_pipeline_run_gives_a_report_that_says_so(two_commits, monkeypatch):
     """`--run-pipeline`: dvc repro fails in a stage; the report is still written, opens with
     the failure and the log's last lines, and the command exits 1 afterwards."""
@@ -129,6 +133,7 @@ def test_a_failed_pipeline_run_gives_a_report_that_says_so(two_commits, monkeypa
     assert "$ dvc repro" in (two_commits / "ci/repro.log").read_text()
 
 
+@pytest.mark.slow  # a chain of git/dvc/gto/pytest subprocesses
 def test_a_plot_whose_base_data_is_missing_is_not_called_new(tmp_path):
     """The base's plot is a DVC-cached output that no cache here holds and no remote serves:
     the report lists it as not compared (it was reported as new before)."""

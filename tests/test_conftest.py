@@ -37,6 +37,7 @@ def run_pytest(tmp_path: Path, no_skips: bool, workers: int = 0) -> subprocess.C
                           capture_output=True, text=True)  # fmt: skip
 
 
+@pytest.mark.slow  # a chain of git/dvc/gto/pytest subprocesses
 @pytest.mark.parametrize("workers", [0, 2])  # make test runs under pytest-xdist
 def test_a_skip_is_a_failure_in_ci(tmp_path, workers):
     done = run_pytest(tmp_path, no_skips=True, workers=workers)
@@ -49,6 +50,7 @@ def test_a_skip_is_a_failure_in_ci(tmp_path, workers):
     assert "tests that would skip: 2 (TRAINFLOW_NO_SKIPS: each one failed" in done.stdout
 
 
+@pytest.mark.slow  # a chain of git/dvc/gto/pytest subprocesses
 def test_outside_ci_a_skip_is_counted(tmp_path):
     done = run_pytest(tmp_path, no_skips=False)
     assert done.returncode == 0, done.stdout

@@ -40,6 +40,7 @@ def repo(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow  # a chain of git/dvc/gto/pytest subprocesses
 def test_stages_resolve_roll_back_and_retired_versions_are_refused(repo):
     assert registry.model_artifact(repo) == (ART, "models/bundle/bundle.bento")
     assert registry.next_minor(registry.versions(repo, ART)) == "v1.3.0"
@@ -100,6 +101,7 @@ def in_remote(store: Path, data: bytes) -> bool:
     return (store / "files/md5" / md5[:2] / md5[2:]).is_file()
 
 
+@pytest.mark.slow  # a chain of git/dvc/gto/pytest subprocesses
 def test_promote_head_only_with_a_remote_and_pushes_before_it_tags(repo, tmp_path):
     """No default remote: nothing registered. A remote that refuses the push: nothing
     registered either. A working one: the bundle is on it before the version's tag exists."""
@@ -134,6 +136,7 @@ def test_promote_head_only_with_a_remote_and_pushes_before_it_tags(repo, tmp_pat
     )  # asked for: a registry of this checkout alone
 
 
+@pytest.mark.slow  # a chain of git/dvc/gto/pytest subprocesses
 def test_promote_head_only_with_a_passed_gate_and_a_new_bundle(repo, tmp_path):
     with_dvc_bundle(repo, remote=str(tmp_path / "store"))
     _run_record(repo, gate=False, content="a" * 64)
