@@ -82,7 +82,8 @@ services: ## Install what the tests start if missing: PostgreSQL (+ JDBC jar), C
 # pytest-xdist: two processes, each test file in one of them (module fixtures built once);
 # tests wait on subprocesses and servers for much of their time. WORKERS=0: one process.
 WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
+# --durations: every run names its slowest tests, the first place to look when the budget slips
+PYTEST := $(BIN)/python -m pytest --durations=25 $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
 
 test: data services ## Set up, then run the whole test suite
 	$(PYTEST)
