@@ -111,7 +111,12 @@ def main() -> None:
         )
     from trainflow.figures.record import script_command, write_result
 
-    write_result("batch_score", {"sizes": results}, script_command(sys.argv, ROOT), ROOT)
+    # the champion's bundle: batch_score; another model folder: batch_score_<its name>
+    name = ("batch_score" if args.bundle.name == "bundle.bento"
+            else f"batch_score_{args.bundle.name}")  # fmt: skip
+    write_result(name, {"sizes": results, "seconds": [round(r["rows"] / r["score_rows_per_s"], 1)
+                                                      for r in results]},
+                 script_command(sys.argv, ROOT), ROOT)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -89,6 +89,15 @@ def main() -> None:
     print(f"\nchampion - linear (pixel baseline), paired: accuracy {statistics.mean(diff):+.4f} "
           f"(sd {statistics.pstdev(diff):.4f}; ahead on {sum(d > 0 for d in diff)} of "
           f"{len(diff)} splits)")  # fmt: skip
+    from trainflow.figures.record import script_command, write_result
+
+    write_result("image_quality", {
+        "splits": args.splits, "seconds": round(time.perf_counter() - started, 1),
+        "rows": {name: [{k: round(float(v), 6) for k, v in m.items()
+                         if k in ("accuracy", "f1_macro")} for m in ms]
+                 for name, ms in rows.items()},
+        "fit_s": {name: [round(v, 2) for v in fits] for name, fits in seconds.items()},
+    }, script_command(sys.argv, ROOT), ROOT)  # fmt: skip
 
 
 if __name__ == "__main__":

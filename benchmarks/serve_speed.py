@@ -113,6 +113,11 @@ def main() -> None:
             "predict_p99_ms": round(b.percentile(99), 2), "floor_rps": round(f.throughput, 1),
             "floor_p99_ms": round(f.percentile(99), 2), "throughput_ratio": round(ratio, 3),
             "p99_ratio": round(p99, 3), "not_200": sum(b.wrong.values()) + sum(f.wrong.values()),
+            "seconds_per_row": args.seconds,
+            "rows": [{"endpoint": name, "clients": r.clients, "rps": round(r.throughput, 1),
+                      "p50_ms": round(r.percentile(50), 2), "p99_ms": round(r.percentile(99), 2),
+                      "not_200": sum(r.wrong.values())}
+                     for name, results in rows.items() for r in results],
         }, script_command(sys.argv, ROOT), ROOT)  # fmt: skip
 
 

@@ -83,6 +83,14 @@ def main() -> None:
             f"\n{name} - linear (TF-IDF baseline), paired: accuracy {statistics.mean(diff):+.4f}"
             f" (sd {statistics.pstdev(diff):.4f}; ahead on {wins} of {len(diff)} splits)"
         )
+    from trainflow.figures.record import script_command, write_result
+
+    write_result("text_quality", {
+        "splits": args.splits, "seconds": round(time.perf_counter() - started, 1),
+        "rows": {name: [{k: round(float(v), 6) for k, v in m.items()
+                         if k in ("accuracy", "auroc")} for m in ms]
+                 for name, ms in rows.items()},
+    }, script_command(sys.argv, ROOT), ROOT)  # fmt: skip
 
 
 if __name__ == "__main__":

