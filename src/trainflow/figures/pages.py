@@ -445,3 +445,47 @@ def batch_scoring_speed(sources: Sources) -> str:
         f"{when(sources.result('batch_score_linear'))}; `benchmarks/results/batch_score.json`, "
         "`benchmarks/results/batch_score_linear.json`.)"
     )
+
+
+@renderer("models-quality-goals")
+def quality_goals(sources: Sources) -> str:
+    """docs/models.md: the quality benchmark's champions per seed and the goals on Adult."""
+    q = sources.result("quality")
+    f = q["figures"]
+    rows = {r["model"]: r for r in f["rows"]}
+    champ = rows["trainflow champion"]
+    gbdts = [r for name, r in rows.items() if not name.startswith("trainflow")]
+    best = max(gbdts, key=lambda r: r["test_accuracy"])
+    neural = max((rows[f"trainflow {n}"] for n in ("mlp", "resnet")),
+                 key=lambda r: r["test_accuracy"])  # fmt: skip
+    ahead = all(champ["test_accuracy"] > r["test_accuracy"] for r in gbdts)
+    champ_met = champ["test_accuracy"] >= 0.873 and champ["test_auroc"] >= 0.928 and ahead
+    neural_met = neural["test_accuracy"] >= 0.870 and neural["test_auroc"] >= 0.925
+    pipe = sources.result("pipeline")
+    p = pipe["figures"]["portable"]
+    fits = ", ".join(f"{family} {statistics.median(run[family] for run in p['fit_s']):.1f} s"
+                     for family in p["fit_s"][0])  # fmt: skip
+    verdict = lambda met: "**met**" if met else "**not met**"  # noqa: E731
+    weights = "; ".join(
+        f"seed {i}: {c['champion']}"
+        + (" (" + ", ".join(f"{k} {v:g}" for k, v in c["weights"].items()) + ")"
+           if c["weights"] else "")
+        for i, c in enumerate(f["champions"])
+    )  # fmt: skip
+    return (
+        f"The champion per seed, chosen on validation: {weights}.\n\n"
+        f"Goals on Adult's official test file ({f['test_rows']:,} rows):\n\n"
+        f"| goal | measured | |\n|---|---|---|\n"
+        f"| champion ≥ 0.873 accuracy and ≥ 0.928 AUROC, ahead of every GBDT library | "
+        f"{champ['test_accuracy']:.4f} / {champ['test_auroc']:.4f} (mean of {f['seeds']} seeds; "
+        f"{best['model']} {best['test_accuracy']:.4f} / {best['test_auroc']:.4f}, the best "
+        f"GBDT row) | {verdict(champ_met)} |\n"
+        f"| best neural family ≥ 0.870 accuracy and ≥ 0.925 AUROC | "
+        f"{neural['model'].removeprefix('trainflow ')} {neural['test_accuracy']:.4f} / "
+        f"{neural['test_auroc']:.4f} | {verdict(neural_met)} |\n"
+        f"| `dvc repro --force`, every family, ≤ 90 s on a 2-core CPU | "
+        f"{seconds(p['median_s'])} (median of {len(p['runs_s'])}); fitting: {fits} | "
+        f"{verdict(p['median_s'] <= 90)} |\n\n"
+        f"({when(q)} and {when(pipe)}; `benchmarks/results/quality.json`, "
+        "`benchmarks/results/pipeline.json`.)"
+    )
