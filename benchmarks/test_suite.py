@@ -1,6 +1,6 @@
-"""The test suite's own budget, as CI meets it: a fresh clone of HEAD, then `make test-fast`
-and `make test` (under TRAINFLOW_NO_SKIPS, as .ci/run runs it: a skip fails), each timed
-whole (set-up included) with pytest's own count.
+"""The test suite's own budget, as CI meets it: `make test` in a fresh clone of HEAD, then
+`make test-fast` in another (under TRAINFLOW_NO_SKIPS, as .ci/run runs it: a skip fails),
+each timed whole (set-up included) with pytest's own count and its slowest tests.
 
     .venv/bin/python benchmarks/test_suite.py            # ~35 min on 2 cores
 
@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|deselected)")
+SLOW = re.compile(r"^(\d+\.\d+)s (call|setup|teardown) +(\S+)$", re.M)
 
 
 def run_target(repo: Path, target: str, env: dict[str, str], log: Path) -> dict:
@@ -34,7 +35,10 @@ def run_target(repo: Path, target: str, env: dict[str, str], log: Path) -> dict:
     counts = {kind.rstrip("s") if kind.startswith("error") else kind: int(n)
               for n, kind in COUNT.findall(summary)}  # fmt: skip
     print(f"make {target}: exit {done.returncode}, {seconds} s: {summary}", flush=True)
+    slowest = [{"seconds": float(t), "when": when, "test": test}
+               for t, when, test in SLOW.findall(log.read_text())[:15]]  # fmt: skip
     return {
+        "slowest": slowest,
         "exit": done.returncode,
         "seconds": seconds,
         "summary": summary.strip("= "),
@@ -49,15 +53,17 @@ def main() -> None:
     parser.add_argument("--scratch", type=Path, help="where to clone (default: a temp dir)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="trainflow-tests-", dir=args.scratch))
-    repo = scratch / "repo"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
     from trainflow.numerics import unpinned_environ
 
     env = {k: v for k, v in unpinned_environ().items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
     env["TRAINFLOW_NO_SKIPS"] = "1"
-    fast = run_target(repo, "test-fast", env, scratch / "test-fast.log")
-    whole = run_target(repo, "test", env, scratch / "test.log")
+    results = {}
+    for target in ("test", "test-fast"):  # each in a clone of its own: set-up included
+        repo = scratch / target
+        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
+        results[target] = run_target(repo, target, env, scratch / f"{target}.log")
+    whole, fast = results["test"], results["test-fast"]
     write_result("test_suite", {"make_test_fast": fast, "make_test": whole,
                                 "budget_s": {"make_test": 1800, "make_test_fast": 180}},
                  script_command(sys.argv, ROOT), ROOT)  # fmt: skip

@@ -33,6 +33,28 @@ def pytest_runtest_makereport(item, call):
         report.user_properties.append(("would_skip", str(reason)))  # reaches xdist's controller
 
 
+LONGEST_FIRST = (
+    "tests/test_numerics.py",  # every family retrained under qemu's emulated CPU
+    "tests/test_container.py",  # an image built with podman
+    "tests/pipeline/test_resume.py",
+    "tests/serving/test_server.py",  # a minute of load, besides its servers
+    "tests/stages/test_bad_inputs.py",
+    "tests/engines/test_engines.py",
+    "tests/pipeline/test_images.py",
+    "tests/pipeline/test_text.py",
+    "tests/pipeline/test_lifecycle.py",
+    "tests/pipeline/test_verify.py",
+)
+"""The files that take longest, started first: xdist hands out whole files in collection
+order, so a long one collected last ran alone at the end while the other process idled (the
+suite's tail). Longest first keeps both processes busy to the end."""
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """The number of skips, always (goal: 0); under TRAINFLOW_NO_SKIPS they failed."""
     stats = terminalreporter.stats

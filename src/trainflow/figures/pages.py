@@ -89,7 +89,14 @@ def test_suite(sources: Sources) -> str:
             f"| `{target}` | {r['summary']} | {seconds(r['seconds'])} | "
             f"{seconds(f['budget_s'][key])} |"
         )
-    return "\n".join(rows) + f"\n\n({when(record)}; `benchmarks/results/test_suite.json`.)"
+    slowest = f["make_test"].get("slowest", [])[:8]
+    top = ""
+    if slowest:
+        top = "\n\nThe slowest in `make test` (pytest's `--durations`): " + ", ".join(
+            f"`{t['test']}` {seconds(t['seconds'])}" + (f" ({t['when']})" if t["when"] != "call"
+                                                        else "")
+            for t in slowest) + "."  # fmt: skip
+    return "\n".join(rows) + top + (f"\n\n({when(record)}; `benchmarks/results/test_suite.json`.)")
 
 
 # docs/pipeline.md: the committed metrics, and the run that samples.py recorded for what the
