@@ -82,12 +82,13 @@ def make_help(sources: Sources) -> str:
 def test_suite(sources: Sources) -> str:
     record = sources.result("test_suite")
     f = record["figures"]
-    rows = ["| target | tests | time (set-up included) | budget |", "|---|---|---:|---:|"]
+    rows = ["| target | tests | time (set-up included) | budget | |", "|---|---|---:|---:|---|"]
     for key, target in (("make_test", "make test"), ("make_test_fast", "make test-fast")):
         r = f[key]
         rows.append(
             f"| `{target}` | {r['summary']} | {seconds(r['seconds'])} | "
-            f"{seconds(f['budget_s'][key])} |"
+            f"{seconds(f['budget_s'][key])} | "
+            f"{'met' if r['seconds'] <= f['budget_s'][key] else '**over**'} |"
         )
     slowest = f["make_test"].get("slowest", [])[:8]
     top = ""
