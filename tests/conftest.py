@@ -35,8 +35,8 @@ def pytest_runtest_makereport(item, call):
 
 LONGEST_FIRST = (
     "tests/test_numerics.py",  # every family retrained under qemu's emulated CPU
+    "tests/pipeline/test_resume.py",  # its own project: runs while the other builds pipeline_repo
     "tests/test_container.py",  # an image built with podman
-    "tests/pipeline/test_resume.py",
     "tests/serving/test_server.py",  # a minute of load, besides its servers
     "tests/stages/test_bad_inputs.py",
     "tests/engines/test_engines.py",
@@ -197,17 +197,42 @@ def repo_state(repo: Path, env: dict[str, str]) -> tuple[str, str, str]:
     return head, status, (repo / "dvc.lock").read_text()
 
 
+def built_once(tmp_path_factory, worker_id: str, name: str, build) -> tuple[Path, str]:
+    """`build(folder) -> output`, run once per test session, however many xdist workers ask:
+    the first builds under a file lock, the others wait and then copy. Each worker gets its own
+    copy (DVC's repository lock would make two processes' commands in one repo collide)."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    root = root if worker_id == "master" else root.parent  # the session's, not the worker's
+    shared, done = root / f"built-{name}", root / f"built-{name}.output"
+    with FileLock(f"{shared}.lock"):
+        if not done.exists():
+            shutil.rmtree(shared, ignore_errors=True)
+            shared.mkdir()
+            done.write_text(build(shared))
+    mine = tmp_path_factory.mktemp(name)
+    shutil.copytree(shared, mine, symlinks=True, dirs_exist_ok=True)
+    return mine, done.read_text()
+
+
 @pytest.fixture(scope="session")
-def pipeline_repo(tmp_path_factory, adult_wheel):
+def pipeline_repo(tmp_path_factory, adult_wheel, worker_id):
     """A fresh clone-like repo on a 4,000-row sample after one real `dvc repro`, shared by
     every test that only reads it; a test that changes a repo takes `pipeline_copy`. Fails at
-    the end of the session if a test changed it anyway (a later test would see its changes)."""
-    base = tmp_path_factory.mktemp("pipeline")
-    env = project_env(base)
-    repo = make_project(base / "repo", adult_wheel, env)
-    first = run(["dvc", "repro"], repo, env)
+    the end of the session if a test changed it anyway (a later test would see its changes).
+    Built once per session: xdist's workers each take a copy."""
+
+    def build(base: Path) -> str:
+        env = project_env(base)
+        repo = make_project(base / "repo", adult_wheel, env)
+        first = run(["dvc", "repro"], repo, env)
+        return first.stdout + first.stderr
+
+    base, output = built_once(tmp_path_factory, worker_id, "pipeline", build)
+    env, repo = project_env(base), base / "repo"
     before = repo_state(repo, env)
-    yield repo, env, first.stdout + first.stderr
+    yield repo, env, output
     assert repo_state(repo, env) == before, "a test changed the shared pipeline_repo: use " \
         "pipeline_copy"  # fmt: skip
 

@@ -138,6 +138,9 @@ def family_bytes(repo: Path, family: str) -> dict[str, str]:
     return out
 
 
+SHELL_FAMILIES = ["mlp", "gbdt"]
+
+
 def cpu_capabilities() -> list[str]:
     """The ATen kernel sets this CPU can run."""
     isa = numerics.cpu()["isa"]
@@ -147,10 +150,11 @@ def cpu_capabilities() -> list[str]:
 @pytest.mark.slow
 def test_every_family_trains_to_the_same_bytes_on_every_cpu(pipeline_repo, tmp_path):
     """Each family, trained by `dvc repro` on this CPU, retrained in one process per CPU:
-    this one with the shell asking each of its ATen capabilities (default, AVX2, AVX-512
-    where present, and MKL's own choice), and an emulated CPU of another model (`other_cpu`:
-    AVX2 without AVX-512, another vendor for MKL). Every model file and curve is the same
-    bytes in each. The emulation is real: unpinned, that CPU runs other kernels, other bits."""
+    this one (mlp and gbdt) with the shell asking each of its ATen capabilities (default,
+    AVX2, AVX-512 where present, and MKL's own choice), and an emulated CPU of another model
+    (`other_cpu`: AVX2 without AVX-512, another vendor for MKL; every family). Every model
+    file and curve is the same bytes in each. The emulation is real: unpinned, that CPU runs
+    other kernels, other bits."""
     from trainflow.families import FAMILIES
 
     if QEMU is None:
@@ -164,18 +168,20 @@ def test_every_family_trains_to_the_same_bytes_on_every_cpu(pipeline_repo, tmp_p
     there = python(PROBE, env, (QEMU, "-cpu", emulated)).split()
     assert there[0] == "AVX2" and here != there, (here, there)  # another CPU: other bits
 
+    # the shell's asks: one torch family and the GBDT (linear and resnet run mlp's torch code
+    # paths); the other CPU: every family
     variants = {f"shell ATEN_CPU_CAPABILITY={c}": ((), {**HOSTILE_SHELL,
-                                                        "ATEN_CPU_CAPABILITY": c})
+                                                        "ATEN_CPU_CAPABILITY": c}, SHELL_FAMILIES)
                 for c in cpu_capabilities()}  # fmt: skip
-    variants[f"emulated {emulated}"] = ((QEMU, "-cpu", emulated), {})
-    for name, (prefix, shell) in variants.items():
+    variants[f"emulated {emulated}"] = ((QEMU, "-cpu", emulated), {}, list(FAMILIES))
+    for name, (prefix, shell, families) in variants.items():
         repo = tmp_path / name.replace(" ", "_").replace("=", "_")
         shutil.copytree(source, repo, symlinks=True)
         for folder in ("models/families", "metrics/train"):
             shutil.rmtree(repo / folder)
-        done = subprocess.run([*prefix, sys.executable, "-c", TRAIN_ALL, *FAMILIES], cwd=repo,
+        done = subprocess.run([*prefix, sys.executable, "-c", TRAIN_ALL, *families], cwd=repo,
                               env={**env, **shell}, capture_output=True, text=True,
                               timeout=900)  # fmt: skip
         assert done.returncode == 0, f"{name}: {done.stderr[-3000:]}"
-        for family in FAMILIES:
+        for family in families:
             assert family_bytes(repo, family) == expected[family], f"{name}: {family} differs"
