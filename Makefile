@@ -83,7 +83,7 @@ services: ## Install what the tests start if missing: PostgreSQL (+ JDBC jar), C
 # tests wait on subprocesses and servers for much of their time. WORKERS=0: one process.
 WORKERS ?= 2
 # --durations: every run names its slowest tests, the first place to look when the budget slips
-PYTEST := $(BIN)/python -m pytest --durations=25 $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
+PYTEST := $(BIN)/python -m pytest --durations=40 $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
 
 test: data services ## Set up, then run the whole test suite
 	$(PYTEST)

@@ -51,6 +51,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scratch", type=Path, help="where to clone (default: a temp dir)")
+    parser.add_argument("--logs", type=Path, help="keep each target's pytest log here")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="trainflow-tests-", dir=args.scratch))
     from trainflow.numerics import unpinned_environ
@@ -63,6 +64,9 @@ def main() -> None:
         repo = scratch / target
         subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
         results[target] = run_target(repo, target, env, scratch / f"{target}.log")
+        if args.logs:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            shutil.copy(scratch / f"{target}.log", args.logs / f"{target}.log")
     whole, fast = results["test"], results["test-fast"]
     write_result("test_suite", {"make_test_fast": fast, "make_test": whole,
                                 "budget_s": {"make_test": 1800, "make_test_fast": 180}},
