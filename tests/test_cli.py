@@ -66,3 +66,38 @@ def test_suite_init_names_a_new_sources_contract_after_it_and_keeps_adults(
     with pytest.raises(SystemExit):
         main(["suite", "init"])  # now it is this source's own: refused without --force
     assert "contracts/yours_raw.json: exists" in capsys.readouterr().err
+
+
+# every spelling YAML 1.1 reads as a boolean (PyYAML: what load_params reads), in pairs
+YAML_BOOLEANS = [("No", "Yes"), ("no", "yes"), ("NO", "YES"), ("n", "y"), ("N", "Y"),
+                 ("off", "on"), ("Off", "On"), ("OFF", "ON"), ("false", "true"),
+                 ("FALSE", "TRUE")]  # fmt: skip
+
+
+@pytest.mark.parametrize("negative, positive", YAML_BOOLEANS)
+def test_data_init_writes_labels_that_read_back_as_drafted(
+    tmp_path, monkeypatch, capsys, negative, positive
+):
+    """A target of No / Yes (or any YAML 1.1 boolean spelling) comes back as those strings,
+    not False / True; what the draft does not decide (data.engine) stays."""
+    from trainflow.params import load_params
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    frame = messy_frame(300).drop(columns=["_source_file", "income"])
+    frame["churn"] = [positive if i % 3 == 0 else negative for i in range(len(frame))]
+    frame["note"] = "null"  # a constant column spelled like YAML's null: kept out
+    frame.to_csv(tmp_path / "people.csv", index=False)
+    raw["ingest"]["source"] = {"kind": "file", "path": "people.csv"}
+    raw["data"]["engine"] = "spark"  # not the default: must survive the draft
+    raw["split"]["strategy"] = "hash"  # what the Spark engine splits by
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(tmp_path)
+    main(["data", "init", "--target", "churn"])
+    assert "wrote the data section" in capsys.readouterr().out
+    data = load_params(tmp_path / "params.yaml").data
+    as_read = pd.read_csv(tmp_path / "people.csv")["churn"]  # true/false: pandas' booleans
+    assert data.labels == sorted(as_read.astype(str).unique()) and data.target == "churn"
+    assert data.engine == "spark"
+    from ruamel.yaml import YAML  # DVC's reader: the same strings
+
+    assert YAML().load(tmp_path / "params.yaml")["data"]["labels"] == data.labels

@@ -138,7 +138,7 @@ def _data_init(target: str, show_only: bool) -> None:
     import yaml
     from dvc.utils.serialize import modify_yaml
 
-    from trainflow.data.draft import draft_data, params_edits
+    from trainflow.data.draft import draft_data, params_edits, yaml_exact
     from trainflow.data.sources import SOURCE_FILE_COLUMN, read_source
     from trainflow.errors import StageError
     from trainflow.params import DataParams, load_params, parse_params
@@ -162,15 +162,19 @@ def _data_init(target: str, show_only: bool) -> None:
     if show_only:
         return
     original = PARAMS.read_text()
+    # what the draft does not decide (data.engine) stays as params.yaml had it
+    edits["data"] = {**params.data.model_dump(exclude=set(draft.data)), **draft.data}
     with modify_yaml(PARAMS) as doc:
         for key, value in edits.items():
             *parents, leaf = key.split(".")
             node = doc
             for part in parents:
                 node = node[part]
-            node[leaf] = value
+            node[leaf] = yaml_exact(value)
     try:
-        parse_params(yaml.safe_load(PARAMS.read_text()))
+        written = parse_params(yaml.safe_load(PARAMS.read_text())).data
+        if written.model_dump() != DataParams.model_validate(edits["data"]).model_dump():
+            raise StageError(f"{PARAMS}: the data section read back is not the drafted one")
     except StageError:
         PARAMS.write_text(original)
         raise

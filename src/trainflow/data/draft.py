@@ -185,6 +185,26 @@ GATE_BY_TASK = {  # success criteria a drafted params.yaml starts with: no worse
 }
 
 
+def yaml_exact(value):
+    """`value` with every string that YAML 1.1 would read as something else (No, yes, on,
+    off, y, null, ~, 1, 1.5, 2024-01-01, ...) marked to be written in double quotes, so that
+    params.yaml read back (PyYAML here, ruamel in DVC) gives exactly the drafted strings."""
+    import yaml
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    if isinstance(value, dict):
+        return {yaml_exact(k): yaml_exact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [yaml_exact(v) for v in value]
+    if isinstance(value, str):
+        try:
+            same = yaml.safe_load(value) == value and isinstance(yaml.safe_load(value), str)
+        except yaml.YAMLError:
+            same = False
+        return value if same and value.strip() == value else DoubleQuotedScalarString(value)
+    return value
+
+
 def params_edits(draft: Draft, task: str, source_files: list[str], test_file: str | None) -> dict:
     """The params.yaml values to write beside the `data:` section, so that what referred to the
     previous table (slices, fairness columns, log1p columns, the gate, the test file) no
