@@ -136,3 +136,32 @@ def test_base64_image_cells_are_drafted_as_an_image_column():
                           "label": ["across", "down"] * 20})  # fmt: skip
     data = DataParams.model_validate(draft_data(frame, "label").data)
     assert data.image == ["photo"] and data.id_columns == ["file"]
+
+
+@pytest.mark.parametrize("name", ["Unnamed: 0", "", "index", "rownames", "X"])
+@pytest.mark.parametrize("start, step", [(1, 1), (0, 1), (N, -1)])
+def test_a_row_number_is_an_identifier_whatever_its_name(name, start, step):
+    """R's write.csv, pandas' to_csv and spreadsheets number the rows; on a file sorted by the
+    target that number is a leak. Any consecutive integers in file order are an identifier."""
+    frame = table(TARGETS["a quantity"][0]).drop(columns="customer id")
+    frame.insert(0, name, np.arange(start, start + step * N, step)[:N])
+    draft = draft_data(frame, "target")
+    data = DataParams.model_validate(draft.data)
+    assert name in data.id_columns and name not in data.numeric
+    assert any(f"{name!r}: consecutive integers in file order, a row number" in note
+               for note in draft.notes)  # fmt: skip
+
+
+def test_near_unique_strings_are_identifiers_and_a_repeating_code_is_a_category():
+    """Names and case numbers (almost every value different) are identifiers; a code that
+    repeats is a category."""
+    frame = table(TARGETS["words"][0])
+    frame["passenger"] = [f"Smith, Mr. John {i // 2 if i < 20 else i}" for i in range(N)]
+    frame["case"] = [f"C-{1000 + i}" if i % 25 else "C-1000" for i in range(N)]
+    frame["ward"] = [f"W{i % 12}" for i in range(N)]
+    draft = draft_data(frame, "target")
+    data = DataParams.model_validate(draft.data)
+    assert {"passenger", "case"} <= set(data.id_columns)
+    assert "ward" in data.categorical
+    assert any("'passenger': 230 distinct values in 240 rows" in n for n in draft.notes)
+    assert data.numeric == ["age (years)", "income", "visits", "rating"]  # unchanged

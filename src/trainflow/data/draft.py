@@ -25,6 +25,9 @@ NUMBER_SHARE = 0.95  # of the present values, to read a text column as numbers (
 ID_NAMES = ("id", "uuid", "key", "code")  # a unique column with such a name is an identifier
 TEXT_MIN_DISTINCT = 50  # free text: many distinct values ...
 TEXT_MIN_WORDS = 3.0  # ... of several words on average
+NEAR_UNIQUE = 0.9  # a text column with this share of distinct values is an identifier ...
+NEAR_UNIQUE_MIN_ROWS = 20  # ... (and a row number one), given this many rows to judge by
+NAME_MAX_WORDS = 6.0  # ... when its values are short (a name, not a sentence: that is text)
 
 
 @dataclass
@@ -103,7 +106,7 @@ def column_kind(name: str, values: pd.Series, markers: list[str]) -> str:
         if distinct == 1:
             return "constant"
         integral = bool(np.all(np.mod(present.to_numpy(dtype=np.float64), 1) == 0))
-        if integral and distinct == n and _id_name(name):
+        if integral and distinct == n and (_id_name(name) or _row_number(values)):
             return "id"
         return "numeric"
     text = _text(values)
@@ -120,11 +123,33 @@ def column_kind(name: str, values: pd.Series, markers: list[str]) -> str:
     if _share_parsed(text, _dates) >= NUMBER_SHARE:
         return "date"
     words = float(text.str.split().str.len().mean())
+    near_unique = len(text) >= NEAR_UNIQUE_MIN_ROWS and distinct >= NEAR_UNIQUE * len(text)
+    if near_unique and words < NAME_MAX_WORDS:
+        return "id"  # names, case numbers, free-form codes: no category repeats enough to learn
     if distinct >= TEXT_MIN_DISTINCT and words >= TEXT_MIN_WORDS:
         return "text"
     if distinct == len(text) == n and (_id_name(name) or words < 2):
         return "id"
     return "categorical"
+
+
+def _row_number(values: pd.Series) -> bool:
+    """Consecutive integers in file order (1, 2, 3, ... or 0, 1, 2, ...; either direction):
+    the row number R's write.csv, pandas' to_csv and spreadsheets add, whatever its name.
+    As a feature it is a leak wherever the file is sorted by anything the target relates to."""
+    steps = np.diff(values.to_numpy(dtype=np.float64))
+    return len(values) >= NEAR_UNIQUE_MIN_ROWS and bool(np.all(steps == 1) or np.all(steps == -1))
+
+
+def id_reason(name: str, values: pd.Series) -> str:
+    """Why a column was drafted as an identifier, in the words of one note."""
+    if pd.api.types.is_numeric_dtype(values) and _row_number(values.dropna()):
+        return f"{name!r}: consecutive integers in file order, a row number: an identifier"
+    distinct, present = values.nunique(), int(values.notna().sum())
+    if distinct == present == len(values):
+        return f"{name!r}: a different value in every row: an identifier"
+    return (f"{name!r}: {distinct} distinct values in {present} rows (names, case numbers, "
+            "codes): an identifier, not a category to learn")  # fmt: skip
 
 
 def _id_name(name: str) -> bool:
@@ -165,6 +190,9 @@ def draft_data(frame: pd.DataFrame, target: str) -> Draft:
         draft.kept_out.pop(dates[0])
         draft.notes.append(f"{dates[0]!r} is the time column: set split.strategy time to train "
                            "on the past and test on the future")  # fmt: skip
+    for column in data["id_columns"]:
+        draft.notes.append(id_reason(column, frame[column]) + " (data.id_columns: kept with "
+                           "each record, never a feature)")  # fmt: skip
     draft.notes.append(f"target {target!r}: {task}" + (f", labels {labels}" if labels else ""))
     return draft
 
