@@ -60,9 +60,12 @@ def main() -> None:
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
     env["TRAINFLOW_NO_SKIPS"] = "1"
     results = {}
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip()  # fmt: skip
     for target in ("test", "test-fast"):  # each in a clone of its own: set-up included
-        repo = scratch / target
+        repo = scratch / target  # both of the commit HEAD was at the start
         subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
+        subprocess.run(["git", "checkout", "--quiet", head], cwd=repo, check=True)
         results[target] = run_target(repo, target, env, scratch / f"{target}.log")
         if args.logs:
             args.logs.mkdir(parents=True, exist_ok=True)
@@ -70,7 +73,7 @@ def main() -> None:
     whole, fast = results["test"], results["test-fast"]
     write_result("test_suite", {"make_test_fast": fast, "make_test": whole,
                                 "budget_s": {"make_test": 1800, "make_test_fast": 180}},
-                 script_command(sys.argv, ROOT), ROOT)  # fmt: skip
+                 script_command(sys.argv, ROOT), ROOT, measured=scratch / "test")  # fmt: skip
     if fast["exit"] or whole["exit"]:  # the clone and both logs stay, to read
         sys.exit(f"a target failed: {fast['summary']} / {whole['summary']}; logs in {scratch}")
     shutil.rmtree(scratch, ignore_errors=True)

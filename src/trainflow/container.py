@@ -126,12 +126,17 @@ def image_exists(engine: Engine, tag: str) -> bool:
     return subprocess.run(engine.cmd(*probe), capture_output=True).returncode == 0
 
 
+def base_tag(packages: tuple[str, ...] = BASE_PACKAGES) -> str:
+    """The base image's tag: the suite and a hash of the packages."""
+    key = hashlib.sha256(f"{DEBIAN_SUITE}:{','.join(sorted(packages))}".encode()).hexdigest()
+    return f"localhost/trainflow-base:{DEBIAN_SUITE}-{key[:12]}"
+
+
 def base_image(engine: Engine, packages: tuple[str, ...] = BASE_PACKAGES) -> str:
     """A Debian root file system made from Debian's packages by mmdebstrap and imported as an
     image: no base image registry needed. Its tag names the suite and a hash of the packages,
     so a changed list builds a new one and an unchanged one is reused."""
-    key = hashlib.sha256(f"{DEBIAN_SUITE}:{','.join(sorted(packages))}".encode()).hexdigest()
-    tag = f"localhost/trainflow-base:{DEBIAN_SUITE}-{key[:12]}"
+    tag = base_tag(packages)
     if image_exists(engine, tag):
         return tag
     if shutil.which("mmdebstrap") is None:
