@@ -172,9 +172,11 @@ def write(root: Path) -> list[Path]:
 
 
 def _load_renderers() -> None:
+    import trainflow.figures.examples
     import trainflow.figures.lifecycle
     import trainflow.figures.pages
-    import trainflow.figures.readme  # noqa: F401  (each module registers its renderers)
+    import trainflow.figures.readme
+    import trainflow.figures.shipping  # noqa: F401  (each module registers its renderers)
 
 
 def main(check_only: bool, root: Path = Path(".")) -> None:
