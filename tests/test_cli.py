@@ -101,3 +101,17 @@ def test_data_init_writes_labels_that_read_back_as_drafted(
     from ruamel.yaml import YAML  # DVC's reader: the same strings
 
     assert YAML().load(tmp_path / "params.yaml")["data"]["labels"] == data.labels
+
+
+def test_data_init_source_outside_the_project_or_missing_is_named(tmp_path, monkeypatch, capsys):
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    outside = tmp_path.parent / "elsewhere.csv"
+    outside.write_text("a,b\n1,2\n")
+    monkeypatch.chdir(tmp_path)
+    for source, why in ((str(outside), "a path inside this project"),
+                        ("data/external/nope.csv", "no such file")):  # fmt: skip
+        with pytest.raises(SystemExit) as exit_info:
+            main(["data", "init", "--source", source, "--target", "b"])
+        assert exit_info.value.code == 1
+        assert f"--source {source}: {why}" in capsys.readouterr().err
+    assert (tmp_path / "params.yaml").read_text() == (ROOT / "params.yaml").read_text()

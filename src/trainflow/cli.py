@@ -133,18 +133,30 @@ def _suite_init(out: Path | None, force: bool) -> None:
         print(f"validate.suite still names {configured}: point it at {target} to use it")
 
 
-def _data_init(target: str, show_only: bool) -> None:
-    """Draft params.yaml's data section (and reset what named the previous table's columns)."""
+def _data_init(target: str, show_only: bool, source: Path | None = None) -> None:
+    """Draft params.yaml's data section (and reset what named the previous table's columns);
+    with `source`, first point ingest.source at that file and track it with DVC."""
     import yaml
     from dvc.utils.serialize import modify_yaml
 
     from trainflow.data.draft import draft_data, params_edits, yaml_exact
     from trainflow.data.sources import SOURCE_FILE_COLUMN, read_source
     from trainflow.errors import StageError
-    from trainflow.params import DataParams, load_params, parse_params
+    from trainflow.params import DataParams, FileSource, load_params, parse_params
     from trainflow.paths import PARAMS
 
     params = load_params()
+    if source is not None:
+        if not source.is_file():
+            raise StageError(f"--source {source}: no such file")
+        here, where = Path.cwd().absolute(), source.absolute()  # links not followed
+        if where.is_relative_to(here) and ".." not in source.parts:
+            source = where.relative_to(here)  # params.yaml keeps a relative path
+        else:
+            raise StageError(f"--source {source}: a path inside this project (e.g. "
+                             "data/external/yours.csv), so that DVC can track it")  # fmt: skip
+        ingest = params.ingest.model_copy(update={"source": FileSource(kind="file", path=source)})
+        params = params.model_copy(update={"ingest": ingest})
     raw = read_source(params.ingest)
     draft = draft_data(raw, target)
     try:
@@ -154,6 +166,8 @@ def _data_init(target: str, show_only: bool) -> None:
     files = [str(f) for f in raw[SOURCE_FILE_COLUMN].unique()] \
         if SOURCE_FILE_COLUMN in raw.columns else []  # fmt: skip
     edits = params_edits(draft, data.task_type, files, params.split.test_source_file)
+    if source is not None:
+        edits["ingest.source"] = {"kind": "file", "path": source.as_posix()}
     print(yaml.safe_dump({"data": draft.data}, sort_keys=False, width=99).rstrip())
     for column, why in draft.kept_out.items():
         print(f"kept out of the model: {column} ({why})")
@@ -182,6 +196,25 @@ def _data_init(target: str, show_only: bool) -> None:
         f"wrote the data section (and {', '.join(k for k in edits if k != 'data')}) to "
         f"{PARAMS}: review it, then `trainflow suite init` drafts the data contract"
     )
+    if source is not None:
+        _track_with_dvc(source)
+
+
+def _track_with_dvc(source: Path) -> None:
+    """`dvc add` a source file git does not already hold, so a clone can fetch its bytes."""
+    import subprocess
+
+    from trainflow.tools import run_tool, tool
+
+    if source.with_name(source.name + ".dvc").exists():
+        return
+    in_git = subprocess.run(["git", "ls-files", "--error-unmatch", str(source)],
+                            capture_output=True).returncode == 0  # fmt: skip
+    if in_git:
+        print(f"{source} is in git: not tracked with DVC as well")
+        return
+    run_tool([tool("dvc"), "add", "--quiet", str(source)], f"dvc add {source}")
+    print(f"tracked {source} with DVC ({source}.dvc): `git add -A` commits its hash")
 
 
 def _bundle_predictor(model: Path | None, version: str | None, stage: str | None):
@@ -345,6 +378,9 @@ def main(argv: list[str] | None = None) -> None:
     data_sub = data.add_subparsers(dest="action", required=True)
     draft = data_sub.add_parser("init", help="draft the data section from the source table")
     draft.add_argument("--target", required=True, help="the column to predict")
+    draft.add_argument("--source", type=Path,
+                       help="a table file in this project (CSV, Parquet, JSON lines): sets "
+                            "ingest.source to it and tracks it with DVC")  # fmt: skip
     draft.add_argument(
         "--print",
         action="store_true",
@@ -437,7 +473,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "example-data":
         run_stage("example-data", lambda: _example_data(args.name, args.out))
     elif args.command == "data":
-        run_stage("data", lambda: _data_init(args.target, args.show_only))
+        run_stage("data", lambda: _data_init(args.target, args.show_only, args.source))
     elif args.command == "suite":
         run_stage("suite", lambda: _suite_init(args.out, args.force))
     elif args.command == "verify":
