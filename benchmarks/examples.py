@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -96,7 +97,7 @@ def example(name: str, scratch: Path) -> dict:
     repro = run(["dvc", "repro"], repo, env)
     seconds = time.perf_counter() - start
     walk["repro"] = [line for line in (repro.stdout + repro.stderr).splitlines()
-                     if line.startswith("INFO trainflow.")]  # fmt: skip
+                     if re.match(r"(\d\d:\d\d:\d\d )?INFO trainflow\.", line)]  # fmt: skip
     report = json.loads((repo / "reports/eval/report_metrics.json").read_text())
     board = json.loads((repo / "metrics/leaderboard.json").read_text())
     split = json.loads((repo / "metrics/split.json").read_text())["split"]
@@ -121,7 +122,7 @@ def example(name: str, scratch: Path) -> dict:
     start = time.perf_counter()
     walk["verify"] = console("trainflow verify", run(["trainflow", "verify"], repo, env))
     walk["verify_s"] = round(time.perf_counter() - start, 1)
-    walk["slices"] = json.loads((repo / "reports/eval/slices.json").read_text())
+    walk["slices"] = json.loads((repo / "reports/eval/report_slices.json").read_text())
     walk["served"] = served(name, repo, scratch / f"{name}-serve")
     return {**result, "walk": walk}
 

@@ -4,6 +4,7 @@ of each example printed and answered, and the quality benchmarks' tables."""
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from typing import Any
 
@@ -34,8 +35,17 @@ def _cmd(cmd: str, note: str = "") -> str:
     return f"{line:<52} {note}".rstrip()
 
 
+TIME = re.compile(r"^\d\d:\d\d:\d\d (?=INFO )", re.M)
+
+
 def _out(step: dict) -> str:
-    return "\n".join(part for part in (step["stdout"], step["stderr"]) if part)
+    """What a command printed on its standard output (its log lines go to stderr)."""
+    return step["stdout"]
+
+
+def _log(lines: list[str]) -> str:
+    """Log lines without their time of day."""
+    return TIME.sub("", "\n".join(lines))
 
 
 def walkthrough(sources: Sources, name: str, commit: str) -> str:
@@ -48,8 +58,8 @@ def walkthrough(sources: Sources, name: str, commit: str) -> str:
         _cmd(w["suite_init"]["cmd"], notes["suite_init"]),
         _out(w["suite_init"]),
         f'$ git add -A && git commit -m "{commit}"',
-        "$ .venv/bin/dvc repro",
-        *w["repro"],
+        "$ .venv/bin/dvc repro                                # its log lines",
+        _log(w["repro"]),
         _cmd(w["verify"]["cmd"], "# after committing the run"),
         _out(w["verify"]),
     ]
@@ -84,11 +94,14 @@ def serving(sources: Sources, name: str) -> str:
     return f"```console\n{text}\n```\n\n{source}"
 
 
-def worst_slices(sources: Sources, name: str) -> str:
+def worst_slices(sources: Sources, name: str, metric: str = "accuracy") -> str:
+    """Every slice of the test split, the worst first (by `metric`, higher is better)."""
     e, source = walked(sources, name)
-    rows = e["walk"]["slices"]
-    metric = next(k for k in rows[0] if k not in ("slice", "rows"))
-    table = "\n".join(f"| {r['slice']} | {r['rows']} | {r[metric]:.4f} |" for r in rows)
+    rows = [(f"{col}={value}", entry["rows"], entry.get(metric))
+            for col, values in e["walk"]["slices"].items()
+            for value, entry in values.items()]  # fmt: skip
+    rows.sort(key=lambda r: (r[2] is None, r[2] if r[2] is not None else 0))
+    table = "\n".join(f"| {s} | {n} | {'-' if m is None else f'{m:.4f}'} |" for s, n, m in rows)
     return f"| slice | rows | {metric} |\n|---|---|---|\n{table}\n\n{source}"
 
 
