@@ -19,12 +19,16 @@ GIT = {
 def fresh_clone(dest: Path) -> dict[str, str]:
     """Clone HEAD into `dest` and return the environment its commands run in: no pinned
     numerics inherited (each stage pins its own), a committer for git, telemetry off, a
-    BentoML home of its own, this interpreter's tools first on PATH."""
+    BentoML home of its own, the clone's src first on the import path, this interpreter's
+    tools first on PATH."""
     from trainflow.numerics import unpinned_environ
 
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(dest)], check=True)
     return {**unpinned_environ(), **GIT, "CI": "true", "DVC_NO_ANALYTICS": "1",
             "BENTOML_HOME": str(dest / ".bentoml"),
+            # the clone's own code: this interpreter's editable install is the working tree's,
+            # which may have moved on (a bundle built from it differs from the clone's)
+            "PYTHONPATH": str(dest / "src"),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
 
 

@@ -124,6 +124,8 @@ def test_pixels_resize_any_size_and_channel_count_to_the_networks_shape():
     assert colour.shape == (1, 3, 8, 8) and (colour[0, 0] == colour[0, 2]).all()
     with pytest.raises(StageError, match=r"photo: row 2: not a decodable image"):
         images.pixels(pd.Series([cells(grey)[0], images.encode_bytes(b"x")]), 8, 1, "photo")
+    missing = images.pixels(pd.Series([None, cells(grey)[0]], dtype="str"), 8, 1, "photo")
+    assert (missing[0] == 0).all() and (missing[1] == out[0]).all()  # no image: all zeros
 
 
 def test_check_image_says_why_a_served_image_is_refused():

@@ -132,3 +132,21 @@ def test_predictor_missing_files(tmp_path, model_folder):
     (folder / "model.pt").unlink()
     with pytest.raises(StageError, match=r"model\.pt: missing from the model folder"):
         Predictor.load(folder)
+
+
+def test_a_text_or_image_feature_may_be_null_but_never_blank():
+    """null is a missing text (no words) or image (all zeros), as null is a missing number;
+    a blank text or an empty image field is refused by name."""
+    import json
+
+    from trainflow.params import DataParams
+
+    data = DataParams(target="y", numeric=["n"], categorical=[], text=["t"], image=["i"],
+                      labels=["a", "b"])  # fmt: skip
+    Record = record_model(data)
+    assert Record.model_validate({"n": 1, "t": None, "i": None}).t is None
+    for bad, field in (({"n": 1, "t": "  ", "i": None}, "t"), ({"n": 1, "t": "ok", "i": ""}, "i")):
+        with pytest.raises(ValidationError) as info:
+            Record.model_validate(bad)
+        assert info.value.errors()[0]["loc"][0] == field
+    assert "null = missing" in json.dumps(Record.model_json_schema()["properties"]["t"])

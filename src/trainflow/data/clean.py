@@ -160,10 +160,10 @@ def as_text_category(values: pd.Series) -> pd.Series:
 
 def as_free_text(values: pd.Series) -> pd.Series:
     """A free-text column as strings in Unicode NFC (one spelling of "é", so equal texts hash
-    equal); missing values stay missing."""
+    equal); missing values stay missing, and a blank text (nothing but white space) is one."""
     text = values.astype(object).where(values.notna(), None)
-    strings = pd.Series(text, index=values.index, dtype="str")
-    return strings.str.normalize("NFC")
+    strings = pd.Series(text, index=values.index, dtype="str").str.normalize("NFC")
+    return strings.where(~strings.str.fullmatch(r"\s*").fillna(False).astype(bool), None)
 
 
 def _to_numbers(values: pd.Series) -> np.ndarray:

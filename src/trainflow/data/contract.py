@@ -436,14 +436,15 @@ def prepared_suite(data: DataParams) -> dict:
     for col in data.categorical:
         exp.append({"type": "expect_column_values_to_be_of_type",
                     "kwargs": {"column": col, "type_": "str"}})  # fmt: skip
-    for col in data.text:  # cleaned text: a string with something to read in every row
-        exp += [{"type": "expect_column_values_to_be_of_type",
-                 "kwargs": {"column": col, "type_": "str"}}, *text_present(col)]  # fmt: skip
-    for col in data.image:  # an image file's bytes (base64) in every row
+    for col in data.text:  # cleaned text: a string with something to read, or missing (the
+        # raw contract bounds how often)
         exp += [{"type": "expect_column_values_to_be_of_type",
                  "kwargs": {"column": col, "type_": "str"}},
-                {"type": "expect_column_values_to_not_be_null",
-                 "kwargs": {"column": col}}]  # fmt: skip
+                {"type": "expect_column_values_to_not_match_regex",
+                 "kwargs": {"column": col, "regex": BLANK_TEXT}}]  # fmt: skip
+    for col in data.image:  # an image file's bytes (base64), or missing (bounded as for text)
+        exp += [{"type": "expect_column_values_to_be_of_type",
+                 "kwargs": {"column": col, "type_": "str"}}]  # fmt: skip
     for e in exp:
         e["severity"] = "critical"
     return {"name": "prepared_model_ready", "expectations": exp,
@@ -496,35 +497,49 @@ def type_expectation(values: pd.Series, col: str) -> dict:
 BLANK_TEXT = r"^\s*$"  # empty, or nothing but white space
 
 
-def text_present(col: str) -> list[dict]:
-    """A text in every row of `col`, none of them blank (the raw and the prepared contract)."""
-    return [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col}},
-        {"type": "expect_column_values_to_not_match_regex",
-         "kwargs": {"column": col, "regex": BLANK_TEXT}},
-    ]  # fmt: skip
+def at_most_twice(rate: float) -> float | None:
+    """The `mostly` of a drafted missing-rate bound: twice the rate the draft data has (and a
+    point more); None where it has none (a hard rule)."""
+    return round(max(0.0, 1 - min(1.0, 2 * rate + 0.01)), 3) if rate > 0 else None
+
+
+def _mostly(kwargs: dict, mostly: float | None) -> dict:
+    return kwargs if mostly is None else {**kwargs, "mostly": mostly}
 
 
 def text_expectations(values: pd.Series, col: str) -> list[dict]:
-    """A text column: a string in every row, never blank, no longer than twice the draft
-    data's longest (a bound that catches a column of whole documents or a broken quote)."""
-    longest = int(values.astype(str).str.len().max()) if len(values) else 0
+    """A text column: a string, no longer than twice the draft data's longest (a bound that
+    catches a column of whole documents or a broken quote); missing or blank in no row, or,
+    where the draft data has some, in at most twice as many (prepare reads blank as missing,
+    the model an empty text)."""
+    present = values.dropna().astype(str)
+    longest = int(present.str.len().max()) if len(present) else 0
+    missing = at_most_twice(float(values.isna().mean()))
+    blank = at_most_twice(float(present.str.fullmatch(BLANK_TEXT).mean()) if len(present) else 0)
     return [
         type_expectation(values, col),
-        *text_present(col),
+        {"type": "expect_column_values_to_not_be_null", "kwargs": _mostly({"column": col},
+                                                                          missing)},
+        {"type": "expect_column_values_to_not_match_regex",
+         "kwargs": _mostly({"column": col, "regex": BLANK_TEXT}, blank)},
         {"type": "expect_column_value_lengths_to_be_between",
-         "kwargs": {"column": col, "min_value": 1, "max_value": max(2 * longest, 1)}},
+         "kwargs": _mostly({"column": col, "min_value": 1, "max_value": max(2 * longest, 1)},
+                           blank)},
     ]  # fmt: skip
 
 
 def image_expectations(view: pd.DataFrame, col: str) -> list[dict]:
-    """An image column: a file in every row that decodes, in a format, channel count and size
-    the draft data has (sizes: from half the smallest to twice the largest side seen)."""
+    """An image column: a file in every row that decodes (or, where the draft data misses
+    some, in all but twice as many rows), in a format, channel count and size the draft data
+    has (sizes: from half the smallest to twice the largest side seen)."""
     fmt, channels = inspected_name(col, "format"), inspected_name(col, "channels")
+    missing = at_most_twice(float(view[fmt].isna().mean()))  # no image, or none that decodes
     exp = [
         type_expectation(view[col], col),
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col}},
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": fmt}},
+        {"type": "expect_column_values_to_not_be_null",
+         "kwargs": _mostly({"column": col}, missing)},
+        {"type": "expect_column_values_to_not_be_null",
+         "kwargs": _mostly({"column": fmt}, missing)},
         {"type": "expect_column_values_to_be_in_set",
          "kwargs": {"column": fmt, "value_set": observed_values(view[fmt])}},
         {"type": "expect_column_values_to_be_in_set",
@@ -555,11 +570,9 @@ def starter_suite(raw: pd.DataFrame, data: DataParams, name: str) -> dict:
 
     def not_null(col: str) -> dict:
         """No nulls, or (where the draft data has some) a bound at twice the observed rate."""
-        rate = float(view[col].isna().mean())
-        kwargs: dict = {"column": col}
-        if rate > 0:
-            kwargs["mostly"] = round(max(0.0, 1 - min(1.0, 2 * rate + 0.01)), 3)
-        return {"type": "expect_column_values_to_not_be_null", "kwargs": kwargs}
+        mostly = at_most_twice(float(view[col].isna().mean()))
+        return {"type": "expect_column_values_to_not_be_null",
+                "kwargs": _mostly({"column": col}, mostly)}  # fmt: skip
 
     for col in data.numeric:
         values = view[col]

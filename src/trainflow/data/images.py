@@ -87,13 +87,16 @@ def inspect(values: pd.Series) -> pd.DataFrame:
 
 def pixels(values: pd.Series, size: int, channels: int, column: str = "image") -> np.ndarray:
     """Images -> uint8 [n, channels, size, size]: converted to grey (1) or RGB (3), resized
-    (bilinear, antialiased when shrinking). A cell that is no image is an error naming its
-    row (counting from 1)."""
+    (bilinear, antialiased when shrinking). A missing image is all zeros (as a missing text
+    is all padding: the contract bounds how often); a cell that is no image is an error
+    naming its row (counting from 1)."""
     from PIL import Image
 
     mode = "L" if channels == 1 else "RGB"
-    out = np.empty((len(values), channels, size, size), dtype=np.uint8)
+    out = np.zeros((len(values), channels, size, size), dtype=np.uint8)
     for i, value in enumerate(values.tolist()):
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            continue
         try:
             image = _open(value)
         except ValueError as err:

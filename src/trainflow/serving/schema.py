@@ -132,8 +132,8 @@ def record_model(
     max_image_bytes: int = 5_000_000,
 ) -> type[BaseModel]:  # fmt: skip
     """One raw record: every feature required (null = missing; a text: a string with
-    something in it, at most `max_text_chars`; an image: a decodable image file as base64,
-    at most `max_image_bytes`), the source's other columns (dropped features,
+    something in it, at most `max_text_chars`, or null; an image: a decodable image file as
+    base64, at most `max_image_bytes`, or null), the source's other columns (dropped features,
     the target, the `ignored` columns params.yaml does not mention) optional and ignored,
     anything else rejected."""
     markers = {m.strip() for m in data.missing_markers}
@@ -143,11 +143,11 @@ def record_model(
         fields[col] = (number, Field(description="numeric; null or a missing marker = missing"))
     for col in data.categorical_features:
         fields[col] = (str | None, Field(max_length=200, description="category; raw spelling ok"))
-    for col in data.text_features:
-        fields[col] = (StrictStr, Field(min_length=1, max_length=max_text_chars, pattern=r"\S",
-                                        description="free text, not blank"))  # fmt: skip
-    for col in data.image_features:
-        fields[col] = (image_field(max_image_bytes), Field())
+    text = Annotated[StrictStr, Field(min_length=1, max_length=max_text_chars, pattern=r"\S")]
+    for col in data.text_features:  # null: no text (all padding), as a missing number
+        fields[col] = (text | None, Field(description="free text, not blank; null = missing"))
+    for col in data.image_features:  # null: no image (all zeros)
+        fields[col] = (image_field(max_image_bytes) | None, Field(description="null = missing"))
     for col in data.drop:
         kind = number if col in data.numeric else str | None
         fields[col] = (kind, Field(default=None, description="not used by the model"))
