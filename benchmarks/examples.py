@@ -82,9 +82,12 @@ def served(name: str, repo: Path, work: Path) -> list[dict]:
 
 
 def example(name: str, scratch: Path) -> dict:
+    from trainflow.figures.record import commit
+
     repo = scratch / name
     env = fresh_clone(repo)
-    walk = {}
+    project = commit(repo)  # the project's, before the example's own commits
+    walk: dict = {}
     out = ["--out", "data/external"] if DATA[name] == "penguins" else []  # its params' path
     fetched = run(["trainflow", "example-data", DATA[name], *out], repo, env)
     walk["example_data"] = console(f"trainflow example-data {DATA[name]}", fetched)
@@ -103,6 +106,7 @@ def example(name: str, scratch: Path) -> dict:
     split = json.loads((repo / "metrics/split.json").read_text())["split"]
     result = {
         "example": name,
+        "commit": project,
         "task": report["task"],
         "champion": report["champion"],
         "weights": {row["family"]: row["weight"] for row in board if row["weight"] > 0},
@@ -140,12 +144,12 @@ def main() -> None:
         results.append(example(name, scratch))
         print(json.dumps({k: v for k, v in results[-1].items() if k != "walk"}), flush=True)
         if name in WALKED:  # a page of its own, recorded on its own
-            record = f"example_{name.replace('-', '_')}"
-            write_result(record, results.pop(), script_command(sys.argv, ROOT), ROOT,
-                         measured=scratch / name)  # fmt: skip
+            record, result = f"example_{name.replace('-', '_')}", results.pop()
+            write_result(record, result, script_command(sys.argv, ROOT), ROOT,
+                         measured=result["commit"])  # fmt: skip
     if results:
         write_result("examples", {"examples": results}, script_command(sys.argv, ROOT), ROOT,
-                     measured=scratch / results[0]["example"])  # fmt: skip
+                     measured=results[0]["commit"])  # fmt: skip
     shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -38,14 +38,14 @@ def machine() -> dict[str, Any]:
 
 
 def write_result(name: str, figures: dict[str, Any], command: list[str],
-                 root: Path = Path("."), measured: Path | None = None) -> Path:  # fmt: skip
+                 root: Path = Path("."), measured: Path | str | None = None) -> Path:  # fmt: skip
     """Write benchmarks/results/<name>.json under `root` and return its path. `measured`: the
-    checkout that was measured (a fresh clone), when not `root` itself: its commit is recorded,
-    not whatever `root` has moved on to while the benchmark ran."""
+    checkout that was measured (a fresh clone), or its commit, when not `root` itself: that
+    commit is recorded, not whatever `root` has moved on to while the benchmark ran."""
     record = {
         "name": name,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "commit": commit(measured or root),
+        "commit": measured if isinstance(measured, str) else commit(measured or root),
         "command": shlex.join(command),
         "machine": machine(),
         "figures": figures,
