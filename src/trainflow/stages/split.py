@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from trainflow import paths
+from trainflow.data.clean import RECORD_HASH_COLUMN
 from trainflow.data.single_feature import single_feature_check
 from trainflow.engines import engine_part
 from trainflow.errors import StageError
@@ -19,18 +20,29 @@ from trainflow.stages import run_stage
 log = logging.getLogger("trainflow.split")
 
 
-def sample(path: Path, columns: list[str], rows: int, seed: int) -> pd.DataFrame:
+def sample(path: Path, columns: list[str], rows: int) -> pd.DataFrame:
     """A split's table (a file, or a dataset folder as Spark writes it), whole or, beyond
-    `rows`, a seeded sample of that many rows: the check's cost stays bounded at any size."""
+    `rows`, about that many rows picked by their record hash (the low 32 bits below a cut),
+    in record-hash order: the same rows and order whichever engine wrote it, in any row order,
+    read batch by batch so the cost stays bounded at any size."""
     import numpy as np
+    import pyarrow as pa
     import pyarrow.dataset as ds
 
     dataset = ds.dataset(path, format="parquet")
-    total = dataset.count_rows()
-    if total <= rows:
-        return dataset.to_table(columns=columns).to_pandas()
-    picked = np.sort(np.random.default_rng(seed).choice(total, rows, replace=False))
-    return dataset.take(picked, columns=columns).to_pandas()
+    share = min(1.0, rows / max(1, dataset.count_rows()))
+    cut = int(share * 2**32)
+    kept = []
+    for batch in dataset.to_batches(columns=[RECORD_HASH_COLUMN, *columns]):
+        low = batch.column(RECORD_HASH_COLUMN).to_numpy().astype(np.int64) & 0xFFFFFFFF
+        kept.append(batch.filter(pa.array(low < cut)) if share < 1 else batch)
+    table = pa.Table.from_batches(kept, schema=kept[0].schema) if kept else None
+    frame = (
+        table.to_pandas()
+        if table is not None
+        else pd.DataFrame(columns=[RECORD_HASH_COLUMN, *columns])
+    )
+    return frame.sort_values(RECORD_HASH_COLUMN, kind="stable").reset_index(drop=True)
 
 
 def single_feature_gate(params: Params, out: Path) -> dict:
@@ -41,7 +53,7 @@ def single_feature_gate(params: Params, out: Path) -> dict:
         return {"policy": "off"}
     data = params.data
     columns = [data.target, *data.numeric_features, *data.categorical_features]
-    train, val = (sample(out / paths.split_table(name).name, columns, check.rows, params.seed)
+    train, val = (sample(out / paths.split_table(name).name, columns, check.rows)
                   for name in ("train", "val"))  # fmt: skip
     report = single_feature_check(train, val, data, check)
     top, power = report.top
