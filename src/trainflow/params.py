@@ -282,6 +282,16 @@ class ValidateParams(Strict):
     suite: Path
 
 
+class SingleFeatureParams(Strict):
+    """The single-feature leak check after the split (trainflow.data.single_feature): each
+    feature's power alone on val (2 x AUROC - 1, or R²), and what stops the run."""
+
+    policy: Literal["fail", "warn", "off"] = "fail"
+    max_power: float = Field(default=0.96, gt=0, le=1)  # AUROC 0.98, or R² 0.96
+    max_lead: float = Field(default=0.5, gt=0, le=1)  # over the next strongest feature
+    rows: int = Field(default=200_000, ge=100)  # a seeded sample of train and val beyond this
+
+
 class SplitParams(Strict):
     """How rows are split, and what the leakage gate does about feature rows shared with test."""
 
@@ -292,6 +302,7 @@ class SplitParams(Strict):
     val_size: float = Field(default=0.15, gt=0, lt=1)
     # rows of other records with a test row's feature values: not leakage (docs/data.md)
     shared_feature_rows: Literal["allow", "drop_from_train", "fail"] = "allow"
+    single_feature: SingleFeatureParams = SingleFeatureParams()
 
 
 class TextParams(Strict):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,7 @@ STAGE_OUTPUTS = {
     "validate": ["reports/validation", "metrics/data_quality.json"],
     "prepare": ["data/prepared", "metrics/prepare.json"],
     "fetch-data": ["data/external/snap.parquet"],
+    "split": ["data/split", "metrics/split.json"],
 }
 
 
@@ -31,7 +33,8 @@ def stage(name: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     """Run `trainflow <name>` in `cwd` with a bare environment (plus `env`)."""
     return subprocess.run(
         [sys.executable, "-m", "trainflow.cli", name], cwd=cwd, capture_output=True, text=True,
-        env={"PATH": str(Path(sys.executable).parent), "HOME": str(cwd), "CI": "true", **env},
+        env={"PATH": str(Path(sys.executable).parent), "HOME": str(cwd), "CI": "true",
+             **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}, **env},
     )  # fmt: skip
 
 
@@ -56,8 +59,9 @@ def good_workspace(tmp_path_factory, adult_wheel):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["ingest"]["source"] = {"kind": "file", "path": "data/external/people.csv"}
     params["ingest"]["sample_rows"] = None
+    params["split"]["test_source_file"] = None  # one file: a random test split
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for name in ("ingest", "validate", "prepare"):
+    for name in ("ingest", "validate", "prepare", "validate_prepared", "split"):
         done = stage(name, ws)
         assert done.returncode == 0, done.stderr
     return ws
@@ -181,6 +185,12 @@ CASES = [
     # one record repeated is also a single class: the raw contract stops it before prepare
     ("100% duplicate rows", edit_frame(lambda f: pd.concat([f.iloc[[0]]] * 1500)), "validate",
      ["1 of 56 expectations failed"]),
+    # valid values, each in its column's set: only the single-feature check sees the leak
+    ("a feature that is the target in disguise",
+     edit_frame(lambda f: f.assign(sex=f["income"].map(lambda v: " Male" if ">50K" in v
+                                                       else " Female"))),
+     "split", ["single-feature check: 'sex' alone predicts 'income' with AUROC 1.0000",
+               "a leak?"]),
     ("database URL that refuses", postgres_refusing, "fetch-data",
      ["OperationalError", "refused", "etl@127.0.0.1"]),
     ("params: wrong type", set_params(lambda p: p["families"]["mlp"].update(lr="fast")), "ingest",
@@ -227,7 +237,7 @@ def test_bad_input(good_workspace, tmp_path, case, breaker, failing, expected):
     breaker(ws)
     before = {p: digest(ws / p) for p in STAGE_OUTPUTS.get(failing, [])}
     if failing not in ("ingest", "fetch-data"):  # earlier stages must succeed on this input
-        for earlier in ("ingest", "validate", "prepare"):
+        for earlier in ("ingest", "validate", "prepare", "validate_prepared"):
             if earlier == failing:
                 break
             done = stage(earlier, ws)

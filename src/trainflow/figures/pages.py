@@ -497,3 +497,22 @@ def quality_goals(sources: Sources) -> str:
         f"({when(q)} and {when(pipe)}; `benchmarks/results/quality.json`, "
         "`benchmarks/results/pipeline.json`.)"
     )
+
+
+@renderer("data-single-feature")
+def data_single_feature(sources: Sources) -> str:
+    check = sources.json("metrics/split.json")["split"]["leakage"]["single_feature"]
+    metric = check["metric"]
+    rows = "\n".join(f"| `{col}` | {power:.4f} | {_score(metric, power)} |"
+                     for col, power in list(check["power"].items())[:5])  # fmt: skip
+    gaps = ", ".join(f"`{c}` {p:.4f}" for c, p in check["missing_power"].items()) or "none"
+    verdict = "nothing flagged" if not check["flagged"] else "; ".join(check["flagged"])
+    return (
+        f"| feature (the five strongest alone) | power ({metric}) | as a score |\n"
+        f"|---|---|---|\n{rows}\n\nWhether a value is missing, alone: {gaps}. Bound "
+        f"{check['bound']}: {verdict}. (`metrics/split.json`.)"
+    )
+
+
+def _score(metric: str, power: float) -> str:
+    return f"R² {power:.4f}" if metric == "r2" else f"AUROC {(power + 1) / 2:.4f}"

@@ -42,6 +42,20 @@ def _split_line(split: dict, params: Params) -> str:
     return f"test `{params.data.target}` mean {target['mean']:g}, std {target['std']:g}"
 
 
+def _single_feature_line(check: dict) -> str:
+    """What the leak check before training found: the strongest feature alone, and any
+    finding the run went on with (policy warn)."""
+    if check.get("policy", "off") == "off" or not check.get("top_feature"):
+        return "Single-feature leak check: off."
+    line = (
+        "Single-feature leak check (before training, on val): the strongest feature alone is "
+        f"`{check['top_feature']}`, {check['top_score']} (bound {check['bound']})."
+    )
+    if check["flagged"]:
+        line += " **Went on despite (policy warn):** " + "; ".join(check["flagged"])
+    return line
+
+
 def _criteria(checks: list[dict]) -> str:
     if not checks:
         return "None declared (params.yaml `gate`)."
@@ -249,6 +263,7 @@ every number below comes from that run's metrics files.
   labels normalised; {prep["rows_out"]} rows kept.
 - Splits: train {split["train"]["rows"]}, val {split["val"]["rows"]}, test {split["test"]["rows"]}
   rows ({_split_line(split, params)}).
+- {_single_feature_line(split.get("leakage", {}).get("single_feature", {}))}
 
 ## Test-set performance{" (threshold 0.5)" if d.task_type == "binary" else ""}
 | metric | champion | baseline | difference |
