@@ -115,3 +115,27 @@ def test_data_init_source_outside_the_project_or_missing_is_named(tmp_path, monk
         assert exit_info.value.code == 1
         assert f"--source {source}: {why}" in capsys.readouterr().err
     assert (tmp_path / "params.yaml").read_text() == (ROOT / "params.yaml").read_text()
+
+
+def test_data_init_drafts_a_leak_into_drop_and_says_why(tmp_path, monkeypatch, capsys):
+    """A column recorded after the outcome (here: a status that is the target renamed) is
+    drafted into data.drop with the single-feature check's line, so it never trains and the
+    run is not stopped at split for it; the honest features stay."""
+    from trainflow.params import load_params
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    frame = messy_frame(400).drop(columns="_source_file")
+    frame["income"] = frame["income"].str.strip().str.rstrip(".")  # two labels
+    frame["case_status"] = frame["income"].str.contains(">50K").map({True: "closed",
+                                                                      False: "open"})  # fmt: skip
+    frame.to_csv(tmp_path / "people.csv", index=False)
+    raw["ingest"]["source"] = {"kind": "file", "path": "people.csv"}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(tmp_path)
+    main(["data", "init", "--target", "income"])
+    out = capsys.readouterr().out
+    assert "'case_status' alone predicts 'income' with AUROC 1.0000" in out
+    assert "Drafted into data.drop" in out
+    data = load_params(tmp_path / "params.yaml").data
+    assert data.drop == ["case_status"] and "case_status" in data.categorical
+    assert "age" in data.features and "case_status" not in data.features

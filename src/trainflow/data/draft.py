@@ -18,7 +18,7 @@ import pandas as pd
 from trainflow.data.profile import infer_task
 from trainflow.data.sources import SOURCE_FILE_COLUMN
 from trainflow.errors import StageError
-from trainflow.params import label_text
+from trainflow.params import DataParams, SingleFeatureParams, label_text
 
 COMMON_MARKERS = ("?", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "-", "")
 NUMBER_SHARE = 0.95  # of the present values, to read a text column as numbers (or dates)
@@ -247,3 +247,30 @@ def params_edits(draft: Draft, task: str, source_files: list[str], test_file: st
     draft.notes.append("the gate now asks only for no worse than the linear baseline: declare "
                        "your success criteria under gate")  # fmt: skip
     return edits
+
+
+LEAK_SAMPLE_SEED = 0
+LEAK_VAL_SHARE = 0.3
+
+
+def leak_drops(raw: pd.DataFrame, data: DataParams, check: SingleFeatureParams) -> dict[str, str]:
+    """The features the single-feature leak check (trainflow.data.single_feature) flags on a
+    seeded random split of the table itself, each with its one line: `data init` drafts them
+    into data.drop, so a leak never trains silently and the run it starts is not stopped at
+    split for it. Never all of them: the strongest stays when nothing else would."""
+    from trainflow.data.clean import clean_table
+    from trainflow.data.single_feature import single_feature_check
+
+    clean, _ = clean_table(raw, data, [], "the source")
+    if len(clean) < 20:
+        return {}
+    order = np.random.default_rng(LEAK_SAMPLE_SEED).permutation(len(clean))
+    cut = int(len(clean) * (1 - LEAK_VAL_SHARE))
+    train, val = clean.iloc[order[:cut]], clean.iloc[order[cut:]]
+    report = single_feature_check(train, val, data, check)
+    lines = {col: next(line for line in report.flagged if f"{col!r}" in line)
+             for col in report.flagged_columns}  # fmt: skip
+    tabular = [*data.numeric_features, *data.categorical_features, *data.text, *data.image]
+    if set(lines) >= set(tabular):  # nothing left to learn from: keep the strongest
+        lines.pop(report.top[0], None)
+    return lines

@@ -33,6 +33,7 @@ class SingleFeatureReport:
     power: dict[str, float] = field(default_factory=dict)  # feature -> power, strongest first
     missing_power: dict[str, float] = field(default_factory=dict)  # feature -> power of is-null
     flagged: list[str] = field(default_factory=list)  # one line each
+    flagged_columns: list[str] = field(default_factory=list)  # the features those lines name
     policy: str = "fail"
     bound: str = ""  # max_power as people read it
 
@@ -137,18 +138,24 @@ def single_feature_check(
     report.missing_power = dict(sorted(missing.items(), key=lambda kv: (-kv[1], kv[0])))
     shown = lambda p: as_score(metric, p)  # noqa: E731
     bound = report.bound = shown(check.max_power)
+
+    def flag(col: str, line: str) -> None:
+        report.flagged.append(line)
+        if col not in report.flagged_columns:
+            report.flagged_columns.append(col)
+
     for col, p in report.power.items():
         if p >= check.max_power:
-            report.flagged.append(f"{col!r} alone predicts {data.target!r} with {shown(p)} on "
-                                  f"val (bound {bound}): a leak?")  # fmt: skip
+            flag(col, f"{col!r} alone predicts {data.target!r} with {shown(p)} on val (bound "
+                      f"{bound}): a leak?")  # fmt: skip
     for col, p in report.missing_power.items():
         if p >= check.max_power:
-            report.flagged.append(f"whether {col!r} is missing alone predicts {data.target!r} "
-                                  f"with {shown(p)} on val (bound {bound})")  # fmt: skip
+            flag(col, f"whether {col!r} is missing alone predicts {data.target!r} with "
+                      f"{shown(p)} on val (bound {bound})")  # fmt: skip
     ranked = list(report.power.items())
     if len(ranked) > 1 and ranked[0][1] - ranked[1][1] >= check.max_lead:
         (top, p1), (second, p2) = ranked[0], ranked[1]
-        report.flagged.append(f"{top!r} alone ({shown(p1)}) is far above every other feature "
-                              f"(next: {second!r}, {shown(p2)}; split.single_feature.max_lead "
-                              f"{check.max_lead:g} in power): a leak?")  # fmt: skip
+        flag(top, f"{top!r} alone ({shown(p1)}) is far above every other feature (next: "
+                  f"{second!r}, {shown(p2)}; split.single_feature.max_lead {check.max_lead:g} "
+                  "in power): a leak?")  # fmt: skip
     return report

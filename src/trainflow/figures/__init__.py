@@ -86,6 +86,7 @@ NOT_A_FIGURE = re.compile(
     r"|\b(?:low|high):\s?\d+(?:\.\d+)?"  # a search space's bounds: settings
     r"|\b\d+ ?% (?:interval|confidence)"  # a confidence level: a setting
     r"|\b\d+ ?× ?\d+\b"  # a shape (2 × 2 table, 8x8 pixels)
+    r"|\bbound (?:AUROC|R²) \d(?:\.\d+)?"  # split.single_feature.max_power as a score: a setting
 )
 
 
