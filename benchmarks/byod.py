@@ -12,7 +12,8 @@ after the outcome. Binary, multiclass and regression; a few hundred to ~54,000 r
     .venv/bin/python benchmarks/byod.py                          # the whole corpus
     .venv/bin/python benchmarks/byod.py --tables COUNT/titanic car/Chile
 
-Writes benchmarks/results/byod.json (or byod_partial.json with --tables): per table, how far
+Writes benchmarks/results/byod.json (or byod_partial.json with --tables) after each table
+(`complete` once every table ran): per table, how far
 the block got (the failing command's last line if it stopped), what `data init` said (ids,
 kept-out columns), the single-feature check's strongest feature, and the test metric of the
 champion, the linear baseline and HistGradientBoosting.
@@ -184,15 +185,15 @@ def main() -> None:
         shown = {k: result.get(k) for k in ("table", "reached_bundle", "vs_hgb", "seconds",
                                             "error", "strongest_alone")}  # fmt: skip
         print(json.dumps(shown), flush=True)
+        name = "byod" if args.tables is None else "byod_partial"
+        done = {"tables": results, "complete": len(results) == len(tables)}
+        write_result(name, done, script_command(sys.argv, ROOT), ROOT, measured=measured)
     bundles = sum(bool(r.get("reached_bundle")) for r in results)
     met = sum(r["vs_hgb"] == "met" for r in results)
     print(
         f"{bundles} of {len(results)} reached a bundle; champion within the goal of "
         f"HistGradientBoosting on {met} of {len(results)}"
     )
-    name = "byod" if args.tables is None else "byod_partial"
-    write_result(name, {"tables": results}, script_command(sys.argv, ROOT), ROOT,
-                 measured=measured)  # fmt: skip
     if not os.environ.get("BYOD_KEEP"):
         shutil.rmtree(scratch, ignore_errors=True)
 

