@@ -73,8 +73,10 @@ def readme_block(readme: Path, heading: str = "Your own table") -> list[str]:
 
 
 def last_line(done: subprocess.CompletedProcess) -> str:
-    lines = (done.stderr or done.stdout or "").strip().splitlines()
-    errors = [line for line in lines if "error" in line.lower()]
+    """The line that says why: a trainflow stage's own error first, else the last error."""
+    lines = (done.stderr + "\n" + done.stdout).strip().splitlines()
+    ours = [line for line in lines if line.startswith("trainflow ") and ": error: " in line]
+    errors = ours or [line for line in lines if "error" in line.lower()]
     return (errors or lines or ["(no output)"])[-1][-400:]
 
 

@@ -101,6 +101,8 @@ def test_data_init_writes_labels_that_read_back_as_drafted(
     from ruamel.yaml import YAML  # DVC's reader: the same strings
 
     assert YAML().load(tmp_path / "params.yaml")["data"]["labels"] == data.labels
+    main(["suite", "init"])  # rewrites params.yaml (validate.suite) with ruamel: quotes go
+    assert load_params(tmp_path / "params.yaml").data.labels == data.labels  # read as DVC does
 
 
 def test_data_init_source_outside_the_project_or_missing_is_named(tmp_path, monkeypatch, capsys):

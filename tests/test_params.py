@@ -183,3 +183,17 @@ def test_every_example_params_file_loads():
     raw["data"]["categorical"] = ["text"]
     with pytest.raises(StageError, match="listed twice"):
         parse_params(raw)
+
+
+def test_params_are_read_as_dvc_reads_them_yaml_1_2(tmp_path):
+    """A plain `no` / `yes` (what DVC writes back after `dvc exp run -S` or any ruamel
+    rewrite) is text to DVC (YAML 1.2); the stages read it the same way, not as False."""
+    text = (ROOT / "params.yaml").read_text()
+    text = text.replace('labels: ["<=50K", ">50K"]', "labels: [no, yes]")
+    text = text.replace('label_map: {"<=50K.": "<=50K", ">50K.": ">50K"}', "label_map: {n: no}")
+    (tmp_path / "params.yaml").write_text(text)
+    data = load_params(tmp_path / "params.yaml").data
+    assert data.labels == ["no", "yes"] and data.label_map == {"n": "no"}
+    from dvc.utils.serialize import load_yaml
+
+    assert load_yaml(tmp_path / "params.yaml")["data"]["labels"] == ["no", "yes"]

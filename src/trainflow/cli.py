@@ -143,7 +143,7 @@ def _data_init(target: str, show_only: bool, source: Path | None = None) -> None
     from trainflow.data.draft import draft_data, leak_drops, params_edits, yaml_exact
     from trainflow.data.sources import SOURCE_FILE_COLUMN, read_source
     from trainflow.errors import StageError
-    from trainflow.params import DataParams, FileSource, load_params, parse_params
+    from trainflow.params import DataParams, FileSource, load_params, parse_params, read_yaml
     from trainflow.paths import PARAMS
 
     params = load_params()
@@ -197,7 +197,7 @@ def _data_init(target: str, show_only: bool, source: Path | None = None) -> None
                 node = node[part]
             node[leaf] = yaml_exact(value)
     try:
-        written = parse_params(yaml.safe_load(PARAMS.read_text())).data
+        written = parse_params(read_yaml(PARAMS.read_text())).data
         if written.model_dump() != DataParams.model_validate(edits["data"]).model_dump():
             raise StageError(f"{PARAMS}: the data section read back is not the drafted one")
     except StageError:

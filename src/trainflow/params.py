@@ -12,7 +12,6 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -288,7 +287,8 @@ class SingleFeatureParams(Strict):
 
     policy: Literal["fail", "warn", "off"] = "fail"
     max_power: float = Field(default=0.96, gt=0, le=1)  # AUROC 0.98, or R² 0.96
-    max_lead: float = Field(default=0.5, gt=0, le=1)  # over the next strongest feature
+    max_lead: float = Field(default=0.5, gt=0, le=1)  # over the next strongest feature ...
+    lead_min_power: float = Field(default=0.8, ge=0, le=1)  # ... when itself this strong
     rows: int = Field(default=200_000, ge=100)  # a seeded sample of train and val beyond this
 
 
@@ -823,12 +823,24 @@ def parse_params(raw: object, source: str = str(paths.PARAMS)) -> Params:
         raise StageError(f"{source}: {_one_line(err)}") from None
 
 
+def read_yaml(text: str) -> object:
+    """params.yaml as DVC reads it (ruamel.yaml, YAML 1.2): `dvc params diff`, `dvc exp show`
+    and every stage see the same values. PyYAML reads YAML 1.1, where a plain `no`, `yes`,
+    `on`, `off`, `y` or `n` is a boolean: a label `no` that DVC (or `dvc exp run -S`, or a
+    rewrite by ruamel that drops the quotes) keeps as text would come back as False."""
+    from ruamel.yaml import YAML  # DVC's; imported here: a served bundle never reads params
+
+    return YAML(typ="safe", pure=True).load(text)
+
+
 def load_params(path: Path = paths.PARAMS) -> Params:
     """Read and validate params.yaml."""
+    from ruamel.yaml import YAMLError
+
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = read_yaml(path.read_text())
     except FileNotFoundError:
         raise StageError(f"{path}: params file not found") from None
-    except yaml.YAMLError as err:
+    except YAMLError as err:
         raise StageError(f"{path}: not valid YAML ({err.__class__.__name__})") from None
     return parse_params(raw, str(path))

@@ -119,7 +119,7 @@ def single_feature_check(
 ) -> SingleFeatureReport:
     """Every tabular feature's power alone (and its missingness's), strongest first, and what
     breaks the declared bounds: a power of at least `max_power`, or a lead of at least
-    `max_lead` over the next strongest feature."""
+    `max_lead` over the next strongest feature by one of at least `lead_min_power`."""
     task = data.task_type
     metric = "r2" if task == "regression" else "2*auroc-1"
     report = SingleFeatureReport(metric=metric, policy=check.policy)
@@ -153,7 +153,9 @@ def single_feature_check(
             flag(col, f"whether {col!r} is missing alone predicts {data.target!r} with "
                       f"{shown(p)} on val (bound {bound})")  # fmt: skip
     ranked = list(report.power.items())
-    if len(ranked) > 1 and ranked[0][1] - ranked[1][1] >= check.max_lead:
+    lead = len(ranked) > 1 and ranked[0][1] - ranked[1][1] >= check.max_lead
+    if lead and ranked[0][1] >= check.lead_min_power:  # one strong predictor among weak ones
+        # (a diagnosis date for survival) is common and honest: only a near-perfect one leads
         (top, p1), (second, p2) = ranked[0], ranked[1]
         flag(top, f"{top!r} alone ({shown(p1)}) is far above every other feature (next: "
                   f"{second!r}, {shown(p2)}; split.single_feature.max_lead {check.max_lead:g} "
