@@ -117,8 +117,11 @@ def hgb_scores(repo: Path, seed: int = 0) -> tuple[dict, dict]:
 
 
 def one_table(table: str, target: str, scratch: Path) -> dict:
+    from trainflow.figures.record import commit
+
     repo = scratch / table.replace("/", "-")
     env = fresh_clone(repo)
+    project = commit(repo)  # before the block's own commit
     (repo / ".venv").symlink_to(Path(sys.prefix))  # README's commands call .venv/bin/...
     csv = scratch / f"{table.replace('/', '-')}-data"
     fetched = subprocess.run([str(Path(sys.executable).with_name("trainflow")), "example-data",
@@ -127,7 +130,7 @@ def one_table(table: str, target: str, scratch: Path) -> dict:
     if fetched.returncode != 0:
         raise SystemExit(f"{table}: {last_line(fetched)}")
     path = next(csv.glob("*.csv"))
-    result: dict = {"table": table, "target": target,
+    result: dict = {"table": table, "target": target, "commit": project,
                     "rows": sum(1 for _ in path.open(errors="replace")) - 1}  # fmt: skip
     steps, started = [], time.perf_counter()
     for line in readme_block(repo / "README.md"):
@@ -170,25 +173,35 @@ def verdict(result: dict) -> str | None:
 
 
 def main() -> None:
-    from trainflow.figures.record import commit, script_command, write_result
+    from trainflow.figures.record import script_command, write_result
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tables", nargs="+", choices=list(CORPUS), help="default: all")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep byod.json's tables that --tables does not name: one record "
+                             "of the corpus, each table with the commit it ran at")  # fmt: skip
     args = parser.parse_args()
     tables = args.tables or list(CORPUS)
     scratch = Path(tempfile.mkdtemp(prefix="trainflow-byod-"))
+    kept: dict[str, dict] = {}
+    record = ROOT / "benchmarks/results/byod.json"
+    if args.keep and record.exists():
+        kept = {r["table"]: r for r in json.loads(record.read_text())["figures"]["tables"]
+                if r["table"] not in tables}  # fmt: skip
     results = []
     measured = None
     for table in tables:
         result = one_table(table, CORPUS[table], scratch)
-        measured = measured or commit(scratch / table.replace("/", "-"))
+        measured = measured or result["commit"]
         result["vs_hgb"] = verdict(result)
         results.append(result)
         shown = {k: result.get(k) for k in ("table", "reached_bundle", "vs_hgb", "seconds",
                                             "error", "strongest_alone")}  # fmt: skip
         print(json.dumps(shown), flush=True)
-        name = "byod" if args.tables is None else "byod_partial"
-        done = {"tables": results, "complete": len(results) == len(tables)}
+        name = "byod" if args.tables is None or args.keep else "byod_partial"
+        ran = {r["table"]: r for r in results}
+        merged = [kept.get(t) or ran[t] for t in CORPUS if t in kept or t in ran]
+        done = {"tables": merged, "complete": len(merged) == len(CORPUS)}
         write_result(name, done, script_command(sys.argv, ROOT), ROOT, measured=measured)
     bundles = sum(bool(r.get("reached_bundle")) for r in results)
     met = sum(r["vs_hgb"] == "met" for r in results)

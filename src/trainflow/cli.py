@@ -176,7 +176,8 @@ def _data_init(target: str, show_only: bool, source: Path | None = None) -> None
     data = DataParams.model_validate(draft.data)
     files = [str(f) for f in raw[SOURCE_FILE_COLUMN].unique()] \
         if SOURCE_FILE_COLUMN in raw.columns else []  # fmt: skip
-    edits = params_edits(draft, data.task_type, files, params.split.test_source_file)
+    test_rows = round(len(raw) * params.split.test_size)  # a stratified test split's size
+    edits = params_edits(draft, data.task_type, files, params.split.test_source_file, test_rows)
     if source is not None:
         edits["ingest.source"] = {"kind": "file", "path": source.as_posix()}
     print(yaml.safe_dump({"data": draft.data}, sort_keys=False, width=99).rstrip())

@@ -193,3 +193,19 @@ def test_a_text_column_with_missing_and_blank_values_drafts_a_contract_that_pass
     worse["comment"] = worse["comment"].astype(object).where(np.arange(N) % 3 > 0, None)
     failed = {(o.expectation, o.column) for o in run_suite(contract_view(worse), suite).errors}
     assert ("expect_column_values_to_not_be_null", "comment") in failed
+
+
+def test_the_drafted_gate_allows_the_test_splits_own_noise_below_the_baseline():
+    """On a few hundred test rows a point of accuracy is two rows: the drafted 'no worse than
+    linear' allows the split's noise (1 / sqrt(rows)), never less than the task's floor."""
+    from trainflow.data.draft import baseline_allowance
+
+    assert baseline_allowance("binary", 48_842 // 5) == ("accuracy", 0.01)  # Adult: the floor
+    assert baseline_allowance("binary", 100_000) == ("accuracy", 0.01)
+    assert baseline_allowance("multiclass", 175) == ("accuracy", 0.076)
+    assert baseline_allowance("regression", 10_000) == ("r2", 0.02)
+    target, _, _ = TARGETS["ints 0/1"]
+    draft = draft_data(table(target), "target")
+    edits = params_edits(draft, "binary", ["t.csv"], None, test_rows=48)
+    assert edits["gate"]["max_below_baseline"] == {"accuracy": 0.144}
+    assert any("at most 0.144 below it on about 48 test rows" in n for n in draft.notes)

@@ -132,3 +132,16 @@ def test_large_batches_take_the_training_path(data_params):
         c: "x" for c in data_params.categorical_features}  # fmt: skip
     assert small_batch_frame([rec] * SMALL_BATCH, data_params) is not None
     assert small_batch_frame([rec] * (SMALL_BATCH + 1), data_params) is None
+
+
+def test_json_records_keep_every_bit_of_a_number(data_params):
+    """What a client's json.dumps sends: pandas' to_json would round to 10 digits."""
+    import pandas as pd
+
+    from trainflow.serving.records import json_records
+
+    value = 0.8048780487804879
+    row = {c: "x" for c in data_params.categorical_features}
+    frame = pd.DataFrame([row | {c: value for c in data_params.numeric_features}])
+    (record,) = json_records(frame, data_params)
+    assert all(record[c] == value for c in data_params.numeric_features)

