@@ -80,7 +80,7 @@ def last_line(done: subprocess.CompletedProcess) -> str:
     return (errors or lines or ["(no output)"])[-1][-400:]
 
 
-def hgb_scores(repo: Path, seed: int = 0) -> tuple[dict, dict]:
+def hgb_scores(repo: Path, seed: int = 0) -> dict:
     """HistGradientBoosting (defaults) on the run's own split: the features params name, as
     the pipeline cleaned them; test metrics as the pipeline computes them."""
     from quality import categorical_frames, metrics_of
@@ -113,7 +113,7 @@ def hgb_scores(repo: Path, seed: int = 0) -> tuple[dict, dict]:
         probs[:, model.classes_] = model.predict_proba(x_te)
         scores = probs[:, 1] if task == "binary" else probs
         truth = test[data.target].astype(str).map(labels).to_numpy()
-    return metrics_of(task, scores, truth, data.labels), {"features": len(data.features)}
+    return metrics_of(task, scores, truth, data.labels)
 
 
 def one_table(table: str, target: str, scratch: Path) -> dict:
@@ -153,7 +153,7 @@ def one_table(table: str, target: str, scratch: Path) -> dict:
     report = json.loads((repo / "reports/eval/report_metrics.json").read_text())
     check = json.loads((repo / "metrics/split.json").read_text())["split"]["leakage"]
     single = check.get("single_feature", {})
-    hgb, _ = hgb_scores(repo)
+    hgb = hgb_scores(repo)
     result.update(task=report["task"], champion=report["champion"],
                   test_rows=report["test_rows"],
                   model=report["model"], baseline=report["baseline"], hgb=hgb,

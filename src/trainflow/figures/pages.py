@@ -501,9 +501,11 @@ def quality_goals(sources: Sources) -> str:
 
 @renderer("data-single-feature")
 def data_single_feature(sources: Sources) -> str:
+    from trainflow.data.single_feature import as_score
+
     check = sources.json("metrics/split.json")["split"]["leakage"]["single_feature"]
     metric = check["metric"]
-    rows = "\n".join(f"| `{col}` | {power:.4f} | {_score(metric, power)} |"
+    rows = "\n".join(f"| `{col}` | {power:.4f} | {as_score(metric, power)} |"
                      for col, power in list(check["power"].items())[:5])  # fmt: skip
     gaps = ", ".join(f"`{c}` {p:.4f}" for c, p in check["missing_power"].items()) or "none"
     verdict = "nothing flagged" if not check["flagged"] else "; ".join(check["flagged"])
@@ -512,10 +514,6 @@ def data_single_feature(sources: Sources) -> str:
         f"|---|---|---|\n{rows}\n\nWhether a value is missing, alone: {gaps}. Bound "
         f"{check['bound']}: {verdict}. (`metrics/split.json`.)"
     )
-
-
-def _score(metric: str, power: float) -> str:
-    return f"R² {power:.4f}" if metric == "r2" else f"AUROC {(power + 1) / 2:.4f}"
 
 
 def _headline(result: dict) -> tuple[str, str, str]:
